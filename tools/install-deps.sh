@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs encore's build and test dependencies from Debian's archive.
+# Idempotent and non-interactive: packages already present are skipped by apt itself.
+#   tools/install-deps.sh            build + test dependencies
+#   tools/install-deps.sh --reference  also python3-torch/numpy for tools/reference (optional)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ninja-build
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  libflatbuffers-dev flatbuffers-compiler
+  doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
+)
+if [[ "${1:-}" == "--reference" ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,40 @@
+// Reads a Hugging Face BERT model directory's config.json (and tokenizer_config.json when
+// present) into encore's EncoderConfig plus the few extras the converter needs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "encore/config.h"
+#include "encore/status.h"
+
+namespace encore::io {
+
+struct HfModelConfig {
+  EncoderConfig encoder;          // labels filled from id2label when num_labels/id2label exist
+  std::string model_type;         // "bert"
+  std::vector<std::string> architectures;
+  std::string hidden_act;         // as written in the file
+  // From tokenizer_config.json (defaults as in Hugging Face BertTokenizer when absent).
+  bool do_lower_case = true;
+  bool strip_accents_set = false;  // strip_accents given explicitly
+  bool strip_accents = false;      // its value when set
+};
+
+// Parses config.json text. Requires model_type "bert" (kUnsupported otherwise, naming it);
+// hidden_act in {gelu, gelu_new, gelu_pytorch_tanh, relu} (kUnsupported otherwise); positive
+// hidden_size, num_attention_heads, num_hidden_layers, intermediate_size, vocab_size,
+// max_position_embeddings; hidden_size divisible by num_attention_heads; type_vocab_size
+// (default 2), layer_norm_eps (default 1e-12), pad_token_id (default 0). id2label
+// ({"0": "neg", "1": "pos"}) gives labels in id order; with only num_labels, labels are
+// "LABEL_0".. ; with neither, no labels. JSON type errors are kInvalidModel naming the key.
+Result<HfModelConfig> parse_hf_config(const std::string& config_json_text);
+
+// Reads MODEL_DIR/config.json (required) and MODEL_DIR/tokenizer_config.json (optional).
+Result<HfModelConfig> read_hf_config(const std::string& model_dir);
+
+// Reads vocab.txt: one token per line, '\n' or '\r\n' endings, line i is token id i. Empty
+// file, a non-UTF-8 line or duplicate tokens: kInvalidModel naming the line.
+Result<std::vector<std::string>> read_vocab(const std::string& path);
+
+}  // namespace encore::io
