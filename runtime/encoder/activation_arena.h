@@ -1,0 +1,55 @@
+// The activation buffers of one forward pass, carved out of one 64-byte aligned block.
+//
+// The block is planned for a (batch, seq_len) capacity and grows only when a run needs more
+// tokens or a longer sequence than any run before; every run that fits reuses it untouched.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "encore/config.h"
+#include "encore/status.h"
+
+namespace encore::internal {
+
+struct ActivationBuffers {
+  float* hidden = nullptr;     // [tokens, hidden] residual stream (f32 in every model)
+  float* context = nullptr;    // [tokens, hidden] attention output
+  float* key_bias = nullptr;   // [tokens] additive mask per key position
+  float* attn_scratch = nullptr;  // [scratch_slots, attention_scratch_floats(seq, head_dim)]
+  size_t attn_scratch_stride = 0;
+  // f32 models
+  float* qkv_f32 = nullptr;    // [tokens, 3 * hidden]
+  float* proj_f32 = nullptr;   // [tokens, hidden] output of attn_out / ffn_down
+  float* ffn_f32 = nullptr;    // [tokens, intermediate]
+  // int8 models
+  int8_t* hidden_q = nullptr;  // [tokens, max(hidden, intermediate)] GEMM input
+  int8_t* qkv_q = nullptr;     // [tokens, 3 * hidden]
+  int8_t* proj_q = nullptr;    // [tokens, hidden]
+  int8_t* ffn_q = nullptr;     // [tokens, intermediate]
+  // pooler / classifier, [batch, ...]
+  float* cls = nullptr;
+  float* pooled = nullptr;
+  float* logits = nullptr;
+};
+
+class ActivationArena {
+ public:
+  // Makes sure the buffers fit (batch, seq_len); allocates only when they do not.
+  Status reserve(const EncoderConfig& config, bool quantized, size_t scratch_slots, int64_t batch,
+                 int64_t seq_len);
+  const ActivationBuffers& buffers() const { return buffers_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<uint8_t, FreeDeleter> block_;
+  size_t bytes_ = 0;
+  int64_t token_capacity_ = 0, seq_capacity_ = 0, batch_capacity_ = 0;
+  ActivationBuffers buffers_;
+};
+
+}  // namespace encore::internal

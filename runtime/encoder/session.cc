@@ -1,0 +1,342 @@
+// The encoder forward pass.
+//
+// The residual stream stays f32 in every model. In an int8 model each linear layer reads an
+// int8 copy of its input (quantized with the calibrated scale of that point) and writes int8
+// requantized output; the attention core, LayerNorm and residual adds work in f32; the FFN
+// activation maps int8 to int8 through a 256-entry table, which is exact for int8 codes.
+//
+//   x = LN(word[id] + position[s] + token_type[t])
+//   per layer:  qkv = Linear(x) ; ctx = softmax(QK^T/sqrt(d) + mask) V per head
+//               x = LN(x + Linear(ctx)) ; x = LN(x + Linear(act(Linear(x))))
+//   pooler = tanh(Linear(x[:, 0])) ; logits = Linear(pooler)
+#include "encore/session.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/str.h"
+#include "encoder/activation_arena.h"
+#include "encoder/parallel.h"
+#include "kernels/attention.h"
+#include "kernels/elementwise.h"
+#include "kernels/layer_norm.h"
+#include "model/model_weights.h"
+#include "xnnpack/xnn_linear.h"
+
+namespace encore {
+
+using internal::ActivationQuant;
+using internal::LinearOp;
+using internal::parallel_for;
+using internal::parallel_tasks;
+namespace fmt = format;
+
+namespace {
+struct LayerOps {
+  LinearOp qkv, attn_out, ffn_up, ffn_down;
+  int8_t activation_lut[256];
+};
+
+struct PoolDeleter {
+  void operator()(pthreadpool_t p) const {
+    if (p) pthreadpool_destroy(p);
+  }
+};
+}  // namespace
+
+struct Session::Impl {
+  std::shared_ptr<const Model> model;
+  SessionOptions options;
+  std::unique_ptr<std::remove_pointer_t<pthreadpool_t>, PoolDeleter> pool;
+  size_t scratch_slots = 1;
+  std::vector<LayerOps> layers;
+  LinearOp pooler, classifier;
+  internal::ActivationArena arena;
+  // Observer names, built once (only when an observer is set).
+  std::vector<std::string> observe_names;
+
+  pthreadpool_t threads() const { return pool.get(); }
+  Status forward(const Inputs& in);
+  void embed(const Inputs& in, const internal::ActivationBuffers& b);
+  void attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b);
+  void layer_norm(size_t rows, float* x, const internal::NormWeights& n);
+  void observe(size_t layer, size_t point, const float* data, size_t rows, size_t cols, size_t stride) {
+    if (!options.observer) return;
+    options.observer->observe(observe_names[layer * fmt::kActivationPointCount + point], data, rows, cols, stride);
+  }
+};
+
+namespace {
+Status create_layer_ops(const internal::LayerWeights& w, const EncoderConfig& c, bool quantized, size_t l,
+                        LayerOps* ops) {
+  static const char* kWhat[] = {"qkv", "attn_out", "ffn_up", "ffn_down"};
+  (void)l;
+  if (!quantized) {
+    ENCORE_ASSIGN_OR_RETURN(ops->qkv, LinearOp::create_f32(w.qkv.out, w.qkv.in, w.qkv.weight_f32, w.qkv.bias_f32, kWhat[0]));
+    ENCORE_ASSIGN_OR_RETURN(ops->attn_out, LinearOp::create_f32(w.attn_out.out, w.attn_out.in, w.attn_out.weight_f32,
+                                                                w.attn_out.bias_f32, kWhat[1]));
+    ENCORE_ASSIGN_OR_RETURN(ops->ffn_up, LinearOp::create_f32(w.ffn_up.out, w.ffn_up.in, w.ffn_up.weight_f32,
+                                                              w.ffn_up.bias_f32, kWhat[2]));
+    ENCORE_ASSIGN_OR_RETURN(ops->ffn_down, LinearOp::create_f32(w.ffn_down.out, w.ffn_down.in, w.ffn_down.weight_f32,
+                                                                w.ffn_down.bias_f32, kWhat[3]));
+    return Status::Ok();
+  }
+  const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(c.intermediate_size);
+  const auto& a = w.act;
+  std::vector<float> scales(3 * H);
+  for (size_t i = 0; i < H; ++i) {
+    scales[i] = a[fmt::kQOutput].scale;
+    scales[H + i] = a[fmt::kKOutput].scale;
+    scales[2 * H + i] = a[fmt::kVOutput].scale;
+  }
+  ENCORE_ASSIGN_OR_RETURN(ops->qkv, LinearOp::create_qc8(w.qkv, a[fmt::kQkvInput], scales.data(), 0, kWhat[0]));
+  auto uniform = [&](size_t n, ActivationQuant q) { return std::vector<float>(n, q.scale); };
+  auto s1 = uniform(H, a[fmt::kAttnOutOutput]);
+  ENCORE_ASSIGN_OR_RETURN(ops->attn_out, LinearOp::create_qc8(w.attn_out, a[fmt::kAttnOutInput], s1.data(),
+                                                              a[fmt::kAttnOutOutput].zero_point, kWhat[1]));
+  auto s2 = uniform(I, a[fmt::kFfnUpOutput]);
+  ENCORE_ASSIGN_OR_RETURN(ops->ffn_up, LinearOp::create_qc8(w.ffn_up, a[fmt::kFfnUpInput], s2.data(),
+                                                            a[fmt::kFfnUpOutput].zero_point, kWhat[2]));
+  auto s3 = uniform(H, a[fmt::kFfnDownOutput]);
+  ENCORE_ASSIGN_OR_RETURN(ops->ffn_down, LinearOp::create_qc8(w.ffn_down, a[fmt::kFfnDownInput], s3.data(),
+                                                              a[fmt::kFfnDownOutput].zero_point, kWhat[3]));
+  make_activation_lut_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
+                          a[fmt::kFfnDownInput].scale, a[fmt::kFfnDownInput].zero_point, ops->activation_lut);
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
+  if (!model) return invalid_argument("Session::create: model is null");
+  if (options.threads < 1 || options.threads > 1024) {
+    return invalid_argument(cat("threads = ", options.threads, " must be in [1, 1024]"));
+  }
+  if (options.observer && model->is_quantized()) {
+    return invalid_argument("an activation observer needs an f32 model (it observes float activations)");
+  }
+  ENCORE_RETURN_IF_ERROR(internal::xnnpack_initialize());
+  auto impl = std::make_unique<Impl>();
+  impl->model = model;
+  impl->options = options;
+  if (options.threads > 1) {
+    impl->pool.reset(pthreadpool_create(static_cast<size_t>(options.threads)));
+    if (!impl->pool) return resource_exhausted(cat("cannot create a pool of ", options.threads, " threads"));
+  }
+  impl->scratch_slots = static_cast<size_t>(options.threads);
+  const auto& c = model->config();
+  const auto& w = model->weights();
+  impl->layers.resize(w.layers.size());
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    Status st = create_layer_ops(w.layers[l], c, w.quantized, l, &impl->layers[l]);
+    if (!st.ok()) return st.with_context(cat("layer ", l));
+  }
+  if (c.has_pooler) {
+    ENCORE_ASSIGN_OR_RETURN(impl->pooler, LinearOp::create_f32(c.hidden_size, c.hidden_size, w.pooler_weight,
+                                                                w.pooler_bias, "pooler"));
+  }
+  if (c.has_classifier()) {
+    ENCORE_ASSIGN_OR_RETURN(impl->classifier,
+                            LinearOp::create_f32(static_cast<int64_t>(c.labels.size()), c.hidden_size,
+                                                 w.classifier_weight, w.classifier_bias, "classifier"));
+  }
+  if (options.observer) {
+    for (int l = 0; l < c.layer_count; ++l) {
+      for (const char* p : fmt::kActivationPoints) impl->observe_names.push_back(fmt::layer_name(l, p));
+    }
+  }
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+const Model& Session::model() const { return *impl_->model; }
+
+namespace {
+Status validate_inputs(const Inputs& in, const EncoderConfig& c) {
+  if (in.batch < 1) return invalid_argument(cat("batch = ", in.batch, " must be at least 1"));
+  if (in.seq_len < 1) return invalid_argument(cat("sequence length ", in.seq_len, " must be at least 1"));
+  if (in.seq_len > c.max_positions) {
+    return out_of_range(cat("sequence length ", in.seq_len, " exceeds the model's maximum of ", c.max_positions));
+  }
+  if (in.batch > (int64_t{1} << 24) / in.seq_len) {
+    return invalid_argument(cat("batch ", in.batch, " x sequence ", in.seq_len, " is over the limit of 2^24 tokens"));
+  }
+  if (!in.input_ids) return invalid_argument("input_ids is null");
+  const int64_t n = in.batch * in.seq_len;
+  for (int64_t i = 0; i < n; ++i) {
+    int32_t id = in.input_ids[i];
+    if (id < 0 || id >= c.vocab_size) {
+      return out_of_range(cat("input_ids[", i / in.seq_len, "][", i % in.seq_len, "] = ", id,
+                              " is outside the vocabulary [0, ", c.vocab_size, ")"));
+    }
+    if (in.token_type_ids && (in.token_type_ids[i] < 0 || in.token_type_ids[i] >= c.type_vocab_size)) {
+      return out_of_range(cat("token_type_ids[", i / in.seq_len, "][", i % in.seq_len, "] = ", in.token_type_ids[i],
+                              " is outside [0, ", c.type_vocab_size, ")"));
+    }
+    if (in.attention_mask && in.attention_mask[i] != 0 && in.attention_mask[i] != 1) {
+      return invalid_argument(cat("attention_mask[", i / in.seq_len, "][", i % in.seq_len, "] = ",
+                                  in.attention_mask[i], " must be 0 or 1"));
+    }
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status Session::run(const Inputs& in, Outputs* out) {
+  if (!out) return invalid_argument("outputs is null");
+  const auto& c = impl_->model->config();
+  ENCORE_RETURN_IF_ERROR(validate_inputs(in, c));
+  ENCORE_RETURN_IF_ERROR(impl_->arena.reserve(c, impl_->model->is_quantized(), impl_->scratch_slots, in.batch,
+                                              in.seq_len));
+  ENCORE_RETURN_IF_ERROR(impl_->forward(in));
+  const auto& b = impl_->arena.buffers();
+  out->last_hidden_state = b.hidden;
+  out->pooler_output = c.has_pooler ? b.pooled : nullptr;
+  out->logits = c.has_classifier() ? b.logits : nullptr;
+  out->batch = in.batch;
+  out->seq_len = in.seq_len;
+  out->hidden = c.hidden_size;
+  out->labels = static_cast<int64_t>(c.labels.size());
+  return Status::Ok();
+}
+
+void Session::Impl::embed(const Inputs& in, const internal::ActivationBuffers& b) {
+  const auto& c = model->config();
+  const auto& w = model->weights();
+  const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(in.seq_len);
+  parallel_for(threads(), static_cast<size_t>(in.batch) * S, 16, [&](size_t begin, size_t end) {
+    for (size_t t = begin; t < end; ++t) {
+      float* x = b.hidden + t * H;
+      const size_t id = static_cast<size_t>(in.input_ids[t]);
+      const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[t]) : 0;
+      const float* pos = w.position + (t % S) * H;
+      const float* tt = w.token_type + type * H;
+      if (w.quantized) {
+        dequantize_qs8_f32(H, w.word_i8 + id * H, w.word_scales[id], 0, x);
+      } else {
+        for (size_t i = 0; i < H; ++i) x[i] = w.word_f32[id * H + i];
+      }
+      for (size_t i = 0; i < H; ++i) x[i] += pos[i] + tt[i];
+      b.key_bias[t] = (!in.attention_mask || in.attention_mask[t]) ? 0.0f : std::numeric_limits<float>::lowest();
+    }
+    layer_norm_f32(end - begin, H, b.hidden + begin * H, w.embed_norm.gamma, w.embed_norm.beta, c.layer_norm_eps,
+                   b.hidden + begin * H);
+  });
+}
+
+void Session::Impl::layer_norm(size_t rows, float* x, const internal::NormWeights& n) {
+  const auto& c = model->config();
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  parallel_for(threads(), rows, 16, [&](size_t begin, size_t end) {
+    layer_norm_f32(end - begin, H, x + begin * H, n.gamma, n.beta, c.layer_norm_eps, x + begin * H);
+  });
+}
+
+void Session::Impl::attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b) {
+  const auto& c = model->config();
+  const auto& w = model->weights();
+  const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(in.seq_len);
+  const size_t heads = static_cast<size_t>(c.head_count), d = static_cast<size_t>(c.head_dim());
+  const size_t jobs = static_cast<size_t>(in.batch) * heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const size_t slots = std::min(scratch_slots, jobs);
+  // One task per scratch slot; each walks its share of (sequence, head) jobs, so no two
+  // concurrent calls share scratch.
+  parallel_tasks(threads(), slots, [&](size_t slot) {
+    float* scratch = b.attn_scratch + slot * b.attn_scratch_stride;
+    for (size_t job = slot; job < jobs; job += slots) {
+      const size_t seq = job / heads, h = job % heads;
+      const size_t row0 = seq * S;
+      float* out = b.context + row0 * H + h * d;
+      const float* bias = b.key_bias + row0;
+      if (w.quantized) {
+        const auto& a = w.layers[layer].act;
+        const int8_t* q = b.qkv_q + row0 * 3 * H + h * d;
+        attention_head_qs8(S, d, q, a[fmt::kQOutput].scale, q + H, a[fmt::kKOutput].scale, q + 2 * H,
+                           a[fmt::kVOutput].scale, 3 * H, bias, scale, scratch, out, H);
+      } else {
+        const float* q = b.qkv_f32 + row0 * 3 * H + h * d;
+        attention_head_f32(S, d, q, q + H, q + 2 * H, 3 * H, bias, scale, scratch, out, H);
+      }
+    }
+  });
+}
+
+Status Session::Impl::forward(const Inputs& in) {
+  const auto& c = model->config();
+  const auto& w = model->weights();
+  const auto& b = arena.buffers();
+  const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(c.intermediate_size);
+  const size_t M = static_cast<size_t>(in.batch * in.seq_len);
+  pthreadpool_t pool = threads();
+  // Element-wise work in tiles of rows; large enough to amortise a pool dispatch.
+  auto rows_parallel = [&](size_t cols, const auto& f) {
+    parallel_for(pool, M, 16, [&](size_t r0, size_t r1) { f(r0 * cols, (r1 - r0) * cols); });
+  };
+
+  embed(in, b);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    LayerOps& ops = layers[l];
+    const auto& lw = w.layers[l];
+    Status st;
+    if (w.quantized) {
+      const auto& a = lw.act;
+      auto quantize = [&](const float* x, size_t cols, ActivationQuant q, int8_t* y) {
+        rows_parallel(cols, [&](size_t at, size_t n) { quantize_f32_qs8(n, x + at, q.scale, q.zero_point, y + at); });
+      };
+      auto residual = [&](const int8_t* y, ActivationQuant q) {
+        rows_parallel(H, [&](size_t at, size_t n) { dequantize_add_qs8_f32(n, y + at, q.scale, q.zero_point, b.hidden + at); });
+      };
+      quantize(b.hidden, H, a[fmt::kQkvInput], b.hidden_q);
+      if (!(st = ops.qkv.run(M, b.hidden_q, b.qkv_q, pool)).ok()) break;
+      attention(l, in, b);
+      quantize(b.context, H, a[fmt::kAttnOutInput], b.hidden_q);
+      if (!(st = ops.attn_out.run(M, b.hidden_q, b.proj_q, pool)).ok()) break;
+      residual(b.proj_q, a[fmt::kAttnOutOutput]);
+      layer_norm(M, b.hidden, lw.attn_norm);
+      quantize(b.hidden, H, a[fmt::kFfnUpInput], b.hidden_q);
+      if (!(st = ops.ffn_up.run(M, b.hidden_q, b.ffn_q, pool)).ok()) break;
+      rows_parallel(I, [&](size_t at, size_t n) { apply_lut_qs8(n, b.ffn_q + at, ops.activation_lut, b.ffn_q + at); });
+      if (!(st = ops.ffn_down.run(M, b.ffn_q, b.proj_q, pool)).ok()) break;
+      residual(b.proj_q, a[fmt::kFfnDownOutput]);
+      layer_norm(M, b.hidden, lw.ffn_norm);
+    } else {
+      observe(l, fmt::kQkvInput, b.hidden, M, H, H);
+      if (!(st = ops.qkv.run(M, b.hidden, b.qkv_f32, pool)).ok()) break;
+      observe(l, fmt::kQOutput, b.qkv_f32, M, H, 3 * H);
+      observe(l, fmt::kKOutput, b.qkv_f32 + H, M, H, 3 * H);
+      observe(l, fmt::kVOutput, b.qkv_f32 + 2 * H, M, H, 3 * H);
+      attention(l, in, b);
+      observe(l, fmt::kAttnOutInput, b.context, M, H, H);
+      if (!(st = ops.attn_out.run(M, b.context, b.proj_f32, pool)).ok()) break;
+      observe(l, fmt::kAttnOutOutput, b.proj_f32, M, H, H);
+      rows_parallel(H, [&](size_t at, size_t n) { add_f32(n, b.proj_f32 + at, b.hidden + at); });
+      layer_norm(M, b.hidden, lw.attn_norm);
+      observe(l, fmt::kFfnUpInput, b.hidden, M, H, H);
+      if (!(st = ops.ffn_up.run(M, b.hidden, b.ffn_f32, pool)).ok()) break;
+      observe(l, fmt::kFfnUpOutput, b.ffn_f32, M, I, I);
+      rows_parallel(I, [&](size_t at, size_t n) { activation_f32(c.activation, n, b.ffn_f32 + at, b.ffn_f32 + at); });
+      observe(l, fmt::kFfnDownInput, b.ffn_f32, M, I, I);
+      if (!(st = ops.ffn_down.run(M, b.ffn_f32, b.proj_f32, pool)).ok()) break;
+      observe(l, fmt::kFfnDownOutput, b.proj_f32, M, H, H);
+      rows_parallel(H, [&](size_t at, size_t n) { add_f32(n, b.proj_f32 + at, b.hidden + at); });
+      layer_norm(M, b.hidden, lw.ffn_norm);
+    }
+    if (!st.ok()) return st.with_context(cat("layer ", l));
+  }
+
+  if (c.has_pooler) {
+    const size_t B = static_cast<size_t>(in.batch), S = static_cast<size_t>(in.seq_len);
+    for (size_t s = 0; s < B; ++s) {
+      for (size_t i = 0; i < H; ++i) b.cls[s * H + i] = b.hidden[s * S * H + i];
+    }
+    ENCORE_RETURN_IF_ERROR(pooler.run(B, b.cls, b.pooled, pool));
+    tanh_f32(B * H, b.pooled, b.pooled);
+    if (c.has_classifier()) ENCORE_RETURN_IF_ERROR(classifier.run(B, b.pooled, b.logits, pool));
+  }
+  return Status::Ok();
+}
+
+}  // namespace encore

@@ -1,0 +1,10 @@
+# encore: the runtime library (model loading, XNNPACK linear layers, encoder sessions).
+add_library(encore STATIC
+  model/file_mapping.cc
+  model/model.cc
+  xnnpack/xnn_linear.cc
+  encoder/activation_arena.cc
+  encoder/session.cc)
+target_link_libraries(encore PUBLIC encore_core encore_kernels PRIVATE encore_schema encore::xnnpack)
+# The schema header is needed by the converter too (it writes the format).
+target_link_libraries(encore PUBLIC encore_schema)

@@ -1,0 +1,71 @@
+// A loaded .encore model: immutable, shareable by any number of sessions and threads.
+//
+// Loading maps the file read-only, verifies the FlatBuffer, then checks the meaning of every
+// field (shapes against the config, buffer ranges against the file, quantization parameters)
+// before anything is used. A model that loads is safe to run; a file that is not gives a
+// Status naming the first problem found.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "encore/config.h"
+#include "encore/status.h"
+
+namespace encore {
+
+namespace internal {
+struct ModelWeights;
+}
+
+struct LoadOptions {
+  // Largest file accepted, in bytes (a guard against absurd inputs, not a memory budget).
+  uint64_t max_file_size = uint64_t{16} << 30;
+};
+
+// Tokenizer settings stored with the model (the tokenizer itself is a separate component).
+struct TokenizerInfo {
+  std::vector<std::string> vocab;
+  bool do_lower_case = true;
+  bool strip_accents_set = false;
+  bool strip_accents = false;
+};
+
+struct ModelMetadata {
+  std::string source;
+  std::string converter_version;
+  std::string created_utc;
+  std::string calibration;
+};
+
+class Model {
+ public:
+  // Maps and validates `path`.
+  static Result<std::shared_ptr<const Model>> load(const std::string& path,
+                                                   const LoadOptions& options = {});
+  // Validates and takes ownership of a model held in memory (as the converter produces it).
+  static Result<std::shared_ptr<const Model>> load_from_memory(std::vector<uint8_t> bytes,
+                                                               const LoadOptions& options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const EncoderConfig& config() const;
+  bool is_quantized() const;  // int8 linear layers (otherwise f32)
+  const TokenizerInfo& tokenizer() const;
+  const ModelMetadata& metadata() const;
+  uint64_t file_size() const;
+
+  // For the runtime's own use: typed views of the weights, resolved at load.
+  const internal::ModelWeights& weights() const;
+
+  struct Impl;  // opaque; defined in model.cc
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace encore

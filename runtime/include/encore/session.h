@@ -1,0 +1,74 @@
+// A Session runs a Model on batches of token ids.
+//
+// Thread-safety: a Session is used by one thread at a time (it owns its buffers, operators
+// and thread pool). Any number of sessions may share one Model concurrently.
+// Memory: buffers are planned for the largest batch x sequence seen so far and reused; a run
+// whose shape fits allocates nothing, creates no operator and does no I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "encore/model.h"
+#include "encore/status.h"
+
+namespace encore {
+
+// Receives intermediate activations during a run (used by calibration in the converter).
+// Names are the activation points of schema/README.md ("layer.3.ffn_up.output"); the data
+// is `rows` rows of `cols` floats, `row_stride` floats apart, valid during the call only.
+// Observing costs time; leave it null for inference.
+class ActivationObserver {
+ public:
+  virtual ~ActivationObserver() = default;
+  virtual void observe(std::string_view name, const float* data, size_t rows, size_t cols,
+                       size_t row_stride) = 0;
+};
+
+struct SessionOptions {
+  // Threads for XNNPACK and encore's kernels; 1 runs on the calling thread only.
+  int threads = 1;
+  // f32 models only: calls observer->observe for every activation point of every layer.
+  ActivationObserver* observer = nullptr;
+};
+
+// One batch. All arrays are row-major [batch, seq_len] int32.
+struct Inputs {
+  int64_t batch = 1;
+  int64_t seq_len = 0;
+  const int32_t* input_ids = nullptr;       // required, each in [0, vocab_size)
+  const int32_t* attention_mask = nullptr;  // optional (null = all ones); values 0 or 1
+  const int32_t* token_type_ids = nullptr;  // optional (null = all zeros)
+};
+
+// Views into the session's buffers, valid until the next run() or the session's end.
+struct Outputs {
+  const float* last_hidden_state = nullptr;  // [batch, seq_len, hidden]
+  const float* pooler_output = nullptr;      // [batch, hidden], null without a pooler
+  const float* logits = nullptr;             // [batch, labels], null without a classifier
+  int64_t batch = 0, seq_len = 0, hidden = 0, labels = 0;
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                 const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Validates the inputs (ids in range, seq_len in [1, max_positions], mask values), then
+  // runs the encoder. On error nothing in `outputs` is changed.
+  Status run(const Inputs& inputs, Outputs* outputs);
+
+  const Model& model() const;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace encore

@@ -1,0 +1,44 @@
+// Constants and canonical tensor / activation names of the .encore format, shared by the
+// converter (which writes them) and the loader (which resolves them once, at load).
+// schema/README.md documents the same names for people.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace encore::format {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kBufferAlignment = 64;
+constexpr char kFileIdentifier[] = "ENCR";
+
+// Per-layer linear layers. Weights are [out, in] (as torch.nn.Linear); qkv is the row-wise
+// concatenation of query, key and value ([3 * hidden, hidden]).
+constexpr const char* kLinearNames[] = {"qkv", "attn_out", "ffn_up", "ffn_down"};
+
+inline std::string layer_name(int layer, const char* suffix) {
+  return "layer." + std::to_string(layer) + "." + suffix;
+}
+
+// Activation quantization points of one layer, in the order the forward pass meets them.
+//  qkv.input        LayerNorm output entering the QKV projection
+//  q.output, k.output, v.output  the three parts of the QKV projection (zero point 0)
+//  attn_out.input   attention context entering the output projection
+//  attn_out.output  output projection result, before the residual add
+//  ffn_up.input     LayerNorm output entering the FFN
+//  ffn_up.output    FFN up projection, before the activation
+//  ffn_down.input   activation output
+//  ffn_down.output  FFN down projection, before the residual add
+constexpr const char* kActivationPoints[] = {
+    "qkv.input",     "q.output",       "k.output",       "v.output",
+    "attn_out.input", "attn_out.output", "ffn_up.input",  "ffn_up.output",
+    "ffn_down.input", "ffn_down.output"};
+constexpr size_t kActivationPointCount = sizeof(kActivationPoints) / sizeof(kActivationPoints[0]);
+
+enum ActivationPoint : size_t {
+  kQkvInput = 0, kQOutput, kKOutput, kVOutput, kAttnOutInput, kAttnOutOutput,
+  kFfnUpInput, kFfnUpOutput, kFfnDownInput, kFfnDownOutput
+};
+
+}  // namespace encore::format

@@ -1,0 +1,405 @@
+// Model loading: map, verify the FlatBuffer, then validate meaning before anything is used.
+//
+// Order of checks, each failing with a message naming the field:
+//  1. size prefix and FlatBuffers verifier (structure, identifier "ENCR");
+//  2. format version, config ranges and consistency;
+//  3. every buffer range inside the file and 64-byte aligned;
+//  4. every tensor: unique name, buffer index, dims > 0, dtype x shape == buffer size
+//     (overflow-checked), quantization vectors of the right length with finite scales > 0;
+//  5. the tensors the encoder needs, by canonical name, with the shapes the config implies;
+//  6. activation quantization of every layer (int8 models).
+#include "encore/model.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+#include "core/checked_math.h"
+#include "core/str.h"
+#include "encore/encore_generated.h"
+#include "model/file_mapping.h"
+#include "model/model_weights.h"
+
+namespace encore {
+
+struct Model::Impl {
+  internal::ModelBytes bytes;
+  EncoderConfig config;
+  TokenizerInfo tokenizer;
+  ModelMetadata metadata;
+  internal::ModelWeights weights;
+  explicit Impl(internal::ModelBytes b) : bytes(std::move(b)) {}
+};
+
+namespace {
+
+constexpr int64_t kMaxDim = int64_t{1} << 31;
+
+struct TensorInfo {
+  const fb::Tensor* tensor = nullptr;
+  const uint8_t* data = nullptr;
+};
+
+size_t dtype_size(fb::DType t) {
+  switch (t) {
+    case fb::DType::F32: return 4;
+    case fb::DType::I8: return 1;
+    case fb::DType::I32: return 4;
+  }
+  return 0;
+}
+
+const char* dtype_name(fb::DType t) {
+  switch (t) {
+    case fb::DType::F32: return "f32";
+    case fb::DType::I8: return "int8";
+    case fb::DType::I32: return "int32";
+  }
+  return "unknown";
+}
+
+Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
+  auto positive = [](const char* name, int32_t v, int32_t max) -> Status {
+    if (v <= 0 || v > max) return invalid_model(cat("config.", name, " = ", v, " is out of range [1, ", max, "]"));
+    return Status::Ok();
+  };
+  ENCORE_RETURN_IF_ERROR(positive("hidden_size", c.hidden_size(), 65536));
+  ENCORE_RETURN_IF_ERROR(positive("head_count", c.head_count(), 4096));
+  ENCORE_RETURN_IF_ERROR(positive("layer_count", c.layer_count(), 1024));
+  ENCORE_RETURN_IF_ERROR(positive("intermediate_size", c.intermediate_size(), 1 << 20));
+  ENCORE_RETURN_IF_ERROR(positive("max_positions", c.max_positions(), 1 << 20));
+  ENCORE_RETURN_IF_ERROR(positive("vocab_size", c.vocab_size(), 1 << 24));
+  ENCORE_RETURN_IF_ERROR(positive("type_vocab_size", c.type_vocab_size(), 1 << 16));
+  if (c.hidden_size() % c.head_count() != 0) {
+    return invalid_model(cat("config: hidden_size ", c.hidden_size(), " is not divisible by head_count ", c.head_count()));
+  }
+  if (!(c.layer_norm_eps() > 0.0f) || !std::isfinite(c.layer_norm_eps())) {
+    return invalid_model(cat("config.layer_norm_eps = ", c.layer_norm_eps(), " must be finite and > 0"));
+  }
+  auto act = c.activation();
+  if (act != fb::ActivationKind::GeluErf && act != fb::ActivationKind::GeluTanh && act != fb::ActivationKind::Relu) {
+    return invalid_model(cat("config.activation = ", static_cast<int>(act), " is unknown"));
+  }
+  out->hidden_size = c.hidden_size();
+  out->head_count = c.head_count();
+  out->layer_count = c.layer_count();
+  out->intermediate_size = c.intermediate_size();
+  out->activation = static_cast<Activation>(act);
+  out->layer_norm_eps = c.layer_norm_eps();
+  out->max_positions = c.max_positions();
+  out->vocab_size = c.vocab_size();
+  out->type_vocab_size = c.type_vocab_size();
+  out->pad_token_id = c.pad_token_id();
+  out->has_pooler = c.has_pooler();
+  if (c.labels()) {
+    if (c.labels()->size() > 1u << 16) return invalid_model("config.labels: too many labels");
+    for (const auto* s : *c.labels()) out->labels.push_back(s ? s->str() : std::string());
+  }
+  if (out->has_classifier() && !out->has_pooler) {
+    return invalid_model("config: a classifier needs the pooler, but has_pooler is false");
+  }
+  return Status::Ok();
+}
+
+Status check_tensor(const fb::Tensor& t, const fb::Model& m, const internal::ModelBytes& bytes,
+                    TensorInfo* info) {
+  const std::string name = t.name()->str();
+  size_t esize = dtype_size(t.dtype());
+  if (esize == 0) return invalid_model(cat("tensor '", name, "': unknown dtype ", static_cast<int>(t.dtype())));
+  if (!t.shape() || t.shape()->size() == 0 || t.shape()->size() > 8) {
+    return invalid_model(cat("tensor '", name, "': shape must have 1 to 8 dimensions"));
+  }
+  uint64_t count = 1;
+  for (int64_t d : *t.shape()) {
+    if (d <= 0 || d > kMaxDim) return invalid_model(cat("tensor '", name, "': dimension ", d, " is out of range"));
+    if (!checked_mul(count, static_cast<uint64_t>(d), &count)) {
+      return invalid_model(cat("tensor '", name, "': element count overflows"));
+    }
+  }
+  uint64_t nbytes = 0;
+  if (!checked_mul(count, esize, &nbytes)) return invalid_model(cat("tensor '", name, "': byte size overflows"));
+  uint32_t bi = t.buffer();
+  if (!m.buffers() || bi >= m.buffers()->size()) {
+    return invalid_model(cat("tensor '", name, "': buffer index ", bi, " is out of range"));
+  }
+  const fb::BufferRef* ref = m.buffers()->Get(bi);
+  if (ref->size() != nbytes) {
+    return invalid_model(cat("tensor '", name, "': buffer holds ", ref->size(), " bytes, but ",
+                             dtype_name(t.dtype()), " x ", count, " needs ", nbytes));
+  }
+  info->tensor = &t;
+  info->data = bytes.data() + ref->offset();
+  if (const auto* q = t.quantization()) {
+    int64_t axis = q->axis();
+    if (axis < 0 || axis >= static_cast<int64_t>(t.shape()->size())) {
+      return invalid_model(cat("tensor '", name, "': quantization axis ", axis, " is out of range"));
+    }
+    uint64_t channels = static_cast<uint64_t>(t.shape()->Get(static_cast<uint32_t>(axis)));
+    uint64_t n = q->scale() ? q->scale()->size() : 0;
+    if (n != 1 && n != channels) {
+      return invalid_model(cat("tensor '", name, "': ", n, " scales for ", channels, " channels"));
+    }
+    for (float s : *q->scale()) {
+      if (!std::isfinite(s) || !(s > 0.0f)) return invalid_model(cat("tensor '", name, "': scale ", s, " is not finite and > 0"));
+    }
+    if (q->zero_point()) {
+      if (q->zero_point()->size() != n) {
+        return invalid_model(cat("tensor '", name, "': ", q->zero_point()->size(), " zero points for ", n, " scales"));
+      }
+      for (int32_t z : *q->zero_point()) {
+        if (z < -128 || z > 127) return invalid_model(cat("tensor '", name, "': zero point ", z, " is outside [-128, 127]"));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Looks tensors up by canonical name and checks dtype and shape.
+class TensorResolver {
+ public:
+  explicit TensorResolver(const std::unordered_map<std::string, TensorInfo>& by_name) : by_name_(by_name) {}
+
+  Result<const TensorInfo*> get(const std::string& name, fb::DType dtype, std::vector<int64_t> shape) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return invalid_model(cat("missing tensor '", name, "'"));
+    const fb::Tensor& t = *it->second.tensor;
+    if (t.dtype() != dtype) {
+      return invalid_model(cat("tensor '", name, "' is ", dtype_name(t.dtype()), ", expected ", dtype_name(dtype)));
+    }
+    bool same = t.shape()->size() == shape.size();
+    for (size_t i = 0; same && i < shape.size(); ++i) same = t.shape()->Get(static_cast<uint32_t>(i)) == shape[i];
+    if (!same) return invalid_model(cat("tensor '", name, "' has shape ", shape_str(t), ", expected ", shape_str(shape)));
+    return &it->second;
+  }
+
+  const float* f32(const std::string& name, std::vector<int64_t> shape, Status* st) const {
+    auto r = get(name, fb::DType::F32, std::move(shape));
+    if (!r.ok()) { *st = r.status(); return nullptr; }
+    return reinterpret_cast<const float*>((*r)->data);
+  }
+
+  // Per-row scales with zero point 0, as the converter writes int8 weights.
+  Status per_row_scales(const TensorInfo& info, const std::string& name, int64_t rows, const float** scales) const {
+    const auto* q = info.tensor->quantization();
+    if (!q || q->axis() != 0 || !q->scale() || q->scale()->size() != static_cast<uint32_t>(rows)) {
+      return invalid_model(cat("tensor '", name, "': int8 weights need one scale per output row"));
+    }
+    if (q->zero_point()) {
+      for (int32_t z : *q->zero_point()) {
+        if (z != 0) return invalid_model(cat("tensor '", name, "': weight zero points must be 0"));
+      }
+    }
+    *scales = q->scale()->data();
+    return Status::Ok();
+  }
+
+ private:
+  static std::string shape_str(const fb::Tensor& t) {
+    std::vector<int64_t> s(t.shape()->begin(), t.shape()->end());
+    return shape_str(s);
+  }
+  static std::string shape_str(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+  }
+  const std::unordered_map<std::string, TensorInfo>& by_name_;
+};
+
+Status resolve_linear(const TensorResolver& r, bool quantized, const std::string& prefix, int64_t out,
+                      int64_t in, internal::LinearWeights* w) {
+  w->out = out;
+  w->in = in;
+  Status st;
+  if (!quantized) {
+    w->weight_f32 = r.f32(prefix + ".weight", {out, in}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+    w->bias_f32 = r.f32(prefix + ".bias", {out}, &st);
+    return st;
+  }
+  ENCORE_ASSIGN_OR_RETURN(const TensorInfo* wt, r.get(prefix + ".weight", fb::DType::I8, {out, in}));
+  w->weight_i8 = reinterpret_cast<const int8_t*>(wt->data);
+  ENCORE_RETURN_IF_ERROR(r.per_row_scales(*wt, prefix + ".weight", out, &w->weight_scales));
+  ENCORE_ASSIGN_OR_RETURN(const TensorInfo* bt, r.get(prefix + ".bias", fb::DType::I32, {out}));
+  w->bias_i32 = reinterpret_cast<const int32_t*>(bt->data);
+  return Status::Ok();
+}
+
+Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
+                       const std::unordered_map<std::string, TensorInfo>& by_name,
+                       internal::ModelWeights* w) {
+  TensorResolver r(by_name);
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  w->quantized = m.quant_mode() == fb::QuantMode::Int8;
+  Status st;
+
+  if (w->quantized) {
+    ENCORE_ASSIGN_OR_RETURN(const TensorInfo* we, r.get("embeddings.word", fb::DType::I8, {c.vocab_size, H}));
+    w->word_i8 = reinterpret_cast<const int8_t*>(we->data);
+    ENCORE_RETURN_IF_ERROR(r.per_row_scales(*we, "embeddings.word", c.vocab_size, &w->word_scales));
+  } else {
+    w->word_f32 = r.f32("embeddings.word", {c.vocab_size, H}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
+  w->position = r.f32("embeddings.position", {c.max_positions, H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->token_type = r.f32("embeddings.token_type", {c.type_vocab_size, H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->embed_norm.gamma = r.f32("embeddings.norm.gamma", {H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->embed_norm.beta = r.f32("embeddings.norm.beta", {H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+
+  std::unordered_map<std::string, const fb::ActivationQuant*> acts;
+  if (m.activations()) {
+    for (const auto* a : *m.activations()) acts[a->name()->str()] = a;
+  }
+
+  w->layers.resize(static_cast<size_t>(c.layer_count));
+  for (int l = 0; l < c.layer_count; ++l) {
+    auto& L = w->layers[static_cast<size_t>(l)];
+    auto name = [&](const char* s) { return format::layer_name(l, s); };
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("qkv"), 3 * H, H, &L.qkv));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("attn_out"), H, H, &L.attn_out));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("ffn_up"), I, H, &L.ffn_up));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("ffn_down"), H, I, &L.ffn_down));
+    for (auto [norm, base] : {std::pair{&L.attn_norm, "attn_norm"}, std::pair{&L.ffn_norm, "ffn_norm"}}) {
+      norm->gamma = r.f32(name(base) + ".gamma", {H}, &st);
+      ENCORE_RETURN_IF_ERROR(st);
+      norm->beta = r.f32(name(base) + ".beta", {H}, &st);
+      ENCORE_RETURN_IF_ERROR(st);
+    }
+    if (!w->quantized) continue;
+    for (size_t p = 0; p < format::kActivationPointCount; ++p) {
+      std::string an = name(format::kActivationPoints[p]);
+      auto it = acts.find(an);
+      if (it == acts.end()) return invalid_model(cat("missing activation quantization '", an, "'"));
+      float s = it->second->scale();
+      int32_t z = it->second->zero_point();
+      if (!std::isfinite(s) || !(s > 0.0f)) return invalid_model(cat("activation '", an, "': scale ", s, " is not finite and > 0"));
+      if (z < -128 || z > 127) return invalid_model(cat("activation '", an, "': zero point ", z, " is outside [-128, 127]"));
+      bool symmetric = p == format::kQOutput || p == format::kKOutput || p == format::kVOutput;
+      if (symmetric && z != 0) return invalid_model(cat("activation '", an, "': zero point must be 0"));
+      L.act[p] = {s, z};
+    }
+  }
+
+  if (c.has_pooler) {
+    w->pooler_weight = r.f32("pooler.weight", {H, H}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+    w->pooler_bias = r.f32("pooler.bias", {H}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
+  if (c.has_classifier()) {
+    const int64_t L = static_cast<int64_t>(c.labels.size());
+    w->classifier_weight = r.f32("classifier.weight", {L, H}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+    w->classifier_bias = r.f32("classifier.bias", {L}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
+  return Status::Ok();
+}
+
+std::string str_or_empty(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std::string& what) {
+  const uint8_t* data = bytes.data();
+  const size_t size = bytes.size();
+  if (size < 12) return invalid_model(cat(what, ": file is ", size, " bytes, too small for an encore model"));
+  if (std::memcmp(data + 8, format::kFileIdentifier, 4) != 0) {
+    return invalid_model(cat(what, ": not an encore model (file identifier is not \"ENCR\")"));
+  }
+  uint32_t fb_size = flatbuffers::ReadScalar<uint32_t>(data);
+  if (fb_size > size - 4) {
+    return invalid_model(cat(what, ": header claims ", fb_size, " bytes but the file has ", size - 4, " after the prefix"));
+  }
+  flatbuffers::Verifier verifier(data, size_t{fb_size} + 4, /*max_depth=*/64, /*max_tables=*/4000000);
+  if (!fb::VerifySizePrefixedModelBuffer(verifier)) {
+    return invalid_model(cat(what, ": the model header is corrupt (FlatBuffers verification failed)"));
+  }
+  const fb::Model& m = *fb::GetSizePrefixedModel(data);
+  if (m.format_version() != format::kFormatVersion) {
+    return invalid_model(cat(what, ": format version ", m.format_version(), " is not supported (this build reads version ",
+                             format::kFormatVersion, ")"));
+  }
+  if (m.quant_mode() != fb::QuantMode::F32 && m.quant_mode() != fb::QuantMode::Int8) {
+    return invalid_model(cat(what, ": unknown quantization mode ", static_cast<int>(m.quant_mode())));
+  }
+
+  auto impl = std::make_unique<Model::Impl>(std::move(bytes));
+  Status st = check_config(*m.config(), &impl->config);
+  if (!st.ok()) return st.with_context(what);
+
+  const uint64_t data_start = round_up(size_t{fb_size} + 4, format::kBufferAlignment);
+  if (m.buffers()) {
+    uint32_t i = 0;
+    for (const fb::BufferRef* b : *m.buffers()) {
+      uint64_t end = 0;
+      if (b->offset() % format::kBufferAlignment != 0 || b->offset() < data_start ||
+          !checked_add(b->offset(), b->size(), &end) || end > size) {
+        return invalid_model(cat(what, ": buffer ", i, " [", b->offset(), ", +", b->size(),
+                                 ") is misaligned or outside the file's data section (", size, " bytes)"));
+      }
+      ++i;
+    }
+  }
+  std::unordered_map<std::string, TensorInfo> by_name;
+  if (m.tensors()) {
+    for (const fb::Tensor* t : *m.tensors()) {
+      TensorInfo info;
+      st = check_tensor(*t, m, impl->bytes, &info);
+      if (!st.ok()) return st.with_context(what);
+      if (!by_name.emplace(t->name()->str(), info).second) {
+        return invalid_model(cat(what, ": tensor '", t->name()->str(), "' appears twice"));
+      }
+    }
+  }
+  st = resolve_weights(m, impl->config, by_name, &impl->weights);
+  if (!st.ok()) return st.with_context(what);
+
+  if (const auto* tok = m.tokenizer()) {
+    if (tok->vocab()) {
+      if (tok->vocab()->size() != static_cast<uint32_t>(impl->config.vocab_size)) {
+        return invalid_model(cat(what, ": tokenizer has ", tok->vocab()->size(), " tokens but vocab_size is ",
+                                 impl->config.vocab_size));
+      }
+      impl->tokenizer.vocab.reserve(tok->vocab()->size());
+      for (const auto* s : *tok->vocab()) impl->tokenizer.vocab.push_back(str_or_empty(s));
+    }
+    impl->tokenizer.do_lower_case = tok->do_lower_case();
+    impl->tokenizer.strip_accents_set = tok->strip_accents_set();
+    impl->tokenizer.strip_accents = tok->strip_accents();
+  }
+  if (const auto* md = m.metadata()) {
+    impl->metadata = {str_or_empty(md->source()), str_or_empty(md->converter_version()),
+                      str_or_empty(md->created_utc()), str_or_empty(md->calibration())};
+  }
+  return impl;
+}
+
+}  // namespace
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+Result<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& options) {
+  ENCORE_ASSIGN_OR_RETURN(auto bytes, internal::ModelBytes::map_file(path, options.max_file_size));
+  ENCORE_ASSIGN_OR_RETURN(auto impl, parse(std::move(bytes), path));
+  return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+Result<std::shared_ptr<const Model>> Model::load_from_memory(std::vector<uint8_t> data, const LoadOptions& options) {
+  if (data.size() > options.max_file_size) return invalid_model("in-memory model is over the size limit");
+  ENCORE_ASSIGN_OR_RETURN(auto impl, parse(internal::ModelBytes::from_vector(std::move(data)), "in-memory model"));
+  return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+const EncoderConfig& Model::config() const { return impl_->config; }
+bool Model::is_quantized() const { return impl_->weights.quantized; }
+const TokenizerInfo& Model::tokenizer() const { return impl_->tokenizer; }
+const ModelMetadata& Model::metadata() const { return impl_->metadata; }
+uint64_t Model::file_size() const { return impl_->bytes.size(); }
+const internal::ModelWeights& Model::weights() const { return impl_->weights; }
+
+}  // namespace encore

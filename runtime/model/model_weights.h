@@ -1,0 +1,59 @@
+// Typed, validated views of a model's weights, resolved from names once at load.
+// Pointers point into the mapped file (or the in-memory model) and live as long as the Model.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "model/format.h"
+
+namespace encore::internal {
+
+// An [out, in] weight with its bias. For int8 models the weight is int8 with one scale per
+// output row (zero point 0) and the bias is int32 in accumulator units
+// (input_scale * weight_scale[row]); for f32 models both are f32.
+struct LinearWeights {
+  int64_t out = 0, in = 0;
+  const float* weight_f32 = nullptr;
+  const int8_t* weight_i8 = nullptr;
+  const float* weight_scales = nullptr;  // [out], int8 only
+  const float* bias_f32 = nullptr;
+  const int32_t* bias_i32 = nullptr;
+};
+
+struct ActivationQuant {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+struct NormWeights {
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+};
+
+struct LayerWeights {
+  LinearWeights qkv, attn_out, ffn_up, ffn_down;
+  NormWeights attn_norm, ffn_norm;
+  std::array<ActivationQuant, format::kActivationPointCount> act{};  // int8 only
+};
+
+struct ModelWeights {
+  bool quantized = false;
+  // Word embeddings: f32 [vocab, hidden], or int8 with one scale per row (int8 models).
+  const float* word_f32 = nullptr;
+  const int8_t* word_i8 = nullptr;
+  const float* word_scales = nullptr;
+  const float* position = nullptr;    // [max_positions, hidden]
+  const float* token_type = nullptr;  // [type_vocab, hidden]
+  NormWeights embed_norm;
+  std::vector<LayerWeights> layers;
+  // Pooler [hidden, hidden] and classifier [labels, hidden] stay f32 in every model: they run
+  // on one row per sequence, so int8 would save nothing and cost accuracy.
+  const float* pooler_weight = nullptr;
+  const float* pooler_bias = nullptr;
+  const float* classifier_weight = nullptr;
+  const float* classifier_bias = nullptr;
+};
+
+}  // namespace encore::internal

@@ -1,0 +1,189 @@
+#include "convert/hf_checkpoint.h"
+
+#include <set>
+#include <sys/stat.h>
+
+#include "core/str.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+
+namespace encore::convert {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+class Reader {
+ public:
+  Reader(const io::SafetensorsFile& file, std::string prefix) : file_(file), prefix_(std::move(prefix)) {}
+
+  // Reads `name` (after the prefix, unless `absolute`), checking its shape.
+  Result<FloatTensor> read(const std::string& name, const std::vector<int64_t>& shape, bool absolute = false) {
+    std::string full = absolute ? name : prefix_ + name;
+    const io::SafetensorsEntry* e = file_.find(full);
+    if (!e) return invalid_model(cat("model.safetensors: missing tensor '", full, "'"));
+    if (e->shape != shape) {
+      return invalid_model(cat("model.safetensors: tensor '", full, "' has shape ", shape_str(e->shape),
+                               " but the config implies ", shape_str(shape)));
+    }
+    ENCORE_ASSIGN_OR_RETURN(auto values, file_.read_f32(full));
+    used_.insert(full);
+    return FloatTensor{shape, std::move(values)};
+  }
+
+  // LayerNorm parameters under either naming (weight/bias or gamma/beta).
+  Result<FloatTensor> read_norm(const std::string& base, const char* modern, const char* old, int64_t h) {
+    std::string name = base + "." + modern;
+    if (!file_.find(prefix_ + name) && file_.find(prefix_ + base + "." + old)) name = base + "." + old;
+    return read(name, {h});
+  }
+
+  bool has(const std::string& name, bool absolute = false) const {
+    return file_.find(absolute ? name : prefix_ + name) != nullptr;
+  }
+  const std::set<std::string>& used() const { return used_; }
+
+ private:
+  const io::SafetensorsFile& file_;
+  std::string prefix_;
+  std::set<std::string> used_;
+};
+
+Status read_linear(Reader& r, const std::string& src, const std::string& dst, int64_t out, int64_t in,
+                   FloatCheckpoint* ck) {
+  ENCORE_ASSIGN_OR_RETURN(auto w, r.read(src + ".weight", {out, in}));
+  ENCORE_ASSIGN_OR_RETURN(auto b, r.read(src + ".bias", {out}));
+  ck->tensors[dst + ".weight"] = std::move(w);
+  ck->tensors[dst + ".bias"] = std::move(b);
+  return Status::Ok();
+}
+
+Status read_norm(Reader& r, const std::string& src, const std::string& dst, int64_t h, FloatCheckpoint* ck) {
+  ENCORE_ASSIGN_OR_RETURN(auto g, r.read_norm(src, "weight", "gamma", h));
+  ENCORE_ASSIGN_OR_RETURN(auto b, r.read_norm(src, "bias", "beta", h));
+  ck->tensors[dst + ".gamma"] = std::move(g);
+  ck->tensors[dst + ".beta"] = std::move(b);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return io_error(cat(dir, ": not a directory (expected a Hugging Face model directory)"));
+  }
+  FloatCheckpoint ck;
+  ENCORE_ASSIGN_OR_RETURN(io::HfModelConfig hf, io::read_hf_config(dir));
+  ck.config = hf.encoder;
+  const std::string st_path = dir + "/model.safetensors";
+  if (::stat(st_path.c_str(), &st) != 0) {
+    std::string hint;
+    struct stat other {};
+    if (::stat((dir + "/pytorch_model.bin").c_str(), &other) == 0) {
+      hint = " (only pytorch_model.bin is present: save the model with safe_serialization=True)";
+    } else if (::stat((dir + "/model.safetensors.index.json").c_str(), &other) == 0) {
+      hint = " (sharded checkpoints are not supported yet)";
+    }
+    return not_found(cat(st_path, ": not found", hint));
+  }
+  ck.source_bytes = static_cast<uint64_t>(st.st_size);
+  ENCORE_ASSIGN_OR_RETURN(io::SafetensorsFile file, io::SafetensorsFile::open(st_path));
+
+  std::string prefix;
+  for (const auto& e : file.entries()) {
+    if (e.name.rfind("bert.", 0) == 0) { prefix = "bert."; break; }
+  }
+  std::set<std::string> dtypes;
+  for (const auto& e : file.entries()) dtypes.insert(e.dtype);
+  for (const auto& d : dtypes) ck.source_dtype += (ck.source_dtype.empty() ? "" : "+") + d;
+
+  EncoderConfig& c = ck.config;
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  Reader r(file, prefix);
+  ENCORE_ASSIGN_OR_RETURN(ck.tensors["embeddings.word"], r.read("embeddings.word_embeddings.weight", {c.vocab_size, H}));
+  ENCORE_ASSIGN_OR_RETURN(ck.tensors["embeddings.position"],
+                          r.read("embeddings.position_embeddings.weight", {c.max_positions, H}));
+  ENCORE_ASSIGN_OR_RETURN(ck.tensors["embeddings.token_type"],
+                          r.read("embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}));
+  ENCORE_RETURN_IF_ERROR(read_norm(r, "embeddings.LayerNorm", "embeddings.norm", H, &ck));
+
+  for (int l = 0; l < c.layer_count; ++l) {
+    const std::string src = "encoder.layer." + std::to_string(l) + ".";
+    const std::string dst = "layer." + std::to_string(l) + ".";
+    // Q, K and V become one [3H, H] projection: one GEMM instead of three.
+    FloatTensor qkv_w{{3 * H, H}, {}}, qkv_b{{3 * H}, {}};
+    for (const char* part : {"query", "key", "value"}) {
+      ENCORE_ASSIGN_OR_RETURN(auto w, r.read(src + "attention.self." + part + ".weight", {H, H}));
+      ENCORE_ASSIGN_OR_RETURN(auto b, r.read(src + "attention.self." + part + ".bias", {H}));
+      qkv_w.values.insert(qkv_w.values.end(), w.values.begin(), w.values.end());
+      qkv_b.values.insert(qkv_b.values.end(), b.values.begin(), b.values.end());
+    }
+    ck.tensors[dst + "qkv.weight"] = std::move(qkv_w);
+    ck.tensors[dst + "qkv.bias"] = std::move(qkv_b);
+    ENCORE_RETURN_IF_ERROR(read_linear(r, src + "attention.output.dense", dst + "attn_out", H, H, &ck));
+    ENCORE_RETURN_IF_ERROR(read_norm(r, src + "attention.output.LayerNorm", dst + "attn_norm", H, &ck));
+    ENCORE_RETURN_IF_ERROR(read_linear(r, src + "intermediate.dense", dst + "ffn_up", I, H, &ck));
+    ENCORE_RETURN_IF_ERROR(read_linear(r, src + "output.dense", dst + "ffn_down", H, I, &ck));
+    ENCORE_RETURN_IF_ERROR(read_norm(r, src + "output.LayerNorm", dst + "ffn_norm", H, &ck));
+  }
+  const std::string extra_layer = "encoder.layer." + std::to_string(c.layer_count) + ".";
+  for (const auto& e : file.entries()) {
+    if (e.name.rfind(prefix + extra_layer, 0) == 0) {
+      return invalid_model(cat("model.safetensors has tensor '", e.name, "' but config.json says num_hidden_layers = ",
+                               c.layer_count));
+    }
+  }
+
+  c.has_pooler = r.has("pooler.dense.weight");
+  if (c.has_pooler) ENCORE_RETURN_IF_ERROR(read_linear(r, "pooler.dense", "pooler", H, H, &ck));
+  if (r.has("classifier.weight", true)) {
+    const io::SafetensorsEntry* e = file.find("classifier.weight");
+    if (e->shape.size() != 2 || e->shape[0] < 1 || e->shape[1] != H) {
+      return invalid_model(cat("model.safetensors: classifier.weight has shape ", shape_str(e->shape),
+                               ", expected [labels, ", H, "]"));
+    }
+    const int64_t L = e->shape[0];
+    if (c.labels.empty()) {
+      for (int64_t i = 0; i < L; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+      ck.warnings.push_back(cat("config.json has no id2label: labels named LABEL_0..LABEL_", L - 1));
+    } else if (static_cast<int64_t>(c.labels.size()) != L) {
+      return invalid_model(cat("classifier.weight has ", L, " rows but config.json names ", c.labels.size(), " labels"));
+    }
+    if (!c.has_pooler) return invalid_model("a classifier head needs the pooler, but pooler.dense.weight is missing");
+    ENCORE_ASSIGN_OR_RETURN(ck.tensors["classifier.weight"], r.read("classifier.weight", {L, H}, true));
+    ENCORE_ASSIGN_OR_RETURN(ck.tensors["classifier.bias"], r.read("classifier.bias", {L}, true));
+  } else {
+    c.labels.clear();  // a base model: id2label in its config describes no head here
+  }
+  for (const auto& e : file.entries()) {
+    if (!r.used().count(e.name)) ck.skipped.push_back(e.name);
+  }
+
+  // Tokenizer vocabulary and settings.
+  ck.tokenizer.do_lower_case = hf.do_lower_case;
+  ck.tokenizer.strip_accents_set = hf.strip_accents_set;
+  ck.tokenizer.strip_accents = hf.strip_accents;
+  const std::string vocab_path = dir + "/vocab.txt";
+  if (::stat(vocab_path.c_str(), &st) == 0) {
+    ENCORE_ASSIGN_OR_RETURN(ck.tokenizer.vocab, io::read_vocab(vocab_path));
+    const size_t n = ck.tokenizer.vocab.size();
+    if (n > static_cast<size_t>(c.vocab_size)) {
+      return invalid_model(cat(vocab_path, ": ", n, " tokens but config.json vocab_size is ", c.vocab_size));
+    }
+    if (n < static_cast<size_t>(c.vocab_size)) {
+      ck.warnings.push_back(cat("vocab.txt has ", n, " tokens for vocab_size ", c.vocab_size,
+                                ": the remaining ids get empty tokens"));
+      ck.tokenizer.vocab.resize(static_cast<size_t>(c.vocab_size));
+    }
+  } else {
+    ck.warnings.push_back("no vocab.txt: the model will accept token ids only, not text");
+  }
+  return ck;
+}
+
+}  // namespace encore::convert

@@ -1,0 +1,115 @@
+#include "convert/model_writer.h"
+
+#include <cstring>
+
+#include "core/checked_math.h"
+#include "core/str.h"
+#include "encore/encore_generated.h"
+#include "model/format.h"
+
+namespace encore::convert {
+
+namespace {
+
+fb::DType to_fb(TensorDType t) {
+  switch (t) {
+    case TensorDType::kF32: return fb::DType::F32;
+    case TensorDType::kI8: return fb::DType::I8;
+    case TensorDType::kI32: return fb::DType::I32;
+  }
+  return fb::DType::F32;
+}
+
+// Builds the FlatBuffer for buffers placed from `data_start` on. BufferRef is a fixed-size
+// struct, so the FlatBuffer's size does not depend on data_start: build once to measure,
+// once for real.
+std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_start) {
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  std::vector<fb::BufferRef> buffers;
+  uint64_t offset = data_start;
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    const TensorData& t = m.tensors[i];
+    buffers.emplace_back(offset, t.bytes.size());
+    offset = round_up(offset + t.bytes.size(), format::kBufferAlignment);
+    flatbuffers::Offset<fb::Quantization> quant = 0;
+    if (!t.scales.empty()) {
+      quant = fb::CreateQuantization(fbb, fbb.CreateVector(t.scales), fbb.CreateVector(t.zero_points), t.axis);
+    }
+    tensors.push_back(fb::CreateTensor(fbb, fbb.CreateString(t.name), to_fb(t.dtype), fbb.CreateVector(t.shape),
+                                       static_cast<uint32_t>(i), quant));
+  }
+  std::vector<flatbuffers::Offset<fb::ActivationQuant>> acts;
+  for (const auto& a : m.activations) {
+    acts.push_back(fb::CreateActivationQuant(fbb, fbb.CreateString(a.name), a.scale, a.zero_point, a.observed_min,
+                                             a.observed_max));
+  }
+  const EncoderConfig& c = m.config;
+  auto config = fb::CreateEncoderConfig(
+      fbb, c.hidden_size, c.head_count, c.layer_count, c.intermediate_size,
+      static_cast<fb::ActivationKind>(c.activation), c.layer_norm_eps, c.max_positions, c.vocab_size,
+      c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels));
+  flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
+  if (!m.tokenizer.vocab.empty()) {
+    tokenizer = fb::CreateTokenizer(fbb, fbb.CreateVectorOfStrings(m.tokenizer.vocab), m.tokenizer.do_lower_case,
+                                    m.tokenizer.strip_accents_set, m.tokenizer.strip_accents);
+  }
+  std::vector<flatbuffers::Offset<fb::KeyValue>> extra;
+  for (const auto& [k, v] : m.extra_metadata) {
+    extra.push_back(fb::CreateKeyValue(fbb, fbb.CreateString(k), fbb.CreateString(v)));
+  }
+  const ModelMetadata& md = m.metadata;
+  auto metadata = fb::CreateMetadata(fbb, fbb.CreateString(md.source), fbb.CreateString(md.converter_version),
+                                     fbb.CreateString(md.created_utc), fbb.CreateString(md.calibration),
+                                     fbb.CreateVector(extra));
+  auto root = fb::CreateModel(fbb, format::kFormatVersion, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
+                              config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
+                              fbb.CreateVector(acts), tokenizer, metadata);
+  fb::FinishSizePrefixedModelBuffer(fbb, root);
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> serialize_model(const ModelContents& m) {
+  std::vector<uint8_t> measured = build_flatbuffer(m, 0);
+  if (measured.size() > (uint64_t{1} << 31) - 1) return invalid_argument("model header exceeds 2 GiB");
+  const uint64_t data_start = round_up(measured.size(), format::kBufferAlignment);
+  std::vector<uint8_t> header = build_flatbuffer(m, data_start);
+  if (header.size() != measured.size()) return internal_error("model header size changed between passes");
+  uint64_t total = data_start;
+  for (const auto& t : m.tensors) total = round_up(total + t.bytes.size(), format::kBufferAlignment);
+  std::vector<uint8_t> file(total, 0);
+  std::memcpy(file.data(), header.data(), header.size());
+  uint64_t offset = data_start;
+  for (const auto& t : m.tensors) {
+    if (!t.bytes.empty()) std::memcpy(file.data() + offset, t.bytes.data(), t.bytes.size());
+    offset = round_up(offset + t.bytes.size(), format::kBufferAlignment);
+  }
+  return file;
+}
+
+namespace {
+template <typename T>
+TensorData make_tensor(std::string name, TensorDType dtype, std::vector<int64_t> shape, const std::vector<T>& v) {
+  TensorData t;
+  t.name = std::move(name);
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes.resize(v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  return t;
+}
+}  // namespace
+
+TensorData make_f32_tensor(std::string name, std::vector<int64_t> shape, const std::vector<float>& v) {
+  return make_tensor(std::move(name), TensorDType::kF32, std::move(shape), v);
+}
+TensorData make_i8_tensor(std::string name, std::vector<int64_t> shape, const std::vector<int8_t>& v) {
+  return make_tensor(std::move(name), TensorDType::kI8, std::move(shape), v);
+}
+TensorData make_i32_tensor(std::string name, std::vector<int64_t> shape, const std::vector<int32_t>& v) {
+  return make_tensor(std::move(name), TensorDType::kI32, std::move(shape), v);
+}
+
+}  // namespace encore::convert

@@ -1,0 +1,77 @@
+#include "convert/quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace encore::convert {
+
+QuantizedRows quantize_rows_symmetric(const std::vector<float>& w, int64_t rows, int64_t cols) {
+  QuantizedRows q;
+  q.values.resize(w.size());
+  q.scales.resize(static_cast<size_t>(rows));
+  double signal = 0.0, noise = 0.0;
+  // A row of zeros gets the mean scale of the others, so no scale is 0 and requantization
+  // scales stay in XNNPACK's accepted range.
+  double scale_sum = 0.0;
+  int64_t nonzero_rows = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    float max_abs = 0.0f;
+    for (int64_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(w[static_cast<size_t>(r * cols + c)]));
+    q.scales[static_cast<size_t>(r)] = max_abs / 127.0f;
+    if (max_abs > 0.0f) {
+      scale_sum += max_abs / 127.0;
+      ++nonzero_rows;
+    }
+  }
+  const float fallback = nonzero_rows ? static_cast<float>(scale_sum / nonzero_rows) : 1.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    float& s = q.scales[static_cast<size_t>(r)];
+    if (!(s > 0.0f)) s = fallback;
+    for (int64_t c = 0; c < cols; ++c) {
+      const size_t i = static_cast<size_t>(r * cols + c);
+      const float v = std::nearbyint(w[i] / s);
+      q.values[i] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
+      const double err = double(w[i]) - double(s) * q.values[i];
+      signal += double(w[i]) * w[i];
+      noise += err * err;
+    }
+  }
+  q.sqnr_db = noise > 0.0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
+  return q;
+}
+
+ActivationRecord activation_params(std::string name, float lo, float hi, bool symmetric) {
+  ActivationRecord a;
+  a.name = std::move(name);
+  a.observed_min = lo;
+  a.observed_max = hi;
+  // A degenerate range still needs a usable positive scale.
+  constexpr float kMinRange = 1e-6f;
+  if (symmetric) {
+    const float m = std::max({std::fabs(lo), std::fabs(hi), kMinRange});
+    a.scale = m / 127.0f;
+    a.zero_point = 0;
+    return a;
+  }
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  if (hi - lo < kMinRange) hi = lo + kMinRange;
+  a.scale = (hi - lo) / 255.0f;
+  const float zp = std::nearbyint(-128.0f - lo / a.scale);
+  a.zero_point = static_cast<int32_t>(std::clamp(zp, -128.0f, 127.0f));
+  return a;
+}
+
+std::vector<int32_t> quantize_bias(const std::vector<float>& bias, float input_scale,
+                                   const std::vector<float>& weight_scales) {
+  std::vector<int32_t> q(bias.size());
+  for (size_t i = 0; i < bias.size(); ++i) {
+    const double v = std::nearbyint(double(bias[i]) / (double(input_scale) * weight_scales[i]));
+    q[i] = static_cast<int32_t>(std::clamp(v, double(std::numeric_limits<int32_t>::min()),
+                                           double(std::numeric_limits<int32_t>::max())));
+  }
+  return q;
+}
+
+}  // namespace encore::convert
