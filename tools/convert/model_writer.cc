@@ -62,7 +62,7 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   auto metadata = fb::CreateMetadata(fbb, fbb.CreateString(md.source), fbb.CreateString(md.converter_version),
                                      fbb.CreateString(md.created_utc), fbb.CreateString(md.calibration),
                                      fbb.CreateVector(extra));
-  auto root = fb::CreateModel(fbb, format::kFormatVersion, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
+  auto root = fb::CreateModel(fbb, m.format_version ? m.format_version : format::kFormatVersion, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
                               fbb.CreateVector(acts), tokenizer, metadata);
   fb::FinishSizePrefixedModelBuffer(fbb, root);

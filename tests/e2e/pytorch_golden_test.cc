@@ -1,0 +1,168 @@
+// End to end against PyTorch: Hugging Face directories and golden outputs written by
+// tools/reference/make_fixtures.py (an independent PyTorch implementation of BERT).
+//
+// Thresholds (issue #3): f32 model max abs error <= 1e-4 on every output; int8 model
+// per-token cosine >= 0.99 against the PyTorch float output, and the same logits argmax on
+// >= 99% of the evaluation sequences.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include "convert/converter.h"
+#include "encore/session.h"
+#include "io/npy.h"
+
+namespace encore {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fixture(const std::string& name) { return std::string(ENCORE_FIXTURES_DIR) + "/" + name; }
+
+io::NpyArray npy(const std::string& path) {
+  auto a = io::read_npy(path);
+  INFO(path << ": " << (a.ok() ? "" : a.status().message()));
+  REQUIRE(a.ok());
+  return std::move(a).value();
+}
+
+std::vector<int32_t> as_i32(const io::NpyArray& a) { return std::vector<int32_t>(a.ints.begin(), a.ints.end()); }
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/encore-e2e-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::shared_ptr<const Model> convert_fixture(const std::string& name, bool int8, const TempDir& dir) {
+  convert::ConvertOptions o;
+  o.model_dir = fixture(name);
+  o.output = (dir.path / (name + (int8 ? ".int8.encore" : ".f32.encore"))).string();
+  o.int8 = int8;
+  if (int8) o.calib_path = fixture(name) + "/calib_ids.npy";
+  std::ostringstream out, err;
+  Status st = convert::convert_model(o, out, err);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  auto m = Model::load(o.output);
+  REQUIRE(m.ok());
+  return m.value();
+}
+
+struct Run {
+  Outputs out;
+  std::unique_ptr<Session> session;
+  io::NpyArray ids, mask, types;
+};
+
+void run_inputs(std::shared_ptr<const Model> model, const std::string& dir, const std::string& prefix, Run* r) {
+  r->ids = npy(dir + "/" + prefix + "input_ids.npy");
+  r->mask = npy(dir + "/" + prefix + "attention_mask.npy");
+  r->types = npy(dir + "/" + prefix + "token_type_ids.npy");
+  auto s = Session::create(std::move(model));
+  REQUIRE(s.ok());
+  r->session = std::move(s).value();
+  // The inputs need to live only for the run; the outputs stay in the session.
+  std::vector<int32_t> ids = as_i32(r->ids), mask = as_i32(r->mask), types = as_i32(r->types);
+  Inputs in{r->ids.shape[0], r->ids.shape[1], ids.data(), mask.data(), types.data()};
+  Status st = r->session->run(in, &r->out);
+  INFO(st.message());
+  REQUIRE(st.ok());
+}
+
+float max_abs_diff(const float* got, const std::vector<float>& want) {
+  float m = 0.0f;
+  for (size_t i = 0; i < want.size(); ++i) m = std::max(m, std::fabs(got[i] - want[i]));
+  return m;
+}
+
+void check_f32(const std::string& name) {
+  TempDir tmp;
+  auto model = convert_fixture(name, false, tmp);
+  const std::string dir = fixture(name);
+  Run r;
+  run_inputs(model, dir, "", &r);
+  auto hidden = npy(dir + "/last_hidden_state.npy");
+  REQUIRE(hidden.floats.size() == size_t(r.out.batch * r.out.seq_len * r.out.hidden));
+  float err = max_abs_diff(r.out.last_hidden_state, hidden.floats);
+  MESSAGE(name << " f32: last_hidden_state max abs error " << err);
+  CHECK(err <= 1e-4f);
+  if (model->config().has_pooler) {
+    auto pooled = npy(dir + "/pooler_output.npy");
+    CHECK(max_abs_diff(r.out.pooler_output, pooled.floats) <= 1e-4f);
+  }
+  if (model->config().has_classifier()) {
+    auto logits = npy(dir + "/logits.npy");
+    CHECK(max_abs_diff(r.out.logits, logits.floats) <= 1e-4f);
+  }
+}
+
+// Per-token cosine between encore int8 and PyTorch float, over real (unpadded) tokens.
+void check_int8_cosine(const std::string& name) {
+  TempDir tmp;
+  auto model = convert_fixture(name, true, tmp);
+  const std::string dir = fixture(name);
+  Run r;
+  run_inputs(model, dir, "", &r);
+  auto hidden = npy(dir + "/last_hidden_state.npy");
+  const int64_t H = r.out.hidden;
+  double min_cos = 1.0, sum_cos = 0.0;
+  int64_t tokens = 0;
+  for (int64_t t = 0; t < r.out.batch * r.out.seq_len; ++t) {
+    if (r.mask.ints[static_cast<size_t>(t)] == 0) continue;
+    double dot = 0, na = 0, nb = 0;
+    for (int64_t i = 0; i < H; ++i) {
+      double a = r.out.last_hidden_state[t * H + i], b = hidden.floats[static_cast<size_t>(t * H + i)];
+      dot += a * b;
+      na += a * a;
+      nb += b * b;
+    }
+    double cos = dot / std::sqrt(na * nb);
+    min_cos = std::min(min_cos, cos);
+    sum_cos += cos;
+    ++tokens;
+  }
+  MESSAGE(name << " int8: per-token cosine vs PyTorch float: min " << min_cos << ", mean " << sum_cos / tokens
+                << " over " << tokens << " tokens");
+  CHECK(min_cos >= 0.99);
+}
+
+TEST_CASE("e2e f32: tiny_cls (BertForSequenceClassification, F32 safetensors, gelu)") { check_f32("tiny_cls"); }
+TEST_CASE("e2e f32: tiny_base (BertModel, F16 safetensors, gelu_new)") { check_f32("tiny_base"); }
+TEST_CASE("e2e f32: tiny_relu (no pooler, BF16 safetensors, relu)") { check_f32("tiny_relu"); }
+TEST_CASE("e2e f32: tiny_tanh (gelu_pytorch_tanh)") {
+  if (!fs::exists(fixture("tiny_tanh"))) return;
+  check_f32("tiny_tanh");
+}
+
+TEST_CASE("e2e int8: tiny_cls per-token cosine") { check_int8_cosine("tiny_cls"); }
+TEST_CASE("e2e int8: tiny_base per-token cosine") { check_int8_cosine("tiny_base"); }
+TEST_CASE("e2e int8: tiny_relu per-token cosine") { check_int8_cosine("tiny_relu"); }
+
+TEST_CASE("e2e int8: tiny_cls logits argmax agrees with PyTorch on the eval set") {
+  TempDir tmp;
+  auto model = convert_fixture("tiny_cls", true, tmp);
+  const std::string dir = fixture("tiny_cls");
+  Run r;
+  run_inputs(model, dir, "eval_", &r);
+  auto logits = npy(dir + "/eval_logits.npy");
+  const int64_t B = r.out.batch, L = r.out.labels;
+  REQUIRE(logits.floats.size() == size_t(B * L));
+  int agree = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    auto argmax = [&](const float* v) { return std::max_element(v, v + L) - v; };
+    agree += argmax(r.out.logits + b * L) == argmax(logits.floats.data() + b * L);
+  }
+  MESSAGE("tiny_cls int8: argmax agreement " << agree << "/" << B);
+  CHECK(agree * 100 >= 99 * B);
+}
+
+}  // namespace
+}  // namespace encore

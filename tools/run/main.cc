@@ -1,0 +1,135 @@
+// encore-run MODEL.encore --input-ids IDS.npy [--attention-mask M.npy] [--token-type-ids T.npy]
+//            --output last_hidden_state|pooler_output|logits -o OUT.npy [--threads N]
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <limits>
+#include <vector>
+
+#include "core/str.h"
+#include "encore/session.h"
+#include "io/npy.h"
+
+namespace {
+
+using encore::Result;
+using encore::Status;
+using encore::cat;
+
+struct IntMatrix {
+  std::vector<int32_t> values;
+  int64_t rows = 0, cols = 0;
+};
+
+// Reads an int32/int64 .npy of shape [B, S] or [S] (as one row).
+Result<IntMatrix> read_ids(const std::string& path, const char* what) {
+  ENCORE_ASSIGN_OR_RETURN(encore::io::NpyArray a, encore::io::read_npy(path));
+  if (a.dtype == encore::io::NpyDType::kFloat32) {
+    return encore::invalid_argument(cat(path, ": ", what, " must be int32 or int64, not float32"));
+  }
+  IntMatrix m;
+  if (a.shape.size() == 1) {
+    m.rows = 1;
+    m.cols = a.shape[0];
+  } else if (a.shape.size() == 2) {
+    m.rows = a.shape[0];
+    m.cols = a.shape[1];
+  } else {
+    return encore::invalid_argument(cat(path, ": ", what, " must have shape [B, S] or [S], got ", a.shape.size(),
+                                        " dimensions"));
+  }
+  if (m.rows < 1 || m.cols < 1) return encore::invalid_argument(cat(path, ": ", what, " is empty"));
+  m.values.reserve(a.ints.size());
+  for (size_t i = 0; i < a.ints.size(); ++i) {
+    int64_t v = a.ints[i];
+    if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
+      return encore::out_of_range(cat(path, ": ", what, "[", i / m.cols, "][", i % m.cols, "] = ", v,
+                                      " is out of range"));
+    }
+    m.values.push_back(static_cast<int32_t>(v));
+  }
+  return m;
+}
+
+Status run(const std::string& model_path, const std::string& ids_path, const std::string& mask_path,
+           const std::string& types_path, const std::string& output, const std::string& out_path, int threads) {
+  ENCORE_ASSIGN_OR_RETURN(auto ids, read_ids(ids_path, "input ids"));
+  IntMatrix mask, types;
+  for (auto [path, m, what] : {std::tuple{&mask_path, &mask, "attention mask"},
+                               std::tuple{&types_path, &types, "token type ids"}}) {
+    if (path->empty()) continue;
+    ENCORE_ASSIGN_OR_RETURN(*m, read_ids(*path, what));
+    if (m->rows != ids.rows || m->cols != ids.cols) {
+      return encore::invalid_argument(cat(*path, ": ", what, " shape [", m->rows, ", ", m->cols,
+                                          "] differs from input ids [", ids.rows, ", ", ids.cols, "]"));
+    }
+  }
+  ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
+  const auto& c = model->config();
+  if (output == "pooler_output" && !c.has_pooler) {
+    return encore::invalid_argument(cat(model_path, " has no pooler: choose --output last_hidden_state"));
+  }
+  if (output == "logits" && !c.has_classifier()) {
+    return encore::invalid_argument(cat(model_path, " has no classifier head: choose --output last_hidden_state",
+                                        c.has_pooler ? " or pooler_output" : ""));
+  }
+  encore::SessionOptions so;
+  so.threads = threads;
+  ENCORE_ASSIGN_OR_RETURN(auto session, encore::Session::create(model, so));
+  encore::Inputs in;
+  in.batch = ids.rows;
+  in.seq_len = ids.cols;
+  in.input_ids = ids.values.data();
+  in.attention_mask = mask_path.empty() ? nullptr : mask.values.data();
+  in.token_type_ids = types_path.empty() ? nullptr : types.values.data();
+  encore::Outputs out;
+  auto t0 = std::chrono::steady_clock::now();
+  ENCORE_RETURN_IF_ERROR(session->run(in, &out));
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<int64_t> shape;
+  const float* data = nullptr;
+  if (output == "last_hidden_state") {
+    shape = {out.batch, out.seq_len, out.hidden};
+    data = out.last_hidden_state;
+  } else if (output == "pooler_output") {
+    shape = {out.batch, out.hidden};
+    data = out.pooler_output;
+  } else {
+    shape = {out.batch, out.labels};
+    data = out.logits;
+  }
+  ENCORE_RETURN_IF_ERROR(encore::io::write_npy_f32(out_path, shape, data));
+  std::cerr << "encore-run: " << output << " [";
+  for (size_t i = 0; i < shape.size(); ++i) std::cerr << (i ? ", " : "") << shape[i];
+  std::cerr << "] -> " << out_path << " (" << (model->is_quantized() ? "int8" : "f32") << ", run " << ms << " ms)\n";
+  return Status::Ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model, ids, mask, types, output = "last_hidden_state", out_path;
+  int threads = 1;
+  CLI::App app{"Run an encore model on token ids (.npy in, .npy out)."};
+  app.add_option("model", model, ".encore model file")->required();
+  app.add_option("--input-ids", ids, "token ids, int32/int64 .npy of shape [B, S] or [S]")->required();
+  app.add_option("--attention-mask", mask, "attention mask (1 = token, 0 = padding), same shape");
+  app.add_option("--token-type-ids", types, "segment ids, same shape");
+  app.add_option("--output", output, "which output to write")
+      ->check(CLI::IsMember({"last_hidden_state", "pooler_output", "logits"}))
+      ->capture_default_str();
+  app.add_option("-o,--out", out_path, "output .npy (float32)")->required();
+  app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  Status st = run(model, ids, mask, types, output, out_path, threads);
+  if (!st.ok()) {
+    std::cerr << "encore-run: error: " << st.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
