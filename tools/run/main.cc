@@ -1,8 +1,11 @@
 // encore-run MODEL.encore --input-ids IDS.npy [--attention-mask M.npy] [--token-type-ids T.npy]
 //            --output last_hidden_state|pooler_output|logits -o OUT.npy [--threads N]
+//            [--reference REF.npy]
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <limits>
 #include <vector>
@@ -52,8 +55,54 @@ Result<IntMatrix> read_ids(const std::string& path, const char* what) {
   return m;
 }
 
+// One line per sequence (up to 8): the predicted label and the logits.
+void print_labels(const encore::EncoderConfig& c, const float* logits, int64_t batch, int64_t labels) {
+  for (int64_t b = 0; b < std::min<int64_t>(batch, 8); ++b) {
+    const float* row = logits + b * labels;
+    const int64_t best = std::max_element(row, row + labels) - row;
+    std::cout << "sequence " << b << ": " << c.labels[static_cast<size_t>(best)] << "  logits [";
+    for (int64_t i = 0; i < labels; ++i) std::cout << (i ? ", " : "") << row[i];
+    std::cout << "]\n";
+  }
+  if (batch > 8) std::cout << "... " << batch - 8 << " more sequences in the output file\n";
+}
+
+// Prints how `got` agrees with a reference output (e.g. PyTorch's): max abs error, per-row
+// cosine, and for logits how often the argmax agrees.
+Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, const float* got, bool logits) {
+  ENCORE_ASSIGN_OR_RETURN(encore::io::NpyArray ref, encore::io::read_npy(ref_path));
+  if (ref.dtype != encore::io::NpyDType::kFloat32 || ref.shape != shape) {
+    return encore::invalid_argument(cat(ref_path, ": reference must be float32 with the output's shape"));
+  }
+  const int64_t cols = shape.back();
+  const int64_t rows = static_cast<int64_t>(ref.floats.size()) / cols;
+  double max_err = 0.0, min_cos = 1.0, sum_cos = 0.0;
+  int64_t argmax_agree = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = got + r * cols;
+    const float* b = ref.floats.data() + r * cols;
+    double dot = 0, na = 0, nb = 0;
+    for (int64_t i = 0; i < cols; ++i) {
+      max_err = std::max(max_err, std::fabs(double(a[i]) - b[i]));
+      dot += double(a[i]) * b[i];
+      na += double(a[i]) * a[i];
+      nb += double(b[i]) * b[i];
+    }
+    const double cos = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
+    min_cos = std::min(min_cos, cos);
+    sum_cos += cos;
+    argmax_agree += (std::max_element(a, a + cols) - a) == (std::max_element(b, b + cols) - b);
+  }
+  std::cout << "agreement with " << ref_path << ": max abs error " << max_err << ", cosine per row min " << min_cos
+            << " mean " << sum_cos / double(rows);
+  if (logits) std::cout << ", argmax " << argmax_agree << "/" << rows;
+  std::cout << "\n";
+  return Status::Ok();
+}
+
 Status run(const std::string& model_path, const std::string& ids_path, const std::string& mask_path,
-           const std::string& types_path, const std::string& output, const std::string& out_path, int threads) {
+           const std::string& types_path, const std::string& output, const std::string& out_path, int threads,
+           const std::string& reference) {
   ENCORE_ASSIGN_OR_RETURN(auto ids, read_ids(ids_path, "input ids"));
   IntMatrix mask, types;
   for (auto [path, m, what] : {std::tuple{&mask_path, &mask, "attention mask"},
@@ -100,6 +149,8 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
     data = out.logits;
   }
   ENCORE_RETURN_IF_ERROR(encore::io::write_npy_f32(out_path, shape, data));
+  if (output == "logits") print_labels(c, data, out.batch, out.labels);
+  if (!reference.empty()) ENCORE_RETURN_IF_ERROR(compare(reference, shape, data, output == "logits"));
   std::cerr << "encore-run: " << output << " [";
   for (size_t i = 0; i < shape.size(); ++i) std::cerr << (i ? ", " : "") << shape[i];
   std::cerr << "] -> " << out_path << " (" << (model->is_quantized() ? "int8" : "f32") << ", run " << ms << " ms)\n";
@@ -109,7 +160,7 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, ids, mask, types, output = "last_hidden_state", out_path;
+  std::string model, ids, mask, types, output = "last_hidden_state", out_path, reference;
   int threads = 1;
   CLI::App app{"Run an encore model on token ids (.npy in, .npy out)."};
   app.add_option("model", model, ".encore model file")->required();
@@ -121,12 +172,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-o,--out", out_path, "output .npy (float32)")->required();
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--reference", reference, "float32 .npy to compare the output with (e.g. PyTorch's)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  Status st = run(model, ids, mask, types, output, out_path, threads);
+  Status st = run(model, ids, mask, types, output, out_path, threads, reference);
   if (!st.ok()) {
     std::cerr << "encore-run: error: " << st.message() << "\n";
     return 1;
