@@ -1,6 +1,8 @@
 // encore-convert MODEL_DIR -o OUT.encore [--quant int8|f32] [--calib IDS.npy] [--threads N]
 #include <CLI/CLI.hpp>
 
+#include "common/cli_parse.h"
+
 #include <iostream>
 
 #include "convert/converter.h"
@@ -18,11 +20,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--calib-length", o.synthetic_length, "synthetic calibration sequence length (without --calib)")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-convert")) return *code;
   o.int8 = quant == "int8";
   encore::Status st = encore::convert::convert_model(o, std::cout, std::cerr);
   if (!st.ok()) {

@@ -3,6 +3,8 @@
 //            [--reference REF.npy]
 #include <CLI/CLI.hpp>
 
+#include "common/cli_parse.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -173,11 +175,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--out", out_path, "output .npy (float32)")->required();
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--reference", reference, "float32 .npy to compare the output with (e.g. PyTorch's)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-run")) return *code;
   Status st = run(model, ids, mask, types, output, out_path, threads, reference);
   if (!st.ok()) {
     std::cerr << "encore-run: error: " << st.message() << "\n";

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# encore-convert / encore-run from the outside: success paths, and for each bad input a
+# non-zero exit, exactly one line on stderr, and no output file left behind.
+set -u
+convert="$1"; run="$2"; fixtures="$3"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0; passed=0
+
+# npy_i64 FILE ROWS COLS V...: writes an int64 .npy
+npy_i64() {
+  local file=$1 rows=$2 cols=$3; shift 3
+  perl -e '
+    my ($file, $rows, $cols, @v) = @ARGV;
+    my $h = "{\x27descr\x27: \x27<i8\x27, \x27fortran_order\x27: False, \x27shape\x27: ($rows, $cols), }";
+    $h .= " " while ((10 + length($h) + 1) % 64);
+    $h .= "\n";
+    open(my $f, ">:raw", $file) or die;
+    print $f "\x93NUMPY\x01\x00", pack("v", length($h)), $h, pack("q<*", @v);
+  ' "$file" "$rows" "$cols" "$@"
+}
+
+ok() { # ok NAME CMD...: must succeed
+  local name=$1; shift
+  if "$@" >"$tmp/out" 2>"$tmp/err"; then passed=$((passed + 1)); else
+    echo "FAIL $name: exit $?"; cat "$tmp/err"; failures=$((failures + 1)); fi
+}
+
+fails() { # fails NAME EXPECTED_TEXT OUTFILE CMD...: must fail with one stderr line containing the text
+  local name=$1 text=$2 outfile=$3; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [[ $rc -eq 0 ]]; then echo "FAIL $name: exit 0"; failures=$((failures + 1)); return; fi
+  if [[ $lines -ne 1 ]] || ! grep -q -- "$text" "$tmp/err"; then
+    echo "FAIL $name: expected one line with '$text', got:"; cat "$tmp/err"; failures=$((failures + 1)); return; fi
+  if [[ -n "$outfile" && -e "$outfile" ]]; then echo "FAIL $name: $outfile was left behind"; failures=$((failures + 1)); return; fi
+  if ls "$tmp" | grep -q '\.tmp-'; then echo "FAIL $name: temporary file left behind"; failures=$((failures + 1)); return; fi
+  passed=$((passed + 1))
+}
+
+fx="$fixtures/tiny_cls"
+m="$tmp/m.encore"
+ok "convert int8" "$convert" "$fx" -o "$m" --calib "$fx/calib_ids.npy"
+ok "run logits" "$run" "$m" --input-ids "$fx/input_ids.npy" --attention-mask "$fx/attention_mask.npy" \
+  --token-type-ids "$fx/token_type_ids.npy" --output logits -o "$tmp/logits.npy"
+[[ -s "$tmp/logits.npy" ]] || { echo "FAIL run logits: no output file"; failures=$((failures + 1)); }
+npy_i64 "$tmp/one.npy" 1 3 101 5 102
+ok "run [1,3] ids" "$run" "$m" --input-ids "$tmp/one.npy" -o "$tmp/h.npy"
+
+npy_i64 "$tmp/bad_id.npy" 1 3 101 1000 102
+fails "id out of range" "outside the vocabulary" "$tmp/o1.npy" "$run" "$m" --input-ids "$tmp/bad_id.npy" -o "$tmp/o1.npy"
+npy_i64 "$tmp/neg_id.npy" 1 2 101 -4
+fails "negative id" "outside the vocabulary" "$tmp/o2.npy" "$run" "$m" --input-ids "$tmp/neg_id.npy" -o "$tmp/o2.npy"
+long=$(seq 1 65 | tr '\n' ' ')
+# shellcheck disable=SC2086
+npy_i64 "$tmp/long.npy" 1 65 $long
+fails "sequence too long" "exceeds the model's maximum of 64" "$tmp/o3.npy" "$run" "$m" --input-ids "$tmp/long.npy" -o "$tmp/o3.npy"
+npy_i64 "$tmp/mask2.npy" 1 2 1 1
+fails "mask shape" "differs from input ids" "$tmp/o4.npy" "$run" "$m" --input-ids "$tmp/one.npy" --attention-mask "$tmp/mask2.npy" -o "$tmp/o4.npy"
+fails "missing model" "cannot open" "$tmp/o5.npy" "$run" "$tmp/none.encore" --input-ids "$tmp/one.npy" -o "$tmp/o5.npy"
+head -c 5000 /dev/urandom >"$tmp/garbage.encore"
+fails "garbage model" "not an encore model" "$tmp/o6.npy" "$run" "$tmp/garbage.encore" --input-ids "$tmp/one.npy" -o "$tmp/o6.npy"
+head -c 3000 "$m" >"$tmp/truncated.encore"
+fails "truncated model" "invalid\|corrupt\|header claims\|outside" "$tmp/o7.npy" "$run" "$tmp/truncated.encore" --input-ids "$tmp/one.npy" -o "$tmp/o7.npy"
+fails "directory as model" "not a regular file" "$tmp/o8.npy" "$run" "$tmp" --input-ids "$tmp/one.npy" -o "$tmp/o8.npy"
+fails "unwritable output" "error" "" "$run" "$m" --input-ids "$tmp/one.npy" -o "$tmp/no/such/dir/o.npy"
+fails "ids not npy" "encore-run: error" "$tmp/o9.npy" "$run" "$m" --input-ids "$fx/config.json" -o "$tmp/o9.npy"
+
+fails "convert: not a directory" "not a directory" "$tmp/c1.encore" "$convert" "$tmp/nowhere" -o "$tmp/c1.encore"
+fails "convert: bad quant" "quant" "$tmp/c2.encore" "$convert" "$fx" -o "$tmp/c2.encore" --quant int4
+
+echo "cli: $passed passed, $failures failed"
+[[ $failures -eq 0 ]]
