@@ -1,6 +1,7 @@
 // encore-convert's error paths: each gives one message naming the problem and leaves no file.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <filesystem>
 #include <sstream>
 

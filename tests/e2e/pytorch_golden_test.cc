@@ -6,6 +6,7 @@
 // >= 99% of the evaluation sequences.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>

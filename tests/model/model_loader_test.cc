@@ -14,6 +14,7 @@ namespace encore {
 namespace {
 
 using convert::ModelContents;
+using convert::TensorData;
 
 Status load_status(std::vector<uint8_t> bytes) {
   auto m = Model::load_from_memory(std::move(bytes));

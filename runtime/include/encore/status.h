@@ -69,6 +69,14 @@ class [[nodiscard]] Result {
   Result(Result&& other) noexcept : status_(std::move(other.status_)), has_value_(other.has_value_) {
     if (has_value_) new (&storage_) T(std::move(*other.ptr()));
   }
+  Result& operator=(Result&& other) noexcept {
+    if (this == &other) return *this;
+    if (has_value_) ptr()->~T();
+    status_ = std::move(other.status_);
+    has_value_ = other.has_value_;
+    if (has_value_) new (&storage_) T(std::move(*other.ptr()));
+    return *this;
+  }
   ~Result() {
     if (has_value_) ptr()->~T();
   }
@@ -81,6 +89,7 @@ class [[nodiscard]] Result {
   T* operator->() { return ptr(); }
   const T* operator->() const { return ptr(); }
   T& operator*() & { return *ptr(); }
+  const T& operator*() const& { return *ptr(); }
 
  private:
   T* ptr() { return std::launder(reinterpret_cast<T*>(&storage_)); }
