@@ -1,0 +1,216 @@
+#include "io/hf_config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "core/str.h"
+
+namespace encore::io {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxDimension = int64_t{1} << 20;
+
+Result<std::string> read_text(const std::string& path) {
+  struct stat sb;
+  if (stat(path.c_str(), &sb) != 0) return io_error(cat(path, ": cannot open: ", std::strerror(errno)));
+  if (!S_ISREG(sb.st_mode)) return io_error(cat(path, ": not a regular file"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error(cat(path, ": cannot open: ", std::strerror(errno)));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return io_error(cat(path, ": read failed"));
+  return ss.str();
+}
+
+// A positive integer field; `required` false gives `fallback` when absent.
+Result<int32_t> int_field(const json& j, const char* key, bool required, int32_t fallback, int64_t min_value = 1) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return invalid_model(cat("config.json: '", key, "' is missing"));
+    return fallback;
+  }
+  if (!it->is_number_integer()) return invalid_model(cat("config.json: '", key, "' is not an integer"));
+  const int64_t v = it->get<int64_t>();
+  if (v < min_value || v > kMaxDimension) {
+    return invalid_model(cat("config.json: '", key, "' = ", v, " is outside [", min_value, ", ", kMaxDimension, "]"));
+  }
+  return static_cast<int32_t>(v);
+}
+
+bool is_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not valid UTF-8.
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<HfModelConfig> parse_hf_config(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return invalid_model("config.json: not valid JSON");
+  if (!j.is_object()) return invalid_model("config.json: not a JSON object");
+  HfModelConfig hf;
+  auto mt = j.find("model_type");
+  if (mt == j.end() || !mt->is_string()) return invalid_model("config.json: 'model_type' is missing");
+  hf.model_type = mt->get<std::string>();
+  if (hf.model_type != "bert") {
+    return unsupported(cat("config.json: model_type '", hf.model_type, "' is not supported (encore converts 'bert')"));
+  }
+  if (auto a = j.find("architectures"); a != j.end() && !a->is_null()) {
+    if (!a->is_array()) return invalid_model("config.json: 'architectures' is not a list");
+    for (const auto& s : *a) {
+      if (!s.is_string()) return invalid_model("config.json: 'architectures' holds a non-string");
+      hf.architectures.push_back(s.get<std::string>());
+    }
+  }
+  auto act = j.find("hidden_act");
+  if (act == j.end()) {
+    hf.hidden_act = "gelu";  // BertConfig's default
+  } else if (!act->is_string()) {
+    return invalid_model("config.json: 'hidden_act' is not a string");
+  } else {
+    hf.hidden_act = act->get<std::string>();
+  }
+  EncoderConfig& c = hf.encoder;
+  if (hf.hidden_act == "gelu") {
+    c.activation = Activation::kGeluErf;
+  } else if (hf.hidden_act == "gelu_new" || hf.hidden_act == "gelu_pytorch_tanh") {
+    c.activation = Activation::kGeluTanh;
+  } else if (hf.hidden_act == "relu") {
+    c.activation = Activation::kRelu;
+  } else {
+    return unsupported(cat("config.json: hidden_act '", hf.hidden_act,
+                           "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)"));
+  }
+  ENCORE_ASSIGN_OR_RETURN(c.hidden_size, int_field(j, "hidden_size", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.head_count, int_field(j, "num_attention_heads", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.layer_count, int_field(j, "num_hidden_layers", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.intermediate_size, int_field(j, "intermediate_size", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.vocab_size, int_field(j, "vocab_size", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.max_positions, int_field(j, "max_position_embeddings", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.type_vocab_size, int_field(j, "type_vocab_size", false, 2));
+  ENCORE_ASSIGN_OR_RETURN(c.pad_token_id, int_field(j, "pad_token_id", false, 0, 0));
+  if (c.hidden_size % c.head_count != 0) {
+    return invalid_model(cat("config.json: hidden_size ", c.hidden_size, " is not divisible by num_attention_heads ",
+                             c.head_count));
+  }
+  if (c.pad_token_id >= c.vocab_size) {
+    return invalid_model(cat("config.json: pad_token_id ", c.pad_token_id, " is outside the vocabulary"));
+  }
+  if (auto e = j.find("layer_norm_eps"); e != j.end() && !e->is_null()) {
+    if (!e->is_number()) return invalid_model("config.json: 'layer_norm_eps' is not a number");
+    const double eps = e->get<double>();
+    if (!(eps > 0.0 && eps < 1.0)) return invalid_model(cat("config.json: layer_norm_eps ", eps, " is outside (0, 1)"));
+    c.layer_norm_eps = static_cast<float>(eps);
+  }
+  // Labels: id2label in id order, else LABEL_i for num_labels.
+  if (auto id2 = j.find("id2label"); id2 != j.end() && !id2->is_null()) {
+    if (!id2->is_object()) return invalid_model("config.json: 'id2label' is not an object");
+    std::map<int64_t, std::string> by_id;
+    for (auto it = id2->begin(); it != id2->end(); ++it) {
+      char* end = nullptr;
+      errno = 0;
+      const long long id = std::strtoll(it.key().c_str(), &end, 10);
+      if (it.key().empty() || *end != '\0' || errno != 0 || id < 0 || id >= kMaxDimension) {
+        return invalid_model(cat("config.json: id2label key '", it.key(), "' is not a label id"));
+      }
+      if (!it.value().is_string()) return invalid_model(cat("config.json: id2label['", it.key(), "'] is not a string"));
+      by_id[id] = it.value().get<std::string>();
+    }
+    int64_t expect = 0;
+    for (const auto& [id, label] : by_id) {
+      if (id != expect++) return invalid_model(cat("config.json: id2label ids are not 0..", by_id.size() - 1));
+      c.labels.push_back(label);
+    }
+  }
+  if (auto nl = j.find("num_labels"); nl != j.end() && !nl->is_null()) {
+    ENCORE_ASSIGN_OR_RETURN(int32_t n, int_field(j, "num_labels", true, 0));
+    if (c.labels.empty()) {
+      for (int32_t i = 0; i < n; ++i) c.labels.push_back(cat("LABEL_", i));
+    } else if (static_cast<int32_t>(c.labels.size()) != n) {
+      return invalid_model(cat("config.json: num_labels ", n, " disagrees with id2label's ", c.labels.size(), " labels"));
+    }
+  }
+  return hf;
+}
+
+Result<HfModelConfig> read_hf_config(const std::string& model_dir) {
+  ENCORE_ASSIGN_OR_RETURN(std::string text, read_text(model_dir + "/config.json"));
+  auto hf = parse_hf_config(text);
+  if (!hf.ok()) return hf.status().with_context(model_dir);
+  const std::string tok_path = model_dir + "/tokenizer_config.json";
+  struct stat sb;
+  if (stat(tok_path.c_str(), &sb) != 0) return hf;
+  ENCORE_ASSIGN_OR_RETURN(std::string tok_text, read_text(tok_path));
+  json t = json::parse(tok_text, nullptr, false);
+  if (t.is_discarded() || !t.is_object()) return invalid_model(cat(tok_path, ": not a JSON object"));
+  if (auto lc = t.find("do_lower_case"); lc != t.end() && !lc->is_null()) {
+    if (!lc->is_boolean()) return invalid_model(cat(tok_path, ": 'do_lower_case' is not true or false"));
+    hf->do_lower_case = lc->get<bool>();
+  }
+  if (auto sa = t.find("strip_accents"); sa != t.end() && !sa->is_null()) {
+    if (!sa->is_boolean()) return invalid_model(cat(tok_path, ": 'strip_accents' is not true, false or null"));
+    hf->strip_accents_set = true;
+    hf->strip_accents = sa->get<bool>();
+  }
+  return hf;
+}
+
+Result<std::vector<std::string>> read_vocab(const std::string& path) {
+  ENCORE_ASSIGN_OR_RETURN(std::string text, read_text(path));
+  if (text.empty()) return invalid_model(cat(path, ": the vocabulary is empty"));
+  std::vector<std::string> vocab;
+  std::map<std::string, size_t> seen;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string token = text.substr(start, end - start);
+    if (!token.empty() && token.back() == '\r') token.pop_back();
+    const size_t line = vocab.size() + 1;
+    if (!is_utf8(token)) return invalid_model(cat(path, ": line ", line, " is not valid UTF-8"));
+    auto [it, inserted] = seen.emplace(token, line);
+    if (!inserted) return invalid_model(cat(path, ": line ", line, " repeats the token on line ", it->second));
+    vocab.push_back(std::move(token));
+    start = end + 1;
+  }
+  return vocab;
+}
+
+}  // namespace encore::io
