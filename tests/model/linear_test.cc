@@ -72,7 +72,9 @@ struct LinearTester {
       }
     }
     CHECK(max_diff <= 1);
-    CHECK(saturated < int(rows_ * out_));  // the test exercises more than the clamp
+    // The test must exercise more than the clamp (tiny outputs with an extreme zero point
+    // may all saturate by chance).
+    if (rows_ * out_ >= 32) CHECK(saturated < int(rows_ * out_));
   }
 };
 
