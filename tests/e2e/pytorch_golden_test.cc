@@ -138,14 +138,12 @@ void check_int8_cosine(const std::string& name) {
 TEST_CASE("e2e f32: tiny_cls (BertForSequenceClassification, F32 safetensors, gelu)") { check_f32("tiny_cls"); }
 TEST_CASE("e2e f32: tiny_base (BertModel, F16 safetensors, gelu_new)") { check_f32("tiny_base"); }
 TEST_CASE("e2e f32: tiny_relu (no pooler, BF16 safetensors, relu)") { check_f32("tiny_relu"); }
-TEST_CASE("e2e f32: tiny_tanh (gelu_pytorch_tanh)") {
-  if (!fs::exists(fixture("tiny_tanh"))) return;
-  check_f32("tiny_tanh");
-}
+TEST_CASE("e2e f32: tiny_tanh (5 heads of 8, gelu_pytorch_tanh)") { check_f32("tiny_tanh"); }
 
 TEST_CASE("e2e int8: tiny_cls per-token cosine") { check_int8_cosine("tiny_cls"); }
 TEST_CASE("e2e int8: tiny_base per-token cosine") { check_int8_cosine("tiny_base"); }
 TEST_CASE("e2e int8: tiny_relu per-token cosine") { check_int8_cosine("tiny_relu"); }
+TEST_CASE("e2e int8: tiny_tanh per-token cosine") { check_int8_cosine("tiny_tanh"); }
 
 TEST_CASE("e2e int8: tiny_cls logits argmax agrees with PyTorch on the eval set") {
   TempDir tmp;
