@@ -208,7 +208,7 @@ Result<NpyArray> parse_npy(const uint8_t* data, size_t size, const std::string& 
   const uint8_t* p = data + prefix + header_len;
   if (a.dtype == NpyDType::kFloat32) {
     a.floats.resize(count);
-    std::memcpy(a.floats.data(), p, bytes);
+    if (bytes) std::memcpy(a.floats.data(), p, bytes);  // empty arrays have no data pointer
   } else if (a.dtype == NpyDType::kInt32) {
     a.ints.resize(count);
     for (uint64_t i = 0; i < count; ++i) {
@@ -218,7 +218,7 @@ Result<NpyArray> parse_npy(const uint8_t* data, size_t size, const std::string& 
     }
   } else {
     a.ints.resize(count);
-    std::memcpy(a.ints.data(), p, bytes);
+    if (bytes) std::memcpy(a.ints.data(), p, bytes);
   }
   return a;
 }

@@ -164,7 +164,7 @@ Result<std::vector<float>> SafetensorsFile::read_f32(const std::string& name) co
   const size_t n = static_cast<size_t>(e->element_count());
   std::vector<float> out(n);
   if (e->dtype == "F32") {
-    std::memcpy(out.data(), raw.data(), raw.size());
+    if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
   } else {
     for (size_t i = 0; i < n; ++i) {
       const uint16_t h = uint16_t(raw[2 * i] | (raw[2 * i + 1] << 8));
