@@ -214,7 +214,7 @@ void Session::Impl::embed(const Inputs& in, const internal::ActivationBuffers& b
       const float* pos = w.position + (t % S) * H;
       const float* tt = w.token_type + type * H;
       if (w.quantized) {
-        dequantize_qs8_f32(H, w.word_i8 + id * H, w.word_scales[id], 0, x);
+        f16_to_f32(H, w.word_f16 + id * H, x);
       } else {
         for (size_t i = 0; i < H; ++i) x[i] = w.word_f32[id * H + i];
       }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/half.h"
+
 namespace encore {
 namespace {
 
@@ -43,6 +45,10 @@ void dequantize_add_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero
 void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y) {
   const float zp = static_cast<float>(zero_point);
   for (size_t i = 0; i < n; ++i) y[i] = scale * (static_cast<float>(q[i]) - zp);
+}
+
+void f16_to_f32(size_t n, const uint16_t* x, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
 
 void quantize_f32_qs8(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y) {

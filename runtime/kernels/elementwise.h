@@ -22,6 +22,9 @@ void dequantize_add_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero
 // y[i] = scale * (q[i] - zero_point)
 void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y);
 
+// y[i] = float(x[i]) for IEEE half-precision bit patterns.
+void f16_to_f32(size_t n, const uint16_t* x, float* y);
+
 // y[i] = saturate(round_half_even(x[i] / scale) + zero_point). NaN maps to zero_point.
 void quantize_f32_qs8(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y);
 

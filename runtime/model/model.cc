@@ -46,6 +46,7 @@ size_t dtype_size(fb::DType t) {
     case fb::DType::F32: return 4;
     case fb::DType::I8: return 1;
     case fb::DType::I32: return 4;
+    case fb::DType::F16: return 2;
   }
   return 0;
 }
@@ -55,6 +56,7 @@ const char* dtype_name(fb::DType t) {
     case fb::DType::F32: return "f32";
     case fb::DType::I8: return "int8";
     case fb::DType::I32: return "int32";
+    case fb::DType::F16: return "f16";
   }
   return "unknown";
 }
@@ -235,9 +237,8 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
   Status st;
 
   if (w->quantized) {
-    ENCORE_ASSIGN_OR_RETURN(const TensorInfo* we, r.get("embeddings.word", fb::DType::I8, {c.vocab_size, H}));
-    w->word_i8 = reinterpret_cast<const int8_t*>(we->data);
-    ENCORE_RETURN_IF_ERROR(r.per_row_scales(*we, "embeddings.word", c.vocab_size, &w->word_scales));
+    ENCORE_ASSIGN_OR_RETURN(const TensorInfo* we, r.get("embeddings.word", fb::DType::F16, {c.vocab_size, H}));
+    w->word_f16 = reinterpret_cast<const uint16_t*>(we->data);
   } else {
     w->word_f32 = r.f32("embeddings.word", {c.vocab_size, H}, &st);
     ENCORE_RETURN_IF_ERROR(st);

@@ -40,10 +40,9 @@ struct LayerWeights {
 
 struct ModelWeights {
   bool quantized = false;
-  // Word embeddings: f32 [vocab, hidden], or int8 with one scale per row (int8 models).
+  // Word embeddings [vocab, hidden]: f32 in f32 models, f16 in int8 models.
   const float* word_f32 = nullptr;
-  const int8_t* word_i8 = nullptr;
-  const float* word_scales = nullptr;
+  const uint16_t* word_f16 = nullptr;
   const float* position = nullptr;    // [max_positions, hidden]
   const float* token_type = nullptr;  // [type_vocab, hidden]
   NormWeights embed_norm;

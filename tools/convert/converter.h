@@ -29,7 +29,11 @@ struct ConvertOptions {
 };
 
 // Calibrated [min, max] of every activation point ("layer.0.qkv.input" -> range).
-using CalibrationRanges = std::map<std::string, std::pair<float, float>>;
+// What calibration saw at each activation point: its smallest and largest value.
+struct ActivationRange {
+  float lo = 0.0f, hi = 0.0f;
+};
+using CalibrationRanges = std::map<std::string, ActivationRange>;
 
 // Canonical f32 model contents (weights as read, vocab, metadata).
 ModelContents f32_contents(const FloatCheckpoint& ck, const ModelMetadata& metadata);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/checked_math.h"
+#include "core/half.h"
 #include "core/str.h"
 #include "encore/encore_generated.h"
 #include "model/format.h"
@@ -16,6 +17,7 @@ fb::DType to_fb(TensorDType t) {
     case TensorDType::kF32: return fb::DType::F32;
     case TensorDType::kI8: return fb::DType::I8;
     case TensorDType::kI32: return fb::DType::I32;
+    case TensorDType::kF16: return fb::DType::F16;
   }
   return fb::DType::F32;
 }
@@ -107,6 +109,11 @@ TensorData make_f32_tensor(std::string name, std::vector<int64_t> shape, const s
 }
 TensorData make_i8_tensor(std::string name, std::vector<int64_t> shape, const std::vector<int8_t>& v) {
   return make_tensor(std::move(name), TensorDType::kI8, std::move(shape), v);
+}
+TensorData make_f16_tensor(std::string name, std::vector<int64_t> shape, const std::vector<float>& v) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = float_to_half(v[i]);
+  return make_tensor(std::move(name), TensorDType::kF16, std::move(shape), h);
 }
 TensorData make_i32_tensor(std::string name, std::vector<int64_t> shape, const std::vector<int32_t>& v) {
   return make_tensor(std::move(name), TensorDType::kI32, std::move(shape), v);

@@ -13,7 +13,7 @@
 
 namespace encore::convert {
 
-enum class TensorDType { kF32, kI8, kI32 };
+enum class TensorDType { kF32, kI8, kI32, kF16 };
 
 struct TensorData {
   std::string name;
@@ -50,6 +50,8 @@ Result<std::vector<uint8_t>> serialize_model(const ModelContents& contents);
 // Helpers to fill TensorData from typed arrays.
 TensorData make_f32_tensor(std::string name, std::vector<int64_t> shape, const std::vector<float>& values);
 TensorData make_i8_tensor(std::string name, std::vector<int64_t> shape, const std::vector<int8_t>& values);
+// f16 storage: values rounded to nearest (ties to even).
+TensorData make_f16_tensor(std::string name, std::vector<int64_t> shape, const std::vector<float>& values);
 TensorData make_i32_tensor(std::string name, std::vector<int64_t> shape, const std::vector<int32_t>& values);
 
 }  // namespace encore::convert

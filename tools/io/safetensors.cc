@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/checked_math.h"
+#include "core/half.h"
 #include "core/str.h"
 
 namespace encore::io {
@@ -34,32 +35,6 @@ Status read_at(FILE* f, uint64_t offset, void* out, size_t size, const std::stri
     return io_error(cat(path, ": read of ", size, " bytes at offset ", offset, " failed"));
   }
   return Status::Ok();
-}
-
-// IEEE half to float, exact for every input (subnormals, infinities, NaN).
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    // Subnormal half: mant * 2^-24, normal as a float.
-    int e = -1;
-    uint32_t m = mant;
-    do {
-      ++e;
-      m <<= 1;
-    } while ((m & 0x400) == 0);
-    bits = sign | (uint32_t(112 - e) << 23) | ((m & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 }  // namespace

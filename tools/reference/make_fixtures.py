@@ -28,13 +28,13 @@ FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "fixtures"))
 FIXTURE_SPECS = {
     "tiny_cls": dict(hidden=64, heads=4, layers=2, ffn=256, vocab=1000, max_pos=64, act="gelu", eps=1e-12,
                      dtype="F32", arch="BertForSequenceClassification", pooler=True, labels=3, batch=4, seq=24,
-                     extras=True, eval_set=(64, 16)),
+                     extras=True, eval_set=(256, 16), accuracy_set=24),
     "tiny_base": dict(hidden=48, heads=3, layers=3, ffn=96, vocab=300, max_pos=32, act="gelu_new", eps=1e-5,
-                      dtype="F16", arch="BertModel", pooler=True, labels=0, batch=3, seq=32),
+                      dtype="F16", arch="BertModel", pooler=True, labels=0, batch=3, seq=32, accuracy_set=64),
     "tiny_relu": dict(hidden=32, heads=2, layers=1, ffn=64, vocab=200, max_pos=16, act="relu", eps=1e-12,
-                      dtype="BF16", arch="BertModel", pooler=False, labels=0, batch=2, seq=16),
+                      dtype="BF16", arch="BertModel", pooler=False, labels=0, batch=2, seq=16, accuracy_set=128),
     "tiny_tanh": dict(hidden=40, heads=5, layers=2, ffn=80, vocab=150, max_pos=20, act="gelu_pytorch_tanh",
-                      eps=1e-12, dtype="F32", arch="BertModel", pooler=True, labels=0, batch=2, seq=20),
+                      eps=1e-12, dtype="F32", arch="BertModel", pooler=True, labels=0, batch=2, seq=20, accuracy_set=96),
 }
 BIG_SHAPES = {
     "minilm": dict(hidden=384, heads=12, layers=6, ffn=1536, vocab=30522, max_pos=512, act="gelu", eps=1e-12,
@@ -82,7 +82,7 @@ def make_weights(spec, gen):
         p = f"encoder.layer.{i}."
         for part in ("query", "key", "value"):
             # Q and K with gain > 1 so attention is peaked, not uniform.
-            wt, bs = linear(H, H, gain=1.6 if part != "value" else 1.0)
+            wt, bs = linear(H, H, gain=spec.get("qk_gain", 1.2) if part != "value" else 1.0)
             w[p + f"attention.self.{part}.weight"], w[p + f"attention.self.{part}.bias"] = wt, bs
         wt, bs = linear(H, H)
         w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"] = wt, bs
@@ -102,11 +102,45 @@ def make_weights(spec, gen):
     return {k: round_to_storage(v, spec["dtype"]) for k, v in w.items()}
 
 
-def make_classifier(spec, gen):
+def task_inputs(spec, gen, n, seq):
+    """Sequences for the classifier fixture's synthetic task, with their labels: a sequence
+    of class c draws most of its words from the c-th third of the vocabulary, so classes
+    differ in content, as the texts of a real classification task do."""
+    lengths = [int(x) for x in torch.randint(3, seq + 1, (n,), generator=gen)]
+    ids, mask, types = make_inputs(spec, gen, n, seq, lengths)
+    labels = torch.randint(0, spec["labels"], (n,), generator=gen)
+    V, first = spec["vocab"], 104
+    band = (V - first) // spec["labels"]
+    for i, n_tok in enumerate(lengths):
+        lo = first + int(labels[i]) * band
+        on_topic = torch.rand(n_tok, generator=gen) < 0.7
+        topical = torch.randint(lo, lo + band, (n_tok,), generator=gen)
+        ids[i, 1:n_tok - 1] = torch.where(on_topic, topical, ids[i, :n_tok])[1:n_tok - 1]
+    return ids, mask, types, labels
+
+
+def make_classifier(spec, gen, w, steps=600):
+    """Fine-tunes the whole model with its classification head on the synthetic task (Adam,
+    cross-entropy), the way a user fine-tunes BERT before converting it. A random head on a
+    random encoder would sit near a tie for most inputs, where any rounding flips the label;
+    a fine-tuned one is confident on most inputs, as real classifiers are.
+    Returns the fine-tuned encoder weights and the head."""
     L, H = spec["labels"], spec["hidden"]
-    wt = torch.randn(L, H, generator=gen, dtype=torch.float64) * 0.3
-    bs = torch.randn(L, generator=gen, dtype=torch.float64) * 0.1
-    return round_to_storage(wt, spec["dtype"]), round_to_storage(bs, spec["dtype"])
+    params = {k: v.to(torch.float64).requires_grad_(True) for k, v in w.items()}
+    cw = (torch.randn(L, H, generator=gen, dtype=torch.float64) * 0.1).requires_grad_(True)
+    cb = torch.zeros(L, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam(list(params.values()) + [cw, cb], lr=2e-3)
+    for step in range(steps + 1):
+        ids, mask, types, labels = task_inputs(spec, gen, 32, 16)
+        _, pooled = bert_forward(spec, params, ids, mask, types)
+        loss = torch.nn.functional.cross_entropy(pooled @ cw.T + cb, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            print(f"  fine-tuning step {step}/{steps}: loss {float(loss):.3f}", flush=True)
+    w = {k: round_to_storage(v.detach(), spec["dtype"]) for k, v in params.items()}
+    return w, (round_to_storage(cw.detach(), spec["dtype"]), round_to_storage(cb.detach(), spec["dtype"]))
 
 
 # ---------------------------------------------------------------------------- model
@@ -159,6 +193,64 @@ def bert_forward(spec, w, ids, mask, types):
                        d[p + "output.LayerNorm.bias"], eps)
     pooled = torch.tanh(lin(x[:, 0], "pooler.dense")) if spec["pooler"] else None
     return x, pooled
+
+
+def torch_dynamic_int8_forward(spec, w, ids, mask, types):
+    """The same encoder with PyTorch's own int8 (torch.quantization.quantize_dynamic: int8
+    weights, inputs quantized per tensor at run time), the engine most users would reach
+    for. Its accuracy is the baseline encore's int8 is held to."""
+    H, heads, eps = spec["hidden"], spec["heads"], spec["eps"]
+    hd = H // heads
+    f = {k: v.to(torch.float32) for k, v in w.items()}
+    parts = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+             "intermediate.dense", "output.dense"]
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linears = torch.nn.ModuleDict()
+            for i in range(spec["layers"]):
+                for part in parts:
+                    name = f"encoder.layer.{i}.{part}"
+                    lin = torch.nn.Linear(f[name + ".weight"].shape[1], f[name + ".weight"].shape[0])
+                    lin.weight.data, lin.bias.data = f[name + ".weight"].clone(), f[name + ".bias"].clone()
+                    self.linears[name.replace(".", "_")] = lin
+
+        def forward(self, ids, mask, types):
+            B, S = ids.shape
+
+            def ln(x, p):
+                return torch.nn.functional.layer_norm(x, (H,), f[p + ".weight"], f[p + ".bias"], eps)
+
+            x = (f["embeddings.word_embeddings.weight"][ids] + f["embeddings.position_embeddings.weight"][:S][None]
+                 + f["embeddings.token_type_embeddings.weight"][types])
+            x = ln(x, "embeddings.LayerNorm")
+            bias = (1.0 - mask.to(torch.float32))[:, None, None, :] * torch.finfo(torch.float32).min
+            for i in range(spec["layers"]):
+                p = f"encoder.layer.{i}."
+
+                def lin(part, v):
+                    return self.linears[(p + part).replace(".", "_")](v)
+
+                q = lin("attention.self.query", x).view(B, S, heads, hd).transpose(1, 2)
+                k = lin("attention.self.key", x).view(B, S, heads, hd).transpose(1, 2)
+                v = lin("attention.self.value", x).view(B, S, heads, hd).transpose(1, 2)
+                probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + bias, dim=-1)
+                ctx = (probs @ v).transpose(1, 2).reshape(B, S, H)
+                x = ln(lin("attention.output.dense", ctx) + x, p + "attention.output.LayerNorm")
+                h = activation(spec["act"], lin("intermediate.dense", x))
+                x = ln(lin("output.dense", h) + x, p + "output.LayerNorm")
+            return x
+
+    model = torch.quantization.quantize_dynamic(Encoder().eval(), {torch.nn.Linear}, dtype=torch.qint8)
+    with torch.no_grad():
+        return model(ids, mask, types).to(torch.float64)
+
+
+def token_cosines(a, b, mask):
+    """Per-token cosine between two [B, S, H] outputs over the real (unmasked) tokens."""
+    a, b = a[mask.bool()], b[mask.bool()]
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))
 
 
 # ---------------------------------------------------------------------------- files
@@ -294,7 +386,9 @@ def write_model(name, spec, out_dir, seed, batch, seq, calib=(32, None)):
     gen = torch.Generator().manual_seed(seed)
     os.makedirs(out_dir, exist_ok=True)
     w = make_weights(spec, gen)
-    classifier = make_classifier(spec, gen) if spec["labels"] else None
+    classifier = None
+    if spec["labels"]:
+        w, classifier = make_classifier(spec, gen, w)
 
     tensors = {}
     prefix = "bert." if spec["arch"] == "BertForSequenceClassification" else ""
@@ -326,7 +420,10 @@ def write_model(name, spec, out_dir, seed, batch, seq, calib=(32, None)):
             logits = pooled @ classifier[0].to(torch.float64).T + classifier[1].to(torch.float64)
         return hidden, pooled, logits
 
-    ids, mask, types = make_inputs(spec, gen, batch, seq)
+    if classifier is not None:
+        ids, mask, types, _ = task_inputs(spec, gen, batch, seq)
+    else:
+        ids, mask, types = make_inputs(spec, gen, batch, seq)
     hidden, pooled, logits = run("", ids, mask, types)
     save_npy(os.path.join(out_dir, "last_hidden_state.npy"), hidden.to(torch.float32).numpy())
     if pooled is not None:
@@ -335,12 +432,27 @@ def write_model(name, spec, out_dir, seed, batch, seq, calib=(32, None)):
         save_npy(os.path.join(out_dir, "logits.npy"), logits.to(torch.float32).numpy())
     if spec.get("eval_set"):
         n, s = spec["eval_set"]
-        lengths = [int(x) for x in torch.randint(2, s + 1, (n,), generator=gen)]
-        e_ids, e_mask, e_types = make_inputs(spec, gen, n, s, lengths)
+        e_ids, e_mask, e_types, e_labels = task_inputs(spec, gen, n, s)
         _, _, e_logits = run("eval_", e_ids, e_mask, e_types)
         save_npy(os.path.join(out_dir, "eval_logits.npy"), e_logits.to(torch.float32).numpy())
+        save_npy(os.path.join(out_dir, "eval_labels.npy"), e_labels.numpy())
+        acc = float((e_logits.argmax(1) == e_labels).double().mean())
+        print(f"  eval set: {n} held-out task sequences, float accuracy {acc:.3f}")
+    if spec.get("accuracy_set"):
+        # A larger set for the int8 accuracy test: per-token cosine is a tail statistic, so
+        # it is judged over ~1,000 tokens, against PyTorch's own int8 on the same tokens.
+        n = spec["accuracy_set"]
+        lengths = [int(x) for x in torch.randint(2, spec["max_pos"] + 1, (n,), generator=gen)]
+        a_ids, a_mask, a_types = make_inputs(spec, gen, n, spec["max_pos"], lengths)
+        a_hidden, _, _ = run("acc_", a_ids, a_mask, a_types)
+        save_npy(os.path.join(out_dir, "acc_last_hidden_state.npy"), a_hidden.to(torch.float32).numpy())
+        cos = token_cosines(torch_dynamic_int8_forward(spec, w, a_ids, a_mask, a_types), a_hidden, a_mask)
+        save_npy(os.path.join(out_dir, "acc_torch_int8_cosine.npy"), cos.to(torch.float32).numpy())
+        print(f"  accuracy set: {len(cos)} tokens; PyTorch dynamic int8 per-token cosine mean {float(cos.mean()):.5f}, "
+              f"1st percentile {float(torch.quantile(cos, 0.01)):.5f}, min {float(cos.min()):.5f}")
     n_calib, s_calib = calib
-    s_calib = s_calib or min(spec["max_pos"], max(seq, 16))
+    # Full-length calibration sequences, so every position's embedding is seen.
+    s_calib = s_calib or spec["max_pos"]
     c_ids, _, _ = make_inputs(spec, gen, n_calib, s_calib, [s_calib] * n_calib)
     save_npy(os.path.join(out_dir, "calib_ids.npy"), c_ids.numpy())
 
@@ -386,7 +498,7 @@ def main():
             ap.error("--shape needs --out DIR")
         spec = BIG_SHAPES[args.shape]
         print(f"writing {args.shape} ({spec['layers']} layers, hidden {spec['hidden']}) to {args.out} ...", flush=True)
-        info = write_model(args.shape, spec, args.out, seed=7, batch=args.batch, seq=args.seq, calib=(16, 128))
+        info = write_model(args.shape, spec, args.out, seed=7, batch=args.batch, seq=args.seq, calib=(16, spec["max_pos"]))
         size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
         print(f"  model.safetensors {size / 1e6:.1f} MB; output std {info['std']:.3f}, "
               f"mean cosine between tokens {info['mean_token_cos']:.3f}")
@@ -395,7 +507,8 @@ def main():
     root = args.out or FIXTURES
     names = args.only.split(",") if args.only else list(FIXTURE_SPECS)
     ok = True
-    for seed, name in enumerate(names, start=1):
+    for name in names:
+        seed = list(FIXTURE_SPECS).index(name) + 1  # fixed per fixture, whatever --only selects
         spec = FIXTURE_SPECS[name]
         out_dir = os.path.join(root, name)
         if args.check:
