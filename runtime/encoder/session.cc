@@ -19,6 +19,7 @@
 #include "core/str.h"
 #include "encoder/activation_arena.h"
 #include "encoder/parallel.h"
+#include "encoder/step_profiler.h"
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
 #include "kernels/layer_norm.h"
@@ -56,6 +57,7 @@ struct Session::Impl {
   internal::ActivationArena arena;
   // Observer names, built once (only when an observer is set).
   std::vector<std::string> observe_names;
+  internal::StepProfiler profiler;
 
   pthreadpool_t threads() const { return pool.get(); }
   Status forward(const Inputs& in);
@@ -141,6 +143,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
                             LinearOp::create_f32(static_cast<int64_t>(c.labels.size()), c.hidden_size,
                                                  w.classifier_weight, w.classifier_bias, "classifier"));
   }
+  if (options.profile) {
+    // embeddings + 12 steps per layer (3 of them quantize steps) + pooler + classifier
+    impl->profiler.enable(1 + 12 * static_cast<size_t>(c.layer_count) + 2);
+  }
   if (options.observer) {
     for (int l = 0; l < c.layer_count; ++l) {
       for (const char* p : fmt::kActivationPoints) impl->observe_names.push_back(fmt::layer_name(l, p));
@@ -152,6 +158,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 const Model& Session::model() const { return *impl_->model; }
+const std::vector<ProfileRecord>& Session::profile() const { return impl_->profiler.records(); }
 
 namespace {
 Status validate_inputs(const Inputs& in, const EncoderConfig& c) {
@@ -268,73 +275,144 @@ Status Session::Impl::forward(const Inputs& in) {
   const auto& c = model->config();
   const auto& w = model->weights();
   const auto& b = arena.buffers();
-  const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(c.intermediate_size);
-  const size_t M = static_cast<size_t>(in.batch * in.seq_len);
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size), I = static_cast<uint64_t>(c.intermediate_size);
+  const uint64_t M = static_cast<uint64_t>(in.batch * in.seq_len);
+  const uint64_t B = static_cast<uint64_t>(in.batch), S = static_cast<uint64_t>(in.seq_len);
   pthreadpool_t pool = threads();
   // Element-wise work in tiles of rows; large enough to amortise a pool dispatch.
   auto rows_parallel = [&](size_t cols, const auto& f) {
     parallel_for(pool, M, 16, [&](size_t r0, size_t r1) { f(r0 * cols, (r1 - r0) * cols); });
   };
+  // Profile bookkeeping: operation and byte estimates per step (a multiply-add counts 2).
+  const bool q8 = w.quantized;
+  const uint64_t act_bytes = q8 ? 1 : 4, w_bytes = q8 ? 1 : 4;
+  const char* gemm_kernel = q8 ? "xnnpack qc8 conv 1x1" : "xnnpack f32 fully-connected";
+  auto gemm = [&](int l, ProfileStep step, uint64_t out, uint64_t k) {
+    return profiler.step(l, step, gemm_kernel, 2 * M * out * k, out * k * w_bytes + M * (k + out) * act_bytes);
+  };
+  const uint64_t attn_ops = B * static_cast<uint64_t>(c.head_count) * S * S * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
 
-  embed(in, b);
+  profiler.begin_run();
+  {
+    auto t = profiler.step(-1, ProfileStep::kEmbeddings, "encore embeddings + layernorm", 12 * M * H, M * H * 16);
+    embed(in, b);
+  }
   for (size_t l = 0; l < layers.size(); ++l) {
     LayerOps& ops = layers[l];
     const auto& lw = w.layers[l];
+    const int li = static_cast<int>(l);
     Status st;
-    if (w.quantized) {
+    if (q8) {
       const auto& a = lw.act;
       auto quantize = [&](const float* x, size_t cols, ActivationQuant q, int8_t* y) {
+        auto t = profiler.step(li, ProfileStep::kQuantize, "encore quantize", 3 * M * cols, 5 * M * cols);
         rows_parallel(cols, [&](size_t at, size_t n) { quantize_f32_qs8(n, x + at, q.scale, q.zero_point, y + at); });
       };
-      auto residual = [&](const int8_t* y, ActivationQuant q) {
-        rows_parallel(H, [&](size_t at, size_t n) { dequantize_add_qs8_f32(n, y + at, q.scale, q.zero_point, b.hidden + at); });
+      auto residual_norm = [&](ProfileStep step, const int8_t* y, ActivationQuant q, const internal::NormWeights& n) {
+        auto t = profiler.step(li, step, "encore dequantize-add + layernorm", 12 * M * H, 13 * M * H);
+        rows_parallel(H, [&](size_t at, size_t k) { dequantize_add_qs8_f32(k, y + at, q.scale, q.zero_point, b.hidden + at); });
+        layer_norm(M, b.hidden, n);
       };
       quantize(b.hidden, H, a[fmt::kQkvInput], b.hidden_q);
-      if (!(st = ops.qkv.run(M, b.hidden_q, b.qkv_q, pool)).ok()) break;
-      attention(l, in, b);
+      {
+        auto t = gemm(li, ProfileStep::kQkvProjection, 3 * H, H);
+        st = ops.qkv.run(M, b.hidden_q, b.qkv_q, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
+      {
+        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention qs8", attn_ops, M * H * 7);
+        attention(l, in, b);
+      }
       quantize(b.context, H, a[fmt::kAttnOutInput], b.hidden_q);
-      if (!(st = ops.attn_out.run(M, b.hidden_q, b.proj_q, pool)).ok()) break;
-      residual(b.proj_q, a[fmt::kAttnOutOutput]);
-      layer_norm(M, b.hidden, lw.attn_norm);
+      {
+        auto t = gemm(li, ProfileStep::kOutputProjection, H, H);
+        st = ops.attn_out.run(M, b.hidden_q, b.proj_q, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
+      residual_norm(ProfileStep::kAttnResidualNorm, b.proj_q, a[fmt::kAttnOutOutput], lw.attn_norm);
       quantize(b.hidden, H, a[fmt::kFfnUpInput], b.hidden_q);
-      if (!(st = ops.ffn_up.run(M, b.hidden_q, b.ffn_q, pool)).ok()) break;
-      rows_parallel(I, [&](size_t at, size_t n) { apply_lut_qs8(n, b.ffn_q + at, ops.activation_lut, b.ffn_q + at); });
-      if (!(st = ops.ffn_down.run(M, b.ffn_q, b.proj_q, pool)).ok()) break;
-      residual(b.proj_q, a[fmt::kFfnDownOutput]);
-      layer_norm(M, b.hidden, lw.ffn_norm);
+      {
+        auto t = gemm(li, ProfileStep::kFfnUp, I, H);
+        st = ops.ffn_up.run(M, b.hidden_q, b.ffn_q, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
+      {
+        auto t = profiler.step(li, ProfileStep::kActivation, "encore int8 lookup table", M * I, 2 * M * I);
+        rows_parallel(I, [&](size_t at, size_t n) { apply_lut_qs8(n, b.ffn_q + at, ops.activation_lut, b.ffn_q + at); });
+      }
+      {
+        auto t = gemm(li, ProfileStep::kFfnDown, H, I);
+        st = ops.ffn_down.run(M, b.ffn_q, b.proj_q, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
+      residual_norm(ProfileStep::kFfnResidualNorm, b.proj_q, a[fmt::kFfnDownOutput], lw.ffn_norm);
     } else {
+      auto residual_norm = [&](ProfileStep step, const internal::NormWeights& n) {
+        auto t = profiler.step(li, step, "encore add + layernorm", 11 * M * H, 16 * M * H);
+        rows_parallel(H, [&](size_t at, size_t k) { add_f32(k, b.proj_f32 + at, b.hidden + at); });
+        layer_norm(M, b.hidden, n);
+      };
       observe(l, fmt::kQkvInput, b.hidden, M, H, H);
-      if (!(st = ops.qkv.run(M, b.hidden, b.qkv_f32, pool)).ok()) break;
+      {
+        auto t = gemm(li, ProfileStep::kQkvProjection, 3 * H, H);
+        st = ops.qkv.run(M, b.hidden, b.qkv_f32, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
       observe(l, fmt::kQOutput, b.qkv_f32, M, H, 3 * H);
       observe(l, fmt::kKOutput, b.qkv_f32 + H, M, H, 3 * H);
       observe(l, fmt::kVOutput, b.qkv_f32 + 2 * H, M, H, 3 * H);
-      attention(l, in, b);
+      {
+        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention f32", attn_ops, M * H * 16);
+        attention(l, in, b);
+      }
       observe(l, fmt::kAttnOutInput, b.context, M, H, H);
-      if (!(st = ops.attn_out.run(M, b.context, b.proj_f32, pool)).ok()) break;
+      {
+        auto t = gemm(li, ProfileStep::kOutputProjection, H, H);
+        st = ops.attn_out.run(M, b.context, b.proj_f32, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
       observe(l, fmt::kAttnOutOutput, b.proj_f32, M, H, H);
-      rows_parallel(H, [&](size_t at, size_t n) { add_f32(n, b.proj_f32 + at, b.hidden + at); });
-      layer_norm(M, b.hidden, lw.attn_norm);
+      residual_norm(ProfileStep::kAttnResidualNorm, lw.attn_norm);
       observe(l, fmt::kFfnUpInput, b.hidden, M, H, H);
-      if (!(st = ops.ffn_up.run(M, b.hidden, b.ffn_f32, pool)).ok()) break;
+      {
+        auto t = gemm(li, ProfileStep::kFfnUp, I, H);
+        st = ops.ffn_up.run(M, b.hidden, b.ffn_f32, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
       observe(l, fmt::kFfnUpOutput, b.ffn_f32, M, I, I);
-      rows_parallel(I, [&](size_t at, size_t n) { activation_f32(c.activation, n, b.ffn_f32 + at, b.ffn_f32 + at); });
+      {
+        auto t = profiler.step(li, ProfileStep::kActivation, c.activation == Activation::kRelu ? "encore relu f32"
+                                                                                               : "encore gelu f32",
+                               20 * M * I, 8 * M * I);
+        rows_parallel(I, [&](size_t at, size_t n) { activation_f32(c.activation, n, b.ffn_f32 + at, b.ffn_f32 + at); });
+      }
       observe(l, fmt::kFfnDownInput, b.ffn_f32, M, I, I);
-      if (!(st = ops.ffn_down.run(M, b.ffn_f32, b.proj_f32, pool)).ok()) break;
+      {
+        auto t = gemm(li, ProfileStep::kFfnDown, H, I);
+        st = ops.ffn_down.run(M, b.ffn_f32, b.proj_f32, pool);
+      }
+      if (!st.ok()) return st.with_context(cat("layer ", l));
       observe(l, fmt::kFfnDownOutput, b.proj_f32, M, H, H);
-      rows_parallel(H, [&](size_t at, size_t n) { add_f32(n, b.proj_f32 + at, b.hidden + at); });
-      layer_norm(M, b.hidden, lw.ffn_norm);
+      residual_norm(ProfileStep::kFfnResidualNorm, lw.ffn_norm);
     }
-    if (!st.ok()) return st.with_context(cat("layer ", l));
   }
 
   if (c.has_pooler) {
-    const size_t B = static_cast<size_t>(in.batch), S = static_cast<size_t>(in.seq_len);
-    for (size_t s = 0; s < B; ++s) {
-      for (size_t i = 0; i < H; ++i) b.cls[s * H + i] = b.hidden[s * S * H + i];
+    {
+      auto t = profiler.step(-1, ProfileStep::kPooler, "xnnpack f32 fully-connected + tanh", 2 * B * H * H + 20 * B * H,
+                             H * H * 4 + 12 * B * H);
+      for (size_t s = 0; s < B; ++s) {
+        for (size_t i = 0; i < H; ++i) b.cls[s * H + i] = b.hidden[s * S * H + i];
+      }
+      ENCORE_RETURN_IF_ERROR(pooler.run(B, b.cls, b.pooled, pool));
+      tanh_f32(B * H, b.pooled, b.pooled);
     }
-    ENCORE_RETURN_IF_ERROR(pooler.run(B, b.cls, b.pooled, pool));
-    tanh_f32(B * H, b.pooled, b.pooled);
-    if (c.has_classifier()) ENCORE_RETURN_IF_ERROR(classifier.run(B, b.pooled, b.logits, pool));
+    if (c.has_classifier()) {
+      const uint64_t L = c.labels.size();
+      auto t = profiler.step(-1, ProfileStep::kClassifier, "xnnpack f32 fully-connected", 2 * B * L * H,
+                             L * H * 4 + 4 * B * (H + L));
+      ENCORE_RETURN_IF_ERROR(classifier.run(B, b.pooled, b.logits, pool));
+    }
   }
   return Status::Ok();
 }

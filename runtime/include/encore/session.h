@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "encore/model.h"
+#include "encore/profile.h"
 #include "encore/status.h"
 
 namespace encore {
@@ -32,6 +34,8 @@ struct SessionOptions {
   int threads = 1;
   // f32 models only: calls observer->observe for every activation point of every layer.
   ActivationObserver* observer = nullptr;
+  // Times every step of every run (see encore/profile.h); read them with Session::profile().
+  bool profile = false;
 };
 
 // One batch. All arrays are row-major [batch, seq_len] int32.
@@ -64,6 +68,11 @@ class Session {
   Status run(const Inputs& inputs, Outputs* outputs);
 
   const Model& model() const;
+
+  // The steps of the last run, in execution order (a failed run leaves those before the
+  // failure); empty unless
+  // SessionOptions::profile was set.
+  const std::vector<ProfileRecord>& profile() const;
 
  private:
   struct Impl;

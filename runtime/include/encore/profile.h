@@ -1,0 +1,42 @@
+// Per-step timing of a forward pass (SessionOptions::profile).
+//
+// With profiling on, every step of every layer is timed with a monotonic clock into storage
+// the session allocates once at creation; a run then records without allocating. With it off
+// (the default) a run checks one flag per step and records nothing.
+#pragma once
+
+#include <cstdint>
+
+namespace encore {
+
+enum class ProfileStep : uint8_t {
+  kEmbeddings,        // lookup + position + token type + LayerNorm (layer -1)
+  kQuantize,          // f32 -> int8 copy of a GEMM input (int8 models)
+  kQkvProjection,     // fused Q/K/V linear layer
+  kAttention,         // QK^T * scale + mask, softmax, x V, per (sequence, head); one fused kernel
+  kOutputProjection,  // attention output linear layer
+  kAttnResidualNorm,  // residual add (+ dequantize in int8 models) and LayerNorm
+  kFfnUp,             // FFN first linear layer
+  kActivation,        // GELU / ReLU (an int8 lookup table in int8 models)
+  kFfnDown,           // FFN second linear layer
+  kFfnResidualNorm,   // residual add (+ dequantize) and LayerNorm
+  kPooler,            // [CLS] rows, linear layer, tanh (layer -1)
+  kClassifier,        // linear layer on the pooled output (layer -1)
+};
+constexpr int kProfileStepCount = 12;
+
+const char* profile_step_name(ProfileStep step);
+// True for the steps that are linear layers (GEMMs).
+bool profile_step_is_linear(ProfileStep step);
+
+struct ProfileRecord {
+  int32_t layer = -1;           // encoder layer, or -1 for embeddings / pooler / classifier
+  ProfileStep step = ProfileStep::kEmbeddings;
+  const char* kernel = "";      // what ran: "xnnpack qc8 conv 1x1", "encore attention qs8", ...
+  uint64_t start_ns = 0;        // from the start of the run
+  uint64_t duration_ns = 0;
+  uint64_t operations = 0;      // arithmetic operations (a multiply-add counts 2)
+  uint64_t bytes = 0;           // weights and activations read and written (estimate)
+};
+
+}  // namespace encore
