@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# encore-convert / encore-run from the outside: success paths, and for each bad input a
+# encore-convert / encore-run / encore-bench from the outside: success paths, and for each bad input a
 # non-zero exit, exactly one line on stderr, and no output file left behind.
 set -u
-convert="$1"; run="$2"; fixtures="$3"
+convert="$1"; run="$2"; fixtures="$3"; bench="$4"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0; passed=0
@@ -68,6 +68,16 @@ fails "ids not npy" "encore-run: error" "$tmp/o9.npy" "$run" "$m" --input-ids "$
 
 fails "convert: not a directory" "not a directory" "$tmp/c1.encore" "$convert" "$tmp/nowhere" -o "$tmp/c1.encore"
 fails "convert: bad quant" "quant" "$tmp/c2.encore" "$convert" "$fx" -o "$tmp/c2.encore" --quant int4
+
+ok "bench profile + json + trace" "$bench" "$m" --seq 8,16 --runs 3 --min-time 0 --warmup 1 --profile \
+  --json "$tmp/bench.json" --trace "$tmp/trace.json"
+for f in bench.json trace.json; do
+  [[ -s "$tmp/$f" ]] || { echo "FAIL bench: $f not written"; failures=$((failures + 1)); }
+done
+grep -q '"traceEvents"' "$tmp/trace.json" || { echo "FAIL bench: trace has no traceEvents"; failures=$((failures + 1)); }
+fails "bench: seq too long" "exceeds the model's maximum of 64" "$tmp/b2.json" "$bench" "$m" --seq 65 --json "$tmp/b2.json"
+fails "bench: missing model" "cannot open" "" "$bench" "$tmp/none.encore"
+fails "bench: bad seq list" "encore-bench: error" "" "$bench" "$m" --seq 8,x
 
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -1,0 +1,204 @@
+// encore-bench: load time, first-run time and steady-state latency per shape, with an
+// optional per-layer x per-step profile, JSON report and Chrome trace.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/bench_report.h"
+#include "common/cli_parse.h"
+#include "encore/session.h"
+#include "io/atomic_file.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+struct Shape {
+  int64_t batch, seq;
+  std::vector<int32_t> ids;
+};
+
+// Token ids drawn uniformly from the vocabulary (fixed seed), no padding: every position is
+// real work, so the timing is that of full sequences.
+Shape make_shape(int64_t batch, int64_t seq, int32_t vocab) {
+  Shape s{batch, seq, std::vector<int32_t>(static_cast<size_t>(batch * seq))};
+  std::mt19937 rng(static_cast<uint32_t>(batch * 7919 + seq));
+  std::uniform_int_distribution<int32_t> d(0, vocab - 1);
+  for (auto& v : s.ids) v = d(rng);
+  return s;
+}
+
+encore::Status write_text(const std::string& path, const std::string& text) {
+  ENCORE_ASSIGN_OR_RETURN(auto f, encore::io::AtomicFile::create(path));
+  ENCORE_RETURN_IF_ERROR(f.write(text.data(), text.size()));
+  return f.commit();
+}
+
+// Runs `shape` until both `runs` and `min_time_s` are satisfied; returns per-run ms.
+encore::Result<std::vector<double>> time_runs(encore::Session& s, const Shape& shape, int runs, double min_time_s,
+                                              std::vector<std::vector<encore::ProfileRecord>>* profiles) {
+  encore::Inputs in{shape.batch, shape.seq, shape.ids.data(), nullptr, nullptr};
+  encore::Outputs out;
+  std::vector<double> ms;
+  const auto start = Clock::now();
+  while (static_cast<int>(ms.size()) < runs || ms_since(start) < 1000.0 * min_time_s) {
+    const auto t0 = Clock::now();
+    ENCORE_RETURN_IF_ERROR(s.run(in, &out));
+    ms.push_back(ms_since(t0));
+    if (profiles) profiles->push_back(s.profile());
+    if (ms.size() >= 100000) break;
+  }
+  return ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"encore-bench: latency, throughput, memory and a per-layer profile of an .encore model"};
+  std::string model_path, json_path, trace_path;
+  std::vector<int64_t> seqs = {16, 128};
+  int64_t batch = 1;
+  int threads = 1, warmup = 3, runs = 10;
+  double min_time = 1.0;
+  bool profile = false;
+  app.add_option("model", model_path, "the .encore model")->required();
+  app.add_option("--seq", seqs, "sequence lengths, comma separated")->delimiter(',')->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "sequences per run")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 1024));
+  app.add_option("--warmup", warmup, "untimed runs per shape before timing")->check(CLI::NonNegativeNumber);
+  app.add_option("--runs", runs, "minimum timed runs per shape")->check(CLI::PositiveNumber);
+  app.add_option("--min-time", min_time, "minimum seconds of timed runs per shape")->check(CLI::NonNegativeNumber);
+  app.add_flag("--profile", profile, "time every step of every layer (a second, profiled session)");
+  app.add_option("--json", json_path, "write the whole report as JSON");
+  app.add_option("--trace", trace_path, "write a Chrome/Perfetto trace of one profiled run (implies --profile)");
+  if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-bench")) return *code;
+  if (!trace_path.empty()) profile = true;
+  auto fail = [](const encore::Status& st) {
+    std::cerr << "encore-bench: error: " << st.message() << "\n";
+    return 1;
+  };
+
+  // Load: open + map + verify + validate, then session creation (operators, packed weights).
+  const auto t_load = Clock::now();
+  auto model = encore::Model::load(model_path);
+  if (!model.ok()) return fail(model.status());
+  const double open_ms = ms_since(t_load);
+  encore::SessionOptions so;
+  so.threads = threads;
+  const auto t_prep = Clock::now();
+  auto session = encore::Session::create(model.value(), so);
+  if (!session.ok()) return fail(session.status());
+  const double prepare_ms = ms_since(t_prep);
+  std::unique_ptr<encore::Session> profiled;
+  if (profile) {
+    so.profile = true;
+    auto p = encore::Session::create(model.value(), so);
+    if (!p.ok()) return fail(p.status());
+    profiled = std::move(p).value();
+  }
+  const auto& c = (*model)->config();
+  for (int64_t s : seqs) {
+    if (s > c.max_positions) {
+      return fail(encore::out_of_range("--seq " + std::to_string(s) + " exceeds the model's maximum of " +
+                                       std::to_string(c.max_positions)));
+    }
+  }
+
+  std::printf("model %s: %s, %d layers, hidden %d, %d heads, ffn %d, %.1f MB mapped\n", model_path.c_str(),
+              (*model)->is_quantized() ? "int8" : "f32", c.layer_count, c.hidden_size, c.head_count,
+              c.intermediate_size, double((*model)->file_size()) / 1e6);
+  std::printf("load: open+verify %.2f ms, prepare (operators, weight packing) %.2f ms; threads %d, batch %lld\n",
+              open_ms, prepare_ms, threads, static_cast<long long>(batch));
+
+  nlohmann::json report = {{"model", model_path},
+                           {"quantized", (*model)->is_quantized()},
+                           {"config",
+                            {{"layers", c.layer_count},
+                             {"hidden", c.hidden_size},
+                             {"heads", c.head_count},
+                             {"intermediate", c.intermediate_size}}},
+                           {"threads", threads},
+                           {"batch", batch},
+                           {"model_mapped_mb", double((*model)->file_size()) / 1e6},
+                           {"load", {{"open_verify_ms", open_ms}, {"prepare_ms", prepare_ms}}},
+                           {"shapes", nlohmann::json::array()}};
+  nlohmann::json trace;
+  for (int64_t seq : seqs) {
+    Shape shape = make_shape(batch, seq, c.vocab_size);
+    encore::Inputs in{shape.batch, shape.seq, shape.ids.data(), nullptr, nullptr};
+    encore::Outputs out;
+    // First run of a shape: arena allocation and first touch of its pages.
+    const auto t_first = Clock::now();
+    encore::Status st = (*session)->run(in, &out);
+    if (!st.ok()) return fail(st);
+    const double first_ms = ms_since(t_first);
+    for (int i = 0; i < warmup; ++i) {
+      if (!(st = (*session)->run(in, &out)).ok()) return fail(st);
+    }
+    auto ms = time_runs(**session, shape, runs, min_time, nullptr);
+    if (!ms.ok()) return fail(ms.status());
+    const encore::bench::TimingStats t = encore::bench::summarize(*ms);
+    const double tokens = double(batch * seq);
+    std::printf("\nseq %lld x batch %lld: first run %.3f ms; steady %zu runs: median %.3f ms, p90 %.3f, p99 %.3f, "
+                "min %.3f, max %.3f; %.1f seq/s, %.0f tokens/s\n",
+                static_cast<long long>(seq), static_cast<long long>(batch), first_ms, t.runs, t.median_ms, t.p90_ms,
+                t.p99_ms, t.min_ms, t.max_ms, 1000.0 * double(batch) / t.median_ms, 1000.0 * tokens / t.median_ms);
+    nlohmann::json js = {{"seq", seq},
+                         {"batch", batch},
+                         {"first_run_ms", first_ms},
+                         {"steady", encore::bench::to_json(t)},
+                         {"sequences_per_s", 1000.0 * double(batch) / t.median_ms},
+                         {"tokens_per_s", 1000.0 * tokens / t.median_ms}};
+    if (profiled) {
+      for (int i = 0; i < warmup + 1; ++i) {
+        if (!(st = profiled->run(in, &out)).ok()) return fail(st);
+      }
+      std::vector<std::vector<encore::ProfileRecord>> records;
+      auto pms = time_runs(*profiled, shape, runs, min_time, &records);
+      if (!pms.ok()) return fail(pms.status());
+      const auto summary = encore::bench::summarize_profile(records, *pms);
+      const double overhead = 100.0 * (summary.run_median_ms / t.median_ms - 1.0);
+      std::printf("profile (median of %zu profiled runs; profiled median %.3f ms vs unprofiled %.3f ms: %+.1f%%)\n%s",
+                  records.size(), summary.run_median_ms, t.median_ms, overhead,
+                  encore::bench::profile_table(summary).c_str());
+      js["profile"] = encore::bench::to_json(summary);
+      js["profile"]["unprofiled_median_ms"] = t.median_ms;
+      if (trace.is_null()) {
+        // The run whose total is the median, so the timeline is a typical one.
+        std::vector<size_t> order(pms->size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return (*pms)[a] < (*pms)[b]; });
+        trace = encore::bench::trace_events(records[order[order.size() / 2]],
+                                            "encore " + model_path + " seq " + std::to_string(seq) + " batch " +
+                                                std::to_string(batch));
+      }
+    }
+    report["shapes"].push_back(js);
+  }
+  const double rss = peak_rss_mb();
+  std::printf("\npeak resident memory %.1f MB (model mapped %.1f MB)\n", rss, double((*model)->file_size()) / 1e6);
+  report["peak_rss_mb"] = rss;
+  if (!json_path.empty()) {
+    encore::Status st = write_text(json_path, report.dump(2) + "\n");
+    if (!st.ok()) return fail(st);
+  }
+  if (!trace_path.empty()) {
+    encore::Status st = write_text(trace_path, trace.dump() + "\n");
+    if (!st.ok()) return fail(st);
+  }
+  return 0;
+}
