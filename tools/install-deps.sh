@@ -2,7 +2,9 @@
 # Installs encore's build and test dependencies from Debian's archive.
 # Idempotent and non-interactive: packages already present are skipped by apt itself.
 #   tools/install-deps.sh            build + test dependencies
-#   tools/install-deps.sh --reference  also python3-torch/numpy for tools/reference (optional)
+#   tools/install-deps.sh --reference  also what tools/reference and the bench peers need (optional):
+#     python3-torch/numpy, python3-onnx, and OpenBLAS (Debian's torch uses the system libblas;
+#     without OpenBLAS it falls back to the reference BLAS, ~40x slower in fp32)
 set -euo pipefail
 
 packages=(
@@ -12,7 +14,7 @@ packages=(
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--reference" ]]; then
-  packages+=(python3-torch python3-numpy)
+  packages+=(python3-torch python3-numpy python3-onnx libopenblas0-pthread)
 fi
 
 missing=()
