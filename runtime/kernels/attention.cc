@@ -3,34 +3,57 @@
 #include <limits>
 
 #include "kernels/math_approx.h"
+#include "kernels/multiversion.h"
 
 namespace encore {
 namespace {
 
-constexpr size_t kLanes = 8;
-
-float dot(size_t n, const float* a, const float* b) {
-  float acc[kLanes] = {};
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
-  for (; i < n; ++i) acc[i % kLanes] += a[i] * b[i];
-  float s = 0.0f;
-  for (float v : acc) s += v;
-  return s;
+// K is stored transposed (k_t[c * seq_len + j]) so that the score loop runs over keys,
+// contiguous, and vectorises without a horizontal reduction per key.
+ENCORE_INLINE void transpose_keys(size_t seq_len, size_t head_dim, const float* k, size_t k_stride, float* k_t) {
+  for (size_t j = 0; j < seq_len; ++j)
+    for (size_t c = 0; c < head_dim; ++c) k_t[c * seq_len + j] = k[j * k_stride + c];
 }
 
-// One query row against all keys: scores, softmax, then the weighted sum of V rows.
-// `q` is already multiplied by the score scale.
-void attend_row(size_t seq_len, size_t head_dim, const float* q, const float* k, size_t k_stride, const float* v,
-                size_t v_stride, float v_scale, const float* key_bias, float* scores, float* out) {
-  float max_score = std::numeric_limits<float>::lowest();
-  for (size_t j = 0; j < seq_len; ++j) {
-    float s = dot(head_dim, q, k + j * k_stride);
-    if (key_bias) s += key_bias[j];
-    scores[j] = s;
-    max_score = s > max_score ? s : max_score;
+// Scores of `rows` (1..4) query rows against every key, into scores[r * seq_len + j]; q rows
+// already carry the score scale. Four rows share each pass over K, quartering its traffic.
+ENCORE_INLINE void score_rows(size_t rows, size_t seq_len, size_t head_dim, const float* __restrict q,
+                              size_t q_stride, const float* __restrict k_t, const float* __restrict key_bias,
+                              float* __restrict scores) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < seq_len; ++j) scores[r * seq_len + j] = key_bias ? key_bias[j] : 0.0f;
+  if (rows == 4) {
+    float* s0 = scores;
+    float* s1 = s0 + seq_len;
+    float* s2 = s1 + seq_len;
+    float* s3 = s2 + seq_len;
+    for (size_t c = 0; c < head_dim; ++c) {
+      const float q0 = q[c], q1 = q[q_stride + c], q2 = q[2 * q_stride + c], q3 = q[3 * q_stride + c];
+      const float* kc = k_t + c * seq_len;
+      for (size_t j = 0; j < seq_len; ++j) {
+        const float kv = kc[j];
+        s0[j] += q0 * kv;
+        s1[j] += q1 * kv;
+        s2[j] += q2 * kv;
+        s3[j] += q3 * kv;
+      }
+    }
+    return;
   }
+  for (size_t r = 0; r < rows; ++r) {
+    float* sr = scores + r * seq_len;
+    for (size_t c = 0; c < head_dim; ++c) {
+      const float qc = q[r * q_stride + c];
+      const float* kc = k_t + c * seq_len;
+      for (size_t j = 0; j < seq_len; ++j) sr[j] += qc * kc[j];
+    }
+  }
+}
+
+// Softmax of one score row in place, scaled so the probabilities also carry v_scale.
+ENCORE_INLINE void softmax_row(size_t seq_len, float* __restrict scores, float v_scale) {
+  float max_score = std::numeric_limits<float>::lowest();
+  for (size_t j = 0; j < seq_len; ++j) max_score = scores[j] > max_score ? scores[j] : max_score;
   float total = 0.0f;
   for (size_t j = 0; j < seq_len; ++j) {
     const float e = internal::exp_approx(scores[j] - max_score);
@@ -39,59 +62,103 @@ void attend_row(size_t seq_len, size_t head_dim, const float* q, const float* k,
   }
   // total >= 1: the maximum contributes exp(0).
   const float norm = v_scale / total;
-  for (size_t c = 0; c < head_dim; ++c) out[c] = 0.0f;
-  for (size_t j = 0; j < seq_len; ++j) {
-    const float p = scores[j] * norm;
-    if (p == 0.0f) continue;  // masked keys
-    const float* vr = v + j * v_stride;
-    for (size_t c = 0; c < head_dim; ++c) out[c] += p * vr[c];
+  for (size_t j = 0; j < seq_len; ++j) scores[j] *= norm;
+}
+
+// out rows = P rows x V for `rows` (1..4) probability rows; four rows share each V row load.
+ENCORE_INLINE void probs_times_v(size_t rows, size_t seq_len, size_t head_dim, const float* __restrict p,
+                                 const float* __restrict v, size_t v_stride, float* __restrict out,
+                                 size_t out_stride) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < head_dim; ++c) out[r * out_stride + c] = 0.0f;
+  if (rows == 4) {
+    float* o0 = out;
+    float* o1 = o0 + out_stride;
+    float* o2 = o1 + out_stride;
+    float* o3 = o2 + out_stride;
+    for (size_t j = 0; j < seq_len; ++j) {
+      const float p0 = p[j], p1 = p[seq_len + j], p2 = p[2 * seq_len + j], p3 = p[3 * seq_len + j];
+      if (p0 == 0.0f && p1 == 0.0f && p2 == 0.0f && p3 == 0.0f) continue;  // a masked key
+      const float* vr = v + j * v_stride;
+      for (size_t c = 0; c < head_dim; ++c) {
+        const float vc = vr[c];
+        o0[c] += p0 * vc;
+        o1[c] += p1 * vc;
+        o2[c] += p2 * vc;
+        o3[c] += p3 * vc;
+      }
+    }
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t j = 0; j < seq_len; ++j) {
+      const float pj = p[r * seq_len + j];
+      if (pj == 0.0f) continue;
+      const float* vr = v + j * v_stride;
+      for (size_t c = 0; c < head_dim; ++c) out[r * out_stride + c] += pj * vr[c];
+    }
+  }
+}
+
+// All query rows, four at a time: q_rows holds [4, head_dim] scaled queries filled by
+// `load_q(i, dst)`.
+template <typename LoadQ>
+ENCORE_INLINE void attend_all(size_t seq_len, size_t head_dim, const LoadQ& load_q, const float* k_t, const float* v,
+                              size_t v_stride, float v_scale, const float* key_bias, float* q_rows, float* scores,
+                              float* out, size_t out_stride) {
+  for (size_t i = 0; i < seq_len; i += 4) {
+    const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
+    for (size_t r = 0; r < rows; ++r) load_q(i + r, q_rows + r * head_dim);
+    score_rows(rows, seq_len, head_dim, q_rows, head_dim, k_t, key_bias, scores);
+    for (size_t r = 0; r < rows; ++r) softmax_row(seq_len, scores + r * seq_len, v_scale);
+    probs_times_v(rows, seq_len, head_dim, scores, v, v_stride, out + i * out_stride, out_stride);
   }
 }
 
 }  // namespace
 
 size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
-  // scores row + scaled query row + dequantized K and V (int8 path only, but one size).
-  return seq_len + head_dim + 2 * seq_len * head_dim;
+  // 4 score rows + 4 scaled query rows + transposed K + dequantized V (int8 path only).
+  return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim;
 }
 
+ENCORE_MULTIVERSION
 void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const float* k, const float* v,
                         size_t row_stride, const float* key_bias, float scale, float* scratch, float* out,
                         size_t out_stride) {
   float* scores = scratch;
-  float* q_row = scratch + seq_len;
-  for (size_t i = 0; i < seq_len; ++i) {
-    const float* qi = q + i * row_stride;
-    for (size_t c = 0; c < head_dim; ++c) q_row[c] = qi[c] * scale;
-    attend_row(seq_len, head_dim, q_row, k, row_stride, v, row_stride, 1.0f, key_bias, scores,
-               out + i * out_stride);
-  }
+  float* q_rows = scratch + 4 * seq_len;
+  float* k_t = q_rows + 4 * head_dim;
+  transpose_keys(seq_len, head_dim, k, row_stride, k_t);
+  auto load_q = [&](size_t i, float* dst) {
+    for (size_t c = 0; c < head_dim; ++c) dst[c] = q[i * row_stride + c] * scale;
+  };
+  attend_all(seq_len, head_dim, load_q, k_t, v, row_stride, 1.0f, key_bias, q_rows, scores, out, out_stride);
 }
 
+ENCORE_MULTIVERSION
 void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,
                         float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
                         float scale, float* scratch, float* out, size_t out_stride) {
   float* scores = scratch;
-  float* q_row = scratch + seq_len;
-  float* k_f = q_row + head_dim;
-  float* v_f = k_f + seq_len * head_dim;
-  // Dequantize K and V once per head (contiguous, so the row loops run on packed floats);
-  // the K and V scales are folded into the query scale and the softmax normaliser.
+  float* q_rows = scratch + 4 * seq_len;
+  float* k_t = q_rows + 4 * head_dim;
+  float* v_f = k_t + seq_len * head_dim;
+  // Dequantize K (transposed) and V once per head; the K and V scales are folded into the
+  // query scale and the softmax normaliser.
   for (size_t j = 0; j < seq_len; ++j) {
     const int8_t* kj = k + j * row_stride;
     const int8_t* vj = v + j * row_stride;
     for (size_t c = 0; c < head_dim; ++c) {
-      k_f[j * head_dim + c] = static_cast<float>(kj[c]);
+      k_t[c * seq_len + j] = static_cast<float>(kj[c]);
       v_f[j * head_dim + c] = static_cast<float>(vj[c]);
     }
   }
   const float q_mult = q_scale * k_scale * scale;
-  for (size_t i = 0; i < seq_len; ++i) {
-    const int8_t* qi = q + i * row_stride;
-    for (size_t c = 0; c < head_dim; ++c) q_row[c] = static_cast<float>(qi[c]) * q_mult;
-    attend_row(seq_len, head_dim, q_row, k_f, head_dim, v_f, head_dim, v_scale, key_bias, scores,
-               out + i * out_stride);
-  }
+  auto load_q = [&](size_t i, float* dst) {
+    for (size_t c = 0; c < head_dim; ++c) dst[c] = static_cast<float>(q[i * row_stride + c]) * q_mult;
+  };
+  attend_all(seq_len, head_dim, load_q, k_t, v_f, head_dim, v_scale, key_bias, q_rows, scores, out, out_stride);
 }
 
 }  // namespace encore

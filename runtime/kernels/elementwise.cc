@@ -3,18 +3,19 @@
 #include <cmath>
 
 #include "core/half.h"
+#include "kernels/multiversion.h"
 
 namespace encore {
 namespace {
 
 // Rounds half to even for |v| < 2^22 in the default rounding mode, without a libm call so
 // the loops below vectorise on baseline SSE2 / NEON.
-inline float round_half_even(float v) {
+ENCORE_INLINE float round_half_even(float v) {
   const float magic = 12582912.0f;  // 1.5 * 2^23
   return (v + magic) - magic;
 }
 
-inline int8_t quantize_one(float x, float scale, float zp) {
+ENCORE_INLINE int8_t quantize_one(float x, float scale, float zp) {
   float v = x / scale;
   v = v == v ? v : 0.0f;  // NaN -> zero point
   // Clamp before rounding so the magic-number trick stays exact; 300 is outside any code.
@@ -33,10 +34,12 @@ inline float gelu_tanh(float x) {
 
 }  // namespace
 
+ENCORE_MULTIVERSION
 void add_f32(size_t n, const float* x, float* acc) {
   for (size_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
+ENCORE_MULTIVERSION
 void dequantize_add_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* acc) {
   const float zp = static_cast<float>(zero_point);
   for (size_t i = 0; i < n; ++i) acc[i] += scale * (static_cast<float>(q[i]) - zp);
@@ -51,6 +54,7 @@ void f16_to_f32(size_t n, const uint16_t* x, float* y) {
   for (size_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
 }
 
+ENCORE_MULTIVERSION
 void quantize_f32_qs8(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y) {
   const float zp = static_cast<float>(zero_point);
   for (size_t i = 0; i < n; ++i) y[i] = quantize_one(x[i], scale, zp);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/multiversion.h"
+
 namespace encore {
 namespace {
 
@@ -10,7 +12,7 @@ namespace {
 // a sequential sum's.
 constexpr size_t kLanes = 8;
 
-float sum(size_t n, const float* x) {
+ENCORE_INLINE float sum(size_t n, const float* x) {
   float acc[kLanes] = {};
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -21,7 +23,7 @@ float sum(size_t n, const float* x) {
   return s;
 }
 
-float sum_squared_deviation(size_t n, const float* x, float mean) {
+ENCORE_INLINE float sum_squared_deviation(size_t n, const float* x, float mean) {
   float acc[kLanes] = {};
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
@@ -40,6 +42,7 @@ float sum_squared_deviation(size_t n, const float* x, float mean) {
 
 }  // namespace
 
+ENCORE_MULTIVERSION
 void layer_norm_f32(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
                     float* y) {
   const float inv_cols = 1.0f / static_cast<float>(cols);

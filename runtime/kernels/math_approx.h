@@ -7,7 +7,7 @@
 
 namespace encore::internal {
 
-inline float bits_to_float(uint32_t u) {
+inline __attribute__((always_inline)) float bits_to_float(uint32_t u) {
   float f;
   std::memcpy(&f, &u, sizeof f);
   return f;
@@ -16,7 +16,7 @@ inline float bits_to_float(uint32_t u) {
 // e^x by Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial in r.
 // Inputs below -87.3 give 0 (the softmax of masked keys must be exactly zero); above 88
 // the result saturates to the largest finite-range power instead of overflowing to inf.
-inline float exp_approx(float x) {
+inline __attribute__((always_inline)) float exp_approx(float x) {
   const float lo = -87.33654f, hi = 88.0f;
   const bool underflow = x < lo;
   x = x < lo ? lo : (x > hi ? hi : x);
