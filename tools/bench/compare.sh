@@ -2,7 +2,10 @@
 # Side-by-side latency and accuracy of encore and the engines users would otherwise pick, on one
 # Hugging Face BERT directory, on this machine, in one go:
 #   tools/bench/compare.sh MODEL_DIR [--seq 16,128,512] [--batch 1,8] [--threads 1,2] [--rounds 3] [--runs 5]
-# Engines: encore int8 and f32 (encore-bench), PyTorch fp32 and quantize_dynamic int8
+#       [--max-tokens N] [--no-ort]
+# Engines: encore int8 and f32 (encore-bench), ONNX Runtime int8 and fp32 (tools/bench/peers/
+# ort_export.py builds the graphs, ort_peer.js runs them with the npm package onnxruntime-node,
+# installed once into build/ort-peer; --no-ort skips it), PyTorch fp32 and quantize_dynamic int8
 # (tools/bench/peers/torch_peer.py, Debian's python3-torch). Each round runs every engine once
 # per shape, so slow drifts of a shared machine hit all engines alike; a cell is the median over
 # rounds of each round's median. Accuracy: per-token cosine of each engine's last_hidden_state
@@ -11,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 model_dir="${1:?usage: tools/bench/compare.sh MODEL_DIR [--seq L] [--batch L] [--threads L] [--rounds N] [--runs N]}"
 shift
-seqs=16,128,512; batches=1; threads_list=1; rounds=3; runs=5
+seqs=16,128,512; batches=1; threads_list=1; rounds=3; runs=5; max_tokens=0; ort=1
+ort_version=1.30.0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seq) seqs="$2"; shift 2 ;;
@@ -19,12 +23,16 @@ while [[ $# -gt 0 ]]; do
     --threads) threads_list="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --max-tokens) max_tokens="$2"; shift 2 ;;  # skip shapes with batch x seq above N
+    --no-ort) ort=0; shift ;;
     *) echo "compare.sh: error: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [[ -f "$model_dir/config.json" ]] || { echo "compare.sh: error: $model_dir has no config.json" >&2; exit 1; }
 py=/usr/bin/python3
 "$py" -c "import torch" 2>/dev/null || { echo "compare.sh: error: needs Debian's python3-torch (tools/install-deps.sh --reference)" >&2; exit 1; }
+
+vocab=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['vocab_size'])" "$model_dir/config.json")
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target encore-convert encore-run encore-bench >/dev/null
@@ -52,6 +60,25 @@ done
 "$py" tools/bench/peers/torch_peer.py "$model_dir" --seq 8 --runs 1 --warmup 0 --ids "$work/acc_ids.npy" \
   --out-prefix "$work/acc" >/dev/null 2>&1
 
+ort_engines=()
+if [[ $ort == 1 ]]; then
+  command -v node >/dev/null || { echo "compare.sh: error: ONNX Runtime needs node and npm (or pass --no-ort)" >&2; exit 1; }
+  "$py" -c "import onnx" 2>/dev/null || { echo "compare.sh: error: ONNX export needs python3-onnx (tools/install-deps.sh --reference)" >&2; exit 1; }
+  if [[ ! -d build/ort-peer/node_modules/onnxruntime-node ]]; then
+    echo "== installing onnxruntime-node@$ort_version into build/ort-peer (npm, once)"
+    mkdir -p build/ort-peer
+    npm install --silent --ignore-scripts --no-audit --no-fund --prefix build/ort-peer "onnxruntime-node@$ort_version" >/dev/null
+  fi
+  export NODE_PATH="$PWD/build/ort-peer/node_modules"
+  echo "== exporting ONNX graphs"
+  "$py" tools/bench/peers/ort_export.py "$model_dir" "$work/onnx" 2>&1 | grep "ort_export:"
+  for q in int8 fp32; do
+    node tools/bench/peers/ort_peer.js "$work/onnx/model.$q.onnx" --engine "ort_$q" --seq 8 --runs 1 --warmup 0 \
+      --vocab "$vocab" --ids "$work/acc_ids.npy" --out "$work/acc.ort_$q.npy" >/dev/null
+  done
+  ort_engines=(ort_int8 ort_fp32)
+fi
+
 results="$work/results.jsonl"
 : >"$results"
 IFS=, read -r -a seq_arr <<<"$seqs"
@@ -62,10 +89,15 @@ for round in $(seq 1 "$rounds"); do
   for t in "${thread_arr[@]}"; do
     for b in "${batch_arr[@]}"; do
       for s in "${seq_arr[@]}"; do
+        if [[ $max_tokens -gt 0 && $((b * s)) -gt $max_tokens ]]; then continue; fi
         for q in int8 f32; do
           "$bin/bench/encore-bench" "$work/model.$q.encore" --seq "$s" --batch "$b" --threads "$t" --runs "$runs" \
             --min-time 0 --warmup 2 --json "$work/bench.json" >/dev/null
           "$py" -c "import json,sys; j=json.load(open('$work/bench.json')); sh=j['shapes'][0]; print(json.dumps({'engine':'encore_$q','seq':sh['seq'],'batch':sh['batch'],'threads':j['threads'],'median_ms':sh['steady']['median_ms']}))" >>"$results"
+        done
+        for e in "${ort_engines[@]}"; do
+          node tools/bench/peers/ort_peer.js "$work/onnx/model.${e#ort_}.onnx" --engine "$e" --seq "$s" --batch "$b" \
+            --threads "$t" --runs "$runs" --vocab "$vocab" >>"$results"
         done
         "$py" tools/bench/peers/torch_peer.py "$model_dir" --seq "$s" --batch "$b" --threads "$t" --runs "$runs" \
           2>/dev/null >>"$results"
@@ -86,13 +118,17 @@ def cos(name):
         return None
     c = (h * ref).sum(-1) / np.linalg.norm(h, axis=-1) / np.linalg.norm(ref, axis=-1)
     return float(c.mean()), float(c.min())
-engines = ["encore_int8", "encore_f32", "torch_int8", "torch_fp32"]
+engines = [e for e in ["encore_int8", "encore_f32", "ort_int8", "ort_fp32", "torch_int8", "torch_fp32"]
+           if any(r["engine"] == e for r in rows)]
 acc = {e: cos(e) for e in engines}
 cells = {}
 for r in rows:
     cells.setdefault((r["threads"], r["batch"], r["seq"], r["engine"]), []).append(r["median_ms"])
 shapes = sorted({k[:3] for k in cells})
-print("\nmedian ms (median over rounds); x = time / encore int8 time; accuracy = per-token cosine vs PyTorch fp32 (mean / min)")
+import datetime, platform, re
+cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+print(f"\n{cpu.group(1) if cpu else platform.machine()}, {datetime.date.today()}, {len(rows)} runs")
+print("median ms (median over rounds); x = time / encore int8 time; accuracy = per-token cosine vs PyTorch fp32 (mean / min)")
 print("| threads | batch | seq | " + " | ".join(engines) + " |")
 print("|---|---|---|" + "---|" * len(engines))
 for t, b, s in shapes:
