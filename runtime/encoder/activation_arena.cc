@@ -1,6 +1,9 @@
 #include "encoder/activation_arena.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include "core/checked_math.h"
@@ -9,9 +12,41 @@
 
 namespace encore::internal {
 
-void ActivationArena::FreeDeleter::operator()(void* p) const { std::free(p); }
+void ActivationArena::BlockDeleter::operator()(uint8_t* p) const {
+  if (mapped_bytes > 0) {
+    ::munmap(p, mapped_bytes);
+  } else {
+    std::free(p);
+  }
+}
 
 namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// A 2 MiB aligned anonymous mapping of round_up(bytes, 2 MiB), advised as huge pages; null if
+// the mapping fails (the caller falls back to the heap). Over-maps by one huge page and trims
+// both ends, since mmap only promises 4 KiB alignment.
+uint8_t* map_huge_aligned(size_t bytes, size_t* mapped) {
+#if defined(MADV_HUGEPAGE)
+  const size_t size = round_up(bytes, kHugePage);
+  void* raw = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  const uintptr_t tail = aligned + size, end = start + size + kHugePage;
+  if (end > tail) ::munmap(reinterpret_cast<void*>(tail), end - tail);
+  // Advice only: a kernel without transparent huge pages keeps 4 KiB pages, which still works.
+  ::madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  *mapped = size;
+  return reinterpret_cast<uint8_t*>(aligned);
+#else
+  (void)bytes;
+  (void)mapped;
+  return nullptr;
+#endif
+}
+
 // Hands out 64-byte aligned slices of a block; with base == nullptr it only measures.
 class Carver {
  public:
@@ -69,12 +104,20 @@ Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t
   uint64_t plan_batch = static_cast<uint64_t>(std::max(new_batch, (new_tokens + new_seq - 1) / new_seq));
   carve(measure, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), &unused);
   size_t bytes = measure.size();
-  void* p = nullptr;
-  if (posix_memalign(&p, 64, std::max<size_t>(bytes, 64)) != 0 || !p) {
-    return resource_exhausted(cat("cannot allocate ", bytes, " bytes of activations for batch ", batch,
-                                  " x seq ", seq_len));
+  block_.reset();  // the old block goes first, so peak memory is not old + new
+  size_t mapped = 0;
+  uint8_t* p = bytes >= kHugePage ? map_huge_aligned(bytes, &mapped) : nullptr;
+  if (!p) {
+    void* heap = nullptr;
+    if (posix_memalign(&heap, 64, std::max<size_t>(bytes, 64)) != 0 || !heap) {
+      token_capacity_ = seq_capacity_ = batch_capacity_ = 0;
+      buffers_ = ActivationBuffers{};
+      return resource_exhausted(cat("cannot allocate ", bytes, " bytes of activations for batch ", batch,
+                                    " x seq ", seq_len));
+    }
+    p = static_cast<uint8_t*>(heap);
   }
-  block_.reset(static_cast<uint8_t*>(p));
+  block_ = std::unique_ptr<uint8_t, BlockDeleter>(p, BlockDeleter(mapped));
   bytes_ = bytes;
   Carver real(block_.get());
   carve(real, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), &buffers_);

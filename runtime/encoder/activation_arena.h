@@ -2,6 +2,9 @@
 //
 // The block is planned for a (batch, seq_len) capacity and grows only when a run needs more
 // tokens or a longer sequence than any run before; every run that fits reuses it untouched.
+// Blocks of 2 MiB and more are anonymous mappings aligned to 2 MiB and advised as huge pages
+// (MADV_HUGEPAGE, honoured where transparent huge pages are "madvise" or "always"): the first
+// run touches every page of the block, and a fresh 4 KiB page costs a fault each.
 #pragma once
 
 #include <cstddef>
@@ -41,12 +44,18 @@ class ActivationArena {
                  int64_t seq_len);
   const ActivationBuffers& buffers() const { return buffers_; }
   size_t bytes() const { return bytes_; }
+  // True when the block is a huge-page-advised mapping (the advice may still be declined).
+  bool huge_page_advised() const { return block_.get_deleter().mapped_bytes > 0; }
 
  private:
-  struct FreeDeleter {
-    void operator()(void* p) const;
+  // Frees a block from either allocator: mapped_bytes > 0 means munmap.
+  struct BlockDeleter {
+    BlockDeleter() noexcept : mapped_bytes(0) {}
+    explicit BlockDeleter(size_t mapped) noexcept : mapped_bytes(mapped) {}
+    size_t mapped_bytes;
+    void operator()(uint8_t* p) const;
   };
-  std::unique_ptr<uint8_t, FreeDeleter> block_;
+  std::unique_ptr<uint8_t, BlockDeleter> block_;
   size_t bytes_ = 0;
   int64_t token_capacity_ = 0, seq_capacity_ = 0, batch_capacity_ = 0;
   ActivationBuffers buffers_;
