@@ -90,7 +90,7 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
 }  // namespace
 
 Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t slots, int64_t batch,
-                                int64_t seq_len) {
+                                int64_t seq_len, uint64_t max_bytes) {
   if (batch * seq_len <= token_capacity_ && seq_len <= seq_capacity_ && batch <= batch_capacity_) {
     return Status::Ok();
   }
@@ -104,6 +104,11 @@ Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t
   uint64_t plan_batch = static_cast<uint64_t>(std::max(new_batch, (new_tokens + new_seq - 1) / new_seq));
   carve(measure, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), &unused);
   size_t bytes = measure.size();
+  if (max_bytes > 0 && bytes > max_bytes) {
+    return resource_exhausted(cat("batch ", batch, " x seq ", seq_len, " needs ", bytes,
+                                  " bytes of activations, over the session's limit of ", max_bytes,
+                                  " (SessionOptions::max_activation_bytes)"));
+  }
   block_.reset();  // the old block goes first, so peak memory is not old + new
   size_t mapped = 0;
   uint8_t* p = bytes >= kHugePage ? map_huge_aligned(bytes, &mapped) : nullptr;

@@ -39,9 +39,10 @@ struct ActivationBuffers {
 
 class ActivationArena {
  public:
-  // Makes sure the buffers fit (batch, seq_len); allocates only when they do not.
+  // Makes sure the buffers fit (batch, seq_len); allocates only when they do not. A block
+  // larger than max_bytes (0 = unbounded) is refused and the current one kept.
   Status reserve(const EncoderConfig& config, bool quantized, size_t scratch_slots, int64_t batch,
-                 int64_t seq_len);
+                 int64_t seq_len, uint64_t max_bytes = 0);
   const ActivationBuffers& buffers() const { return buffers_; }
   size_t bytes() const { return bytes_; }
   // True when the block is a huge-page-advised mapping (the advice may still be declined).

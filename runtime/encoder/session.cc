@@ -158,6 +158,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 const Model& Session::model() const { return *impl_->model; }
+uint64_t Session::activation_bytes() const { return impl_->arena.bytes(); }
 const std::vector<ProfileRecord>& Session::profile() const { return impl_->profiler.records(); }
 
 namespace {
@@ -196,7 +197,7 @@ Status Session::run(const Inputs& in, Outputs* out) {
   const auto& c = impl_->model->config();
   ENCORE_RETURN_IF_ERROR(validate_inputs(in, c));
   ENCORE_RETURN_IF_ERROR(impl_->arena.reserve(c, impl_->model->is_quantized(), impl_->scratch_slots, in.batch,
-                                              in.seq_len));
+                                              in.seq_len, impl_->options.max_activation_bytes));
   ENCORE_RETURN_IF_ERROR(impl_->forward(in));
   const auto& b = impl_->arena.buffers();
   out->last_hidden_state = b.hidden;

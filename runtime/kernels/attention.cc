@@ -16,36 +16,46 @@ ENCORE_INLINE void transpose_keys(size_t seq_len, size_t head_dim, const float* 
 }
 
 // Scores of `rows` (1..4) query rows against every key, into scores[r * seq_len + j]; q rows
-// already carry the score scale. Four rows share each pass over K, quartering its traffic.
+// already carry the score scale. Register tiles of 4 rows x kKeyTile keys accumulate over the
+// head dimension and are stored once: accumulating in the score rows instead costs a store
+// per multiply-add, which caps the loop at a quarter of the FMA rate on cores with one store
+// port. Four rows share each load of K.
+constexpr size_t kKeyTile = 16;
+
 ENCORE_INLINE void score_rows(size_t rows, size_t seq_len, size_t head_dim, const float* __restrict q,
                               size_t q_stride, const float* __restrict k_t, const float* __restrict key_bias,
                               float* __restrict scores) {
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t j = 0; j < seq_len; ++j) scores[r * seq_len + j] = key_bias ? key_bias[j] : 0.0f;
+  size_t j0 = 0;
   if (rows == 4) {
-    float* s0 = scores;
-    float* s1 = s0 + seq_len;
-    float* s2 = s1 + seq_len;
-    float* s3 = s2 + seq_len;
-    for (size_t c = 0; c < head_dim; ++c) {
-      const float q0 = q[c], q1 = q[q_stride + c], q2 = q[2 * q_stride + c], q3 = q[3 * q_stride + c];
-      const float* kc = k_t + c * seq_len;
-      for (size_t j = 0; j < seq_len; ++j) {
-        const float kv = kc[j];
-        s0[j] += q0 * kv;
-        s1[j] += q1 * kv;
-        s2[j] += q2 * kv;
-        s3[j] += q3 * kv;
+    for (; j0 + kKeyTile <= seq_len; j0 += kKeyTile) {
+      float a0[kKeyTile] = {}, a1[kKeyTile] = {}, a2[kKeyTile] = {}, a3[kKeyTile] = {};
+      for (size_t c = 0; c < head_dim; ++c) {
+        const float q0 = q[c], q1 = q[q_stride + c], q2 = q[2 * q_stride + c], q3 = q[3 * q_stride + c];
+        const float* kc = k_t + c * seq_len + j0;
+        for (size_t t = 0; t < kKeyTile; ++t) {
+          a0[t] += q0 * kc[t];
+          a1[t] += q1 * kc[t];
+          a2[t] += q2 * kc[t];
+          a3[t] += q3 * kc[t];
+        }
+      }
+      for (size_t t = 0; t < kKeyTile; ++t) {
+        const float bias = key_bias ? key_bias[j0 + t] : 0.0f;
+        scores[j0 + t] = a0[t] + bias;
+        scores[seq_len + j0 + t] = a1[t] + bias;
+        scores[2 * seq_len + j0 + t] = a2[t] + bias;
+        scores[3 * seq_len + j0 + t] = a3[t] + bias;
       }
     }
-    return;
   }
+  // Leftover keys (and fewer than 4 rows): one row at a time, accumulating in place.
   for (size_t r = 0; r < rows; ++r) {
     float* sr = scores + r * seq_len;
+    for (size_t j = j0; j < seq_len; ++j) sr[j] = key_bias ? key_bias[j] : 0.0f;
     for (size_t c = 0; c < head_dim; ++c) {
       const float qc = q[r * q_stride + c];
       const float* kc = k_t + c * seq_len;
-      for (size_t j = 0; j < seq_len; ++j) sr[j] += qc * kc[j];
+      for (size_t j = j0; j < seq_len; ++j) sr[j] += qc * kc[j];
     }
   }
 }
@@ -65,37 +75,50 @@ ENCORE_INLINE void softmax_row(size_t seq_len, float* __restrict scores, float v
   for (size_t j = 0; j < seq_len; ++j) scores[j] *= norm;
 }
 
-// out rows = P rows x V for `rows` (1..4) probability rows; four rows share each V row load.
+// out rows = P rows x V for `rows` (1..4) probability rows. Register tiles of 4 rows x
+// kValueTile columns accumulate over all keys and are stored once; four rows share each V load.
+constexpr size_t kValueTile = 16;
+
 ENCORE_INLINE void probs_times_v(size_t rows, size_t seq_len, size_t head_dim, const float* __restrict p,
                                  const float* __restrict v, size_t v_stride, float* __restrict out,
                                  size_t out_stride) {
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < head_dim; ++c) out[r * out_stride + c] = 0.0f;
+  size_t c0 = 0;
   if (rows == 4) {
-    float* o0 = out;
-    float* o1 = o0 + out_stride;
-    float* o2 = o1 + out_stride;
-    float* o3 = o2 + out_stride;
-    for (size_t j = 0; j < seq_len; ++j) {
-      const float p0 = p[j], p1 = p[seq_len + j], p2 = p[2 * seq_len + j], p3 = p[3 * seq_len + j];
-      if (p0 == 0.0f && p1 == 0.0f && p2 == 0.0f && p3 == 0.0f) continue;  // a masked key
-      const float* vr = v + j * v_stride;
-      for (size_t c = 0; c < head_dim; ++c) {
-        const float vc = vr[c];
-        o0[c] += p0 * vc;
-        o1[c] += p1 * vc;
-        o2[c] += p2 * vc;
-        o3[c] += p3 * vc;
+    const float* p0 = p;
+    const float* p1 = p0 + seq_len;
+    const float* p2 = p1 + seq_len;
+    const float* p3 = p2 + seq_len;
+    for (; c0 + kValueTile <= head_dim; c0 += kValueTile) {
+      float a0[kValueTile] = {}, a1[kValueTile] = {}, a2[kValueTile] = {}, a3[kValueTile] = {};
+      for (size_t j = 0; j < seq_len; ++j) {
+        const float w0 = p0[j], w1 = p1[j], w2 = p2[j], w3 = p3[j];
+        if (w0 == 0.0f && w1 == 0.0f && w2 == 0.0f && w3 == 0.0f) continue;  // a masked key
+        const float* vr = v + j * v_stride + c0;
+        for (size_t t = 0; t < kValueTile; ++t) {
+          a0[t] += w0 * vr[t];
+          a1[t] += w1 * vr[t];
+          a2[t] += w2 * vr[t];
+          a3[t] += w3 * vr[t];
+        }
+      }
+      for (size_t t = 0; t < kValueTile; ++t) {
+        out[c0 + t] = a0[t];
+        out[out_stride + c0 + t] = a1[t];
+        out[2 * out_stride + c0 + t] = a2[t];
+        out[3 * out_stride + c0 + t] = a3[t];
       }
     }
-    return;
   }
+  // Leftover columns (and fewer than 4 rows): one row at a time.
   for (size_t r = 0; r < rows; ++r) {
+    float* o = out + r * out_stride;
+    for (size_t c = c0; c < head_dim; ++c) o[c] = 0.0f;
+    if (c0 == head_dim) continue;
     for (size_t j = 0; j < seq_len; ++j) {
       const float pj = p[r * seq_len + j];
       if (pj == 0.0f) continue;
       const float* vr = v + j * v_stride;
-      for (size_t c = 0; c < head_dim; ++c) out[r * out_stride + c] += pj * vr[c];
+      for (size_t c = c0; c < head_dim; ++c) o[c] += pj * vr[c];
     }
   }
 }

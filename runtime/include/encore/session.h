@@ -36,6 +36,9 @@ struct SessionOptions {
   ActivationObserver* observer = nullptr;
   // Times every step of every run (see encore/profile.h); read them with Session::profile().
   bool profile = false;
+  // Upper bound on the activation memory a run may plan (bytes; 0 = no bound beyond the 2^24
+  // token limit). A run whose batch x seq needs more fails with kResourceExhausted instead.
+  uint64_t max_activation_bytes = 0;
 };
 
 // One batch. All arrays are row-major [batch, seq_len] int32.
@@ -69,9 +72,12 @@ class Session {
 
   const Model& model() const;
 
+  // Bytes of the activation block, sized for the largest (batch, seq) run so far; runs that
+  // fit reuse it, so it stays constant in a steady state.
+  uint64_t activation_bytes() const;
+
   // The steps of the last run, in execution order (a failed run leaves those before the
-  // failure); empty unless
-  // SessionOptions::profile was set.
+  // failure); empty unless SessionOptions::profile was set.
   const std::vector<ProfileRecord>& profile() const;
 
  private:
