@@ -19,6 +19,7 @@ endfunction()
 encore_find_library(xnnpack xnnpack.h XNNPACK)
 encore_find_library(pthreadpool pthreadpool.h pthreadpool)
 encore_find_library(cpuinfo cpuinfo.h cpuinfo)
+encore_find_library(utf8proc utf8proc.h utf8proc)  # Unicode categories / decomposition for the tokenizer
 set_property(TARGET encore::xnnpack APPEND PROPERTY
   INTERFACE_LINK_LIBRARIES encore::pthreadpool encore::cpuinfo Threads::Threads)
 

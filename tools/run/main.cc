@@ -1,6 +1,8 @@
 // encore-run MODEL.encore --input-ids IDS.npy [--attention-mask M.npy] [--token-type-ids T.npy]
 //            --output last_hidden_state|pooler_output|logits -o OUT.npy [--threads N]
 //            [--reference REF.npy]
+// encore-run MODEL.encore (--text TEXT ... | --text-file FILE) [--pooling cls|mean] [--normalize]
+//            [--batch-size N] [--threads N]         one JSON line per text on stdout
 #include <CLI/CLI.hpp>
 
 #include "common/cli_parse.h"
@@ -8,12 +10,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/str.h"
 #include "encore/session.h"
+#include "encore/text.h"
 #include "io/npy.h"
 
 namespace {
@@ -159,24 +164,110 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   return Status::Ok();
 }
 
+// Reads one text per line (a trailing \r is dropped; empty lines are skipped).
+Result<std::vector<std::string>> read_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return encore::io_error(cat(path, ": cannot open"));
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  if (in.bad()) return encore::io_error(cat(path, ": read failed"));
+  if (lines.empty()) return encore::invalid_argument(cat(path, ": no texts (the file is empty)"));
+  return lines;
+}
+
+// Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
+// otherwise the sentence embedding.
+Status run_text(const std::string& model_path, std::vector<std::string> texts, const std::string& text_file,
+                const std::string& pooling, bool normalize, int batch_size, int threads) {
+  if (!text_file.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(auto lines, read_lines(text_file));
+    texts.insert(texts.end(), lines.begin(), lines.end());
+  }
+  ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
+  encore::SessionOptions so;
+  so.threads = threads;
+  ENCORE_ASSIGN_OR_RETURN(auto encoder, encore::TextEncoder::create(model, so));
+  const bool classify = model->config().has_classifier();
+  const auto& labels = model->config().labels;
+  for (size_t start = 0; start < texts.size(); start += static_cast<size_t>(batch_size)) {
+    const size_t end = std::min(texts.size(), start + static_cast<size_t>(batch_size));
+    std::vector<std::string> batch(texts.begin() + static_cast<std::ptrdiff_t>(start),
+                                   texts.begin() + static_cast<std::ptrdiff_t>(end));
+    if (classify) {
+      auto results = encoder->classify(batch);
+      if (!results.ok()) return results.status().with_context(cat("texts ", start + 1, "-", end));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& r = (*results)[i];
+        nlohmann::ordered_json j;
+        j["text"] = batch[i];
+        j["label"] = r.label;
+        nlohmann::ordered_json probs;
+        for (size_t k = 0; k < labels.size(); ++k) probs[labels[k]] = std::round(r.probabilities[k] * 1e4) / 1e4;
+        j["probabilities"] = probs;
+        j["tokens"] = r.tokens;
+        if (r.truncated) j["truncated"] = true;
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      }
+    } else {
+      auto results = encoder->embed(batch, pooling == "mean" ? encore::Pooling::kMean : encore::Pooling::kCls, normalize);
+      if (!results.ok()) return results.status().with_context(cat("texts ", start + 1, "-", end));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& r = (*results)[i];
+        nlohmann::ordered_json j;
+        j["text"] = batch[i];
+        j["tokens"] = r.tokens;
+        j["embedding"] = r.values;
+        if (r.truncated) j["truncated"] = true;
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      }
+    }
+  }
+  std::cout.flush();
+  return Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string model, ids, mask, types, output = "last_hidden_state", out_path, reference;
-  int threads = 1;
-  CLI::App app{"Run an encore model on token ids (.npy in, .npy out)."};
+  std::vector<std::string> texts;
+  std::string text_file, pooling = "cls";
+  bool normalize = false;
+  int threads = 1, batch_size = 8;
+  CLI::App app{"Run an encore model on token ids (.npy in, .npy out) or on text (JSON lines out)."};
   app.add_option("model", model, ".encore model file")->required();
-  app.add_option("--input-ids", ids, "token ids, int32/int64 .npy of shape [B, S] or [S]")->required();
+  auto* ids_opt = app.add_option("--input-ids", ids, "token ids, int32/int64 .npy of shape [B, S] or [S]");
+  auto* text_opt = app.add_option("--text", texts, "a text to classify or embed (repeatable)")->excludes(ids_opt);
+  auto* file_opt = app.add_option("--text-file", text_file, "texts, one per line")->excludes(ids_opt);
+  app.add_option("--pooling", pooling, "text mode, models without a classifier: sentence embedding from")
+      ->check(CLI::IsMember({"cls", "mean"}))
+      ->capture_default_str();
+  app.add_flag("--normalize", normalize, "text mode: scale embeddings to unit length");
+  app.add_option("--batch-size", batch_size, "text mode: texts per run (padded to the longest)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   app.add_option("--attention-mask", mask, "attention mask (1 = token, 0 = padding), same shape");
   app.add_option("--token-type-ids", types, "segment ids, same shape");
   app.add_option("--output", output, "which output to write")
       ->check(CLI::IsMember({"last_hidden_state", "pooler_output", "logits"}))
       ->capture_default_str();
-  app.add_option("-o,--out", out_path, "output .npy (float32)")->required();
+  app.add_option("-o,--out", out_path, "output .npy (float32), with --input-ids");
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--reference", reference, "float32 .npy to compare the output with (e.g. PyTorch's)");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-run")) return *code;
-  Status st = run(model, ids, mask, types, output, out_path, threads, reference);
+  const bool text_mode = text_opt->count() > 0 || file_opt->count() > 0;
+  Status st;
+  if (text_mode) {
+    st = run_text(model, texts, text_file, pooling, normalize, batch_size, threads);
+  } else if (ids.empty() || out_path.empty()) {
+    st = encore::invalid_argument("give --input-ids IDS.npy with -o OUT.npy, or --text / --text-file");
+  } else {
+    st = run(model, ids, mask, types, output, out_path, threads, reference);
+  }
   if (!st.ok()) {
     std::cerr << "encore-run: error: " << st.message() << "\n";
     return 1;
