@@ -5,6 +5,7 @@
 #   tools/install-deps.sh --reference  also what tools/reference and the bench peers need (optional):
 #     python3-torch/numpy, python3-onnx, and OpenBLAS (Debian's torch uses the system libblas;
 #     without OpenBLAS it falls back to the reference BLAS, ~40x slower in fp32)
+#   tools/install-deps.sh --fuzz     also clang-14 and libFuzzer (tools/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -13,9 +14,13 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
 )
-if [[ "${1:-}" == "--reference" ]]; then
-  packages+=(python3-torch python3-numpy python3-onnx libopenblas0-pthread)
-fi
+for option in "$@"; do
+  case "$option" in
+    --reference) packages+=(python3-torch python3-numpy python3-onnx libopenblas0-pthread) ;;
+    --fuzz) packages+=(clang-14 libfuzzer-14-dev) ;;
+    *) echo "install-deps: error: unknown option $option (use --reference and/or --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -19,6 +19,11 @@ inline __attribute__((always_inline)) float bits_to_float(uint32_t u) {
 inline __attribute__((always_inline)) float exp_approx(float x) {
   const float lo = -87.33654f, hi = 88.0f;
   const bool underflow = x < lo;
+  const float input = x;
+  // NaN (from a model whose activations overflowed) is carried through as the result; it
+  // must not reach the float -> int conversion below, which is undefined for NaN.
+  const bool nan = !(x == x);
+  x = nan ? 0.0f : x;
   x = x < lo ? lo : (x > hi ? hi : x);
   const float log2e = 1.44269504088896341f;
   const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
@@ -39,7 +44,7 @@ inline __attribute__((always_inline)) float exp_approx(float x) {
   const int32_t ni = static_cast<int32_t>(n);
   const float scale = bits_to_float(static_cast<uint32_t>(ni + 127) << 23);
   const float y = p * scale;
-  return underflow ? 0.0f : y;
+  return nan ? input : (underflow ? 0.0f : y);
 }
 
 }  // namespace encore::internal

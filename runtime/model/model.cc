@@ -332,6 +332,16 @@ Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std
   Status st = check_config(*m.config(), &impl->config);
   if (!st.ok()) return st.with_context(what);
 
+  // The FlatBuffers verifier checks that vectors lie inside the buffer, not that the elements
+  // of 8-byte types are 8-byte aligned; a writer always aligns them, a crafted file need not,
+  // and a misaligned 64-bit load is undefined (and faults on some ARM cores).
+  auto aligned8 = [](const auto* v) { return !v || reinterpret_cast<uintptr_t>(v->Data()) % 8 == 0; };
+  bool misaligned = !aligned8(m.buffers());
+  if (m.tensors()) {
+    for (const fb::Tensor* t : *m.tensors()) misaligned |= !aligned8(t->shape());
+  }
+  if (misaligned) return invalid_model(cat(what, ": the model header is corrupt (misaligned 64-bit vector)"));
+
   const uint64_t data_start = round_up(size_t{fb_size} + 4, format::kBufferAlignment);
   if (m.buffers()) {
     uint32_t i = 0;

@@ -1,12 +1,14 @@
 // The attention core (f32 and int8 Q/K/V) against the double-precision scalar reference.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/math_approx.h"
 #include "kernels/reference/reference.h"
 
 namespace encore {
@@ -126,3 +128,20 @@ TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") 
 
 }  // namespace
 }  // namespace encore
+
+// exp_approx (softmax's exponential): relative error against libm, the ends of its range,
+// and NaN, which must come back as NaN rather than reach an undefined float -> int conversion
+// (found by the model_loader fuzzer on a model whose activations overflowed).
+TEST_CASE("exp_approx: accuracy over the softmax range, limits, NaN") {
+  double worst = 0.0;
+  for (int i = -80000; i <= 80000; ++i) {
+    const float x = float(i) * 1e-3f;
+    const double want = std::exp(double(x));
+    worst = std::max(worst, std::fabs(double(encore::internal::exp_approx(x)) - want) / want);
+  }
+  CHECK(worst < 4e-7);
+  CHECK(encore::internal::exp_approx(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(encore::internal::exp_approx(-1000.0f) == 0.0f);
+  CHECK(std::isfinite(encore::internal::exp_approx(1000.0f)));
+  CHECK(std::isnan(encore::internal::exp_approx(std::numeric_limits<float>::quiet_NaN())));
+}
