@@ -6,6 +6,7 @@
 #     python3-torch/numpy, python3-onnx, and OpenBLAS (Debian's torch uses the system libblas;
 #     without OpenBLAS it falls back to the reference BLAS, ~40x slower in fp32)
 #   tools/install-deps.sh --fuzz     also clang-14 and libFuzzer (tools/fuzz.sh)
+#   tools/install-deps.sh --train    also python3-torch and the word lists tools/train/train_langid.py learns from
 set -euo pipefail
 
 packages=(
@@ -18,7 +19,9 @@ for option in "$@"; do
   case "$option" in
     --reference) packages+=(python3-torch python3-numpy python3-onnx libopenblas0-pthread) ;;
     --fuzz) packages+=(clang-14 libfuzzer-14-dev) ;;
-    *) echo "install-deps: error: unknown option $option (use --reference and/or --fuzz)" >&2; exit 2 ;;
+    --train) packages+=(python3-torch python3-numpy wamerican wngerman wfrench wspanish witalian wportuguese wdutch
+                        wswedish wpolish) ;;
+    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train)" >&2; exit 2 ;;
   esac
 done
 

@@ -79,5 +79,16 @@ fails "bench: seq too long" "exceeds the model's maximum of 64" "$tmp/b2.json" "
 fails "bench: missing model" "cannot open" "" "$bench" "$tmp/none.encore"
 fails "bench: bad seq list" "encore-bench: error" "" "$bench" "$m" --seq 8,x
 
+# Text mode: one JSON line per text with a label from the model's labels; bad input fails cleanly.
+ok "run --text" "$run" "$m" --text "hello world" --text "second, longer text of several words"
+if [[ $(grep -c '"label":"\(negative\|neutral\|positive\)"' "$tmp/out") -ne 2 ]]; then
+  echo "FAIL run --text: expected 2 JSON lines with a label, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
+printf 'first line\n\nsecond line\r\nthird\n' >"$tmp/texts.txt"
+ok "run --text-file" "$run" "$m" --text-file "$tmp/texts.txt" --batch-size 2
+if [[ $(wc -l <"$tmp/out") -ne 3 ]]; then echo "FAIL run --text-file: expected 3 lines"; failures=$((failures + 1)); fi
+fails "run: invalid UTF-8 text" "not valid UTF-8" "" "$run" "$m" --text $'bad \xff byte'
+fails "run: missing text file" "cannot open" "" "$run" "$m" --text-file "$tmp/none.txt"
+fails "run: text and ids together" "excludes" "" "$run" "$m" --text a --input-ids "$tmp/ids.npy"
+
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

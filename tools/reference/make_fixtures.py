@@ -160,10 +160,10 @@ def layer_norm(x, g, b, eps):
     return (x - mean) / torch.sqrt(var + eps) * g + b
 
 
-def bert_forward(spec, w, ids, mask, types):
-    """Hugging Face BERT in float64. ids/mask/types: int64 [B, S]. Returns
-    (last_hidden_state [B,S,H], pooler_output [B,H] or None)."""
-    d = {k: v.to(torch.float64) for k, v in w.items()}
+def bert_forward(spec, w, ids, mask, types, dtype=torch.float64):
+    """Hugging Face BERT in float64 (or `dtype`: training uses float32). ids/mask/types: int64
+    [B, S]. Returns (last_hidden_state [B,S,H], pooler_output [B,H] or None)."""
+    d = {k: v.to(dtype) for k, v in w.items()}
     H, heads, eps = spec["hidden"], spec["heads"], spec["eps"]
     B, S = ids.shape
     hd = H // heads
@@ -173,7 +173,7 @@ def bert_forward(spec, w, ids, mask, types):
     x = layer_norm(x, d["embeddings.LayerNorm.weight"], d["embeddings.LayerNorm.bias"], eps)
     # Hugging Face's extended mask: 0 for real keys, the lowest float for padding. In float64
     # the float32 lowest value still dominates any score, as it does in float32.
-    bias = (1.0 - mask.to(torch.float64))[:, None, None, :] * torch.finfo(torch.float32).min
+    bias = (1.0 - mask.to(dtype))[:, None, None, :] * torch.finfo(torch.float32).min
 
     def lin(t, name):
         return t @ d[name + ".weight"].T + d[name + ".bias"]

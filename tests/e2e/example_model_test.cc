@@ -1,0 +1,103 @@
+// The example model (tools/train/langid, trained by tools/train/train_langid.py): encore's
+// tokenizer must give exactly the ids the training script fed PyTorch, and the int8 model must
+// stay within 1 percentage point of the f32 model's accuracy on the held-out words.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "convert/converter.h"
+#include "encore/text.h"
+#include "io/npy.h"
+
+namespace encore {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kDir = std::string(ENCORE_FIXTURES_DIR) + "/../../tools/train/langid";
+
+struct TestSet {
+  std::vector<std::string> words, labels;
+};
+
+TestSet read_test_set() {
+  TestSet t;
+  std::ifstream in(kDir + "/test.tsv");
+  REQUIRE(in.good());
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t tab = line.find('\t');
+    REQUIRE(tab != std::string::npos);
+    t.words.push_back(line.substr(0, tab));
+    t.labels.push_back(line.substr(tab + 1));
+  }
+  return t;
+}
+
+std::shared_ptr<const Model> convert_example(bool int8, const fs::path& dir) {
+  convert::ConvertOptions o;
+  o.model_dir = kDir;
+  o.output = (dir / (int8 ? "langid.int8.encore" : "langid.f32.encore")).string();
+  o.int8 = int8;
+  if (int8) o.calib_path = kDir + "/calib_ids.npy";
+  std::ostringstream out, err;
+  Status st = convert::convert_model(o, out, err);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  auto m = Model::load(o.output);
+  REQUIRE(m.ok());
+  return m.value();
+}
+
+TEST_CASE("example model: tokenizer ids equal the training script's, int8 accuracy within 1 point of f32") {
+  char tmpl[] = "/tmp/encore-langid-XXXXXX";
+  const fs::path dir = mkdtemp(tmpl);
+  const TestSet test = read_test_set();
+  auto ids = io::read_npy(kDir + "/test_ids.npy");
+  REQUIRE(ids.ok());
+  REQUIRE(ids->shape.size() == 2);
+  REQUIRE(ids->shape[0] == static_cast<int64_t>(test.words.size()));
+
+  double accuracy[2] = {0, 0};
+  for (bool int8 : {false, true}) {
+    auto model = convert_example(int8, dir);
+    auto text = TextEncoder::create(model);
+    REQUIRE(text.ok());
+    if (!int8) {
+      // Token ids: [CLS] pieces [SEP] then [PAD] (id 0) to the array's width.
+      int mismatched = 0;
+      const size_t width = static_cast<size_t>(ids->shape[1]);
+      for (size_t i = 0; i < test.words.size(); ++i) {
+        auto e = (*text)->tokenizer().encode(test.words[i], 32);
+        REQUIRE(e.ok());
+        std::vector<int64_t> want(ids->ints.begin() + static_cast<std::ptrdiff_t>(i * width),
+                                  ids->ints.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
+        std::vector<int64_t> got(e->ids.begin(), e->ids.end());
+        got.resize(width, 0);
+        mismatched += got != want;
+      }
+      CHECK(mismatched == 0);
+    }
+    int correct = 0;
+    for (size_t start = 0; start < test.words.size(); start += 256) {
+      const size_t end = std::min(test.words.size(), start + 256);
+      std::vector<std::string> batch(test.words.begin() + static_cast<std::ptrdiff_t>(start),
+                                     test.words.begin() + static_cast<std::ptrdiff_t>(end));
+      auto r = (*text)->classify(batch);
+      REQUIRE(r.ok());
+      for (size_t i = 0; i < batch.size(); ++i) correct += (*r)[i].label == test.labels[start + i];
+    }
+    accuracy[int8] = double(correct) / double(test.words.size());
+  }
+  MESSAGE("example model test accuracy: f32 " << accuracy[0] << ", int8 " << accuracy[1]);
+  CHECK(accuracy[0] > 0.75);  // the training script reported 0.8019 in PyTorch float32
+  CHECK(accuracy[1] >= accuracy[0] - 0.01);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace encore
