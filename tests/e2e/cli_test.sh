@@ -2,7 +2,7 @@
 # encore-convert / encore-run / encore-bench from the outside: success paths, and for each bad input a
 # non-zero exit, exactly one line on stderr, and no output file left behind.
 set -u
-convert="$1"; run="$2"; fixtures="$3"; bench="$4"
+convert="$1"; run="$2"; fixtures="$3"; bench="$4"; inspect="$5"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0; passed=0
@@ -78,6 +78,15 @@ grep -q '"traceEvents"' "$tmp/trace.json" || { echo "FAIL bench: trace has no tr
 fails "bench: seq too long" "exceeds the model's maximum of 64" "$tmp/b2.json" "$bench" "$m" --seq 65 --json "$tmp/b2.json"
 fails "bench: missing model" "cannot open" "" "$bench" "$tmp/none.encore"
 fails "bench: bad seq list" "encore-bench: error" "" "$bench" "$m" --seq 8,x
+
+# encore-inspect: describes a valid model (config, tokenizer, tensors, activations), fails cleanly otherwise.
+ok "inspect" "$inspect" "$m" --tensors --activations
+for want in "int8 linear layers" "3 labels" "tokenizer: WordPiece" "layer.0.qkv.weight" "per channel"; do
+  grep -q -- "$want" "$tmp/out" || { echo "FAIL inspect: no '$want' in its output"; failures=$((failures + 1)); }
+done
+fails "inspect: missing model" "cannot open" "" "$inspect" "$tmp/none.encore"
+head -c 1000 "$m" >"$tmp/cut.encore"
+fails "inspect: truncated model" "encore-inspect: error" "" "$inspect" "$tmp/cut.encore"
 
 # Text mode: one JSON line per text with a label from the model's labels; bad input fails cleanly.
 ok "run --text" "$run" "$m" --text "hello world" --text "second, longer text of several words"
