@@ -149,6 +149,13 @@ struct Tokenizer::Impl {
   bool strip = true;
   int32_t cls = -1, sep = -1, unk = -1, pad = -1;
 
+  // Appends one token of segment `type` to an encoding.
+  void push(int32_t id, int32_t type, Encoding* e) const {
+    e->ids.push_back(id);
+    e->token_type_ids.push_back(type);
+    e->tokens.push_back(vocab[static_cast<size_t>(id)]);
+  }
+
   // Appends the WordPiece ids (and strings) of one pre-tokenized word.
   void word_piece(const std::u32string& text, size_t begin, size_t end, std::vector<int32_t>* out,
                   std::vector<std::string>* pieces) const {
@@ -270,18 +277,13 @@ Result<Encoding> Tokenizer::encode(std::string_view text, size_t max_length) con
   if (max_length < 2) return invalid_argument(cat("max_length ", max_length, " leaves no room for [CLS] and [SEP]"));
   ENCORE_ASSIGN_OR_RETURN(std::vector<int32_t> a, tokenize(text));
   Encoding e;
-  auto push = [&](int32_t id, int32_t type) {
-    e.ids.push_back(id);
-    e.token_type_ids.push_back(type);
-    e.tokens.push_back(impl_->vocab[static_cast<size_t>(id)]);
-  };
   if (a.size() > max_length - 2) {
     a.resize(max_length - 2);
     e.truncated = true;
   }
-  push(impl_->cls, 0);
-  for (int32_t id : a) push(id, 0);
-  push(impl_->sep, 0);
+  impl_->push(impl_->cls, 0, &e);
+  for (int32_t id : a) impl_->push(id, 0, &e);
+  impl_->push(impl_->sep, 0, &e);
   return e;
 }
 
@@ -290,20 +292,15 @@ Result<Encoding> Tokenizer::encode_pair(std::string_view first, std::string_view
   ENCORE_ASSIGN_OR_RETURN(std::vector<int32_t> a, tokenize(first));
   ENCORE_ASSIGN_OR_RETURN(std::vector<int32_t> b, tokenize(second));
   Encoding e;
-  auto push = [&](int32_t id, int32_t type) {
-    e.ids.push_back(id);
-    e.token_type_ids.push_back(type);
-    e.tokens.push_back(impl_->vocab[static_cast<size_t>(id)]);
-  };
   while (a.size() + b.size() > max_length - 3) {
     (a.size() > b.size() ? a : b).pop_back();
     e.truncated = true;
   }
-  push(impl_->cls, 0);
-  for (int32_t id : a) push(id, 0);
-  push(impl_->sep, 0);
-  for (int32_t id : b) push(id, 1);
-  push(impl_->sep, 1);
+  impl_->push(impl_->cls, 0, &e);
+  for (int32_t id : a) impl_->push(id, 0, &e);
+  impl_->push(impl_->sep, 0, &e);
+  for (int32_t id : b) impl_->push(id, 1, &e);
+  impl_->push(impl_->sep, 1, &e);
   return e;
 }
 
