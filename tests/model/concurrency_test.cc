@@ -56,20 +56,24 @@ std::vector<Request> make_requests(size_t count, uint32_t seed) {
 
 Inputs inputs_of(const Request& r) { return Inputs{r.batch, r.seq, r.ids.data(), r.mask.data(), r.types.data()}; }
 
+// Fills every request's `expected` from one single-threaded session: the reference the
+// concurrent runs must reproduce.
+void record_expected(const std::shared_ptr<const Model>& model, std::vector<Request>* requests) {
+  auto solo = Session::create(model);
+  REQUIRE(solo.ok());
+  for (auto& r : *requests) {
+    Outputs out;
+    REQUIRE((*solo)->run(inputs_of(r), &out).ok());
+    r.expected.assign(out.last_hidden_state, out.last_hidden_state + r.batch * r.seq * kHidden);
+  }
+}
+
 TEST_CASE("concurrency: sessions on several threads share one model and match one thread exactly") {
   for (bool int8 : {false, true}) {
     CAPTURE(int8);
     auto model = shared_model(int8);
     auto requests = make_requests(24, int8 ? 7 : 8);
-    {
-      auto solo = Session::create(model);
-      REQUIRE(solo.ok());
-      for (auto& r : requests) {
-        Outputs out;
-        REQUIRE((*solo)->run(inputs_of(r), &out).ok());
-        r.expected.assign(out.last_hidden_state, out.last_hidden_state + r.batch * r.seq * kHidden);
-      }
-    }
+    record_expected(model, &requests);
     // 4 threads x 500 requests = 2,000 runs, each thread in its own order, all at once.
     constexpr int kThreads = 4, kRunsPerThread = 500;
     std::atomic<int> mismatches{0}, failures{0}, runs{0};
@@ -113,13 +117,7 @@ TEST_CASE("concurrency: sessions on several threads share one model and match on
 TEST_CASE("concurrency: a session with a thread pool, run from several threads' own sessions") {
   auto model = shared_model(true);
   auto requests = make_requests(8, 3);
-  auto solo = Session::create(model);
-  REQUIRE(solo.ok());
-  for (auto& r : requests) {
-    Outputs out;
-    REQUIRE((*solo)->run(inputs_of(r), &out).ok());
-    r.expected.assign(out.last_hidden_state, out.last_hidden_state + r.batch * r.seq * kHidden);
-  }
+  record_expected(model, &requests);
   std::atomic<int> bad{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
