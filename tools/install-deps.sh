@@ -7,6 +7,8 @@
 #     without OpenBLAS it falls back to the reference BLAS, ~40x slower in fp32)
 #   tools/install-deps.sh --fuzz     also clang-14 and libFuzzer (tools/fuzz.sh)
 #   tools/install-deps.sh --train    also python3-torch and the word lists tools/train/train_langid.py learns from
+#   tools/install-deps.sh --cross    also the aarch64 / armhf cross compilers and qemu-user (tools/test-arm.sh);
+#     the ARM libraries themselves go into a sysroot (tools/arm-sysroot.sh), never through multiarch
 set -euo pipefail
 
 packages=(
@@ -21,7 +23,8 @@ for option in "$@"; do
     --fuzz) packages+=(clang-14 libfuzzer-14-dev) ;;
     --train) packages+=(python3-torch python3-numpy wamerican wngerman wfrench wspanish witalian wportuguese wdutch
                         wswedish wpolish) ;;
-    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train)" >&2; exit 2 ;;
+    --cross) packages+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static) ;;
+    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train, --cross)" >&2; exit 2 ;;
   esac
 done
 
