@@ -7,6 +7,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0; passed=0
 
+# Cross builds: the ARM binaries run through the emulator CMake was given (platforms/qemu-run.sh).
+if [[ -n "${ENCORE_TEST_EMULATOR:-}" ]]; then
+  mkdir "$tmp/bin"
+  wrap() {
+    local w; w="$tmp/bin/$(basename "$1")"
+    printf '#!/bin/sh\nexec %s %s "$@"\n' "$ENCORE_TEST_EMULATOR" "$1" >"$w" && chmod +x "$w" && echo "$w"
+  }
+  convert=$(wrap "$convert"); run=$(wrap "$run"); bench=$(wrap "$bench"); inspect=$(wrap "$inspect")
+fi
+
 # npy_i64 FILE ROWS COLS V...: writes an int64 .npy
 npy_i64() {
   local file=$1 rows=$2 cols=$3; shift 3
