@@ -13,6 +13,7 @@
 
 #include "bench/bench_report.h"
 #include "common/cli_parse.h"
+#include "core/cpu_description.h"
 #include "encore/session.h"
 #include "io/atomic_file.h"
 
@@ -118,6 +119,8 @@ int main(int argc, char** argv) {
     }
   }
 
+  const std::string cpu = encore::to_string(encore::describe_cpu());
+  std::printf("cpu: %s\n", cpu.c_str());
   std::printf("model %s: %s, %d layers, hidden %d, %d heads, ffn %d, %.1f MB mapped\n", model_path.c_str(),
               (*model)->is_quantized() ? "int8" : "f32", c.layer_count, c.hidden_size, c.head_count,
               c.intermediate_size, double((*model)->file_size()) / 1e6);
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
               open_ms, prepare_ms, threads, static_cast<long long>(batch));
 
   nlohmann::json report = {{"model", model_path},
+                           {"cpu", cpu},
                            {"quantized", (*model)->is_quantized()},
                            {"config",
                             {{"layers", c.layer_count},

@@ -1,0 +1,71 @@
+#include "core/cpu_description.h"
+
+#include <cpuinfo.h>
+
+namespace encore {
+namespace {
+
+const char* uarch_name(cpuinfo_uarch u) {
+  switch (u) {
+    case cpuinfo_uarch_cortex_a53: return "Cortex-A53";
+    case cpuinfo_uarch_cortex_a55: return "Cortex-A55";
+    case cpuinfo_uarch_cortex_a57: return "Cortex-A57";
+    case cpuinfo_uarch_cortex_a72: return "Cortex-A72";
+    case cpuinfo_uarch_cortex_a73: return "Cortex-A73";
+    case cpuinfo_uarch_cortex_a75: return "Cortex-A75";
+    case cpuinfo_uarch_cortex_a76: return "Cortex-A76";
+    case cpuinfo_uarch_cortex_a77: return "Cortex-A77";
+    case cpuinfo_uarch_cortex_a78: return "Cortex-A78";
+    case cpuinfo_uarch_cortex_a7: return "Cortex-A7";
+    case cpuinfo_uarch_cortex_a15: return "Cortex-A15";
+    case cpuinfo_uarch_neoverse_n1: return "Neoverse N1";
+    case cpuinfo_uarch_zen: return "Zen";
+    case cpuinfo_uarch_zen2: return "Zen 2";
+    case cpuinfo_uarch_zen3: return "Zen 3";
+    case cpuinfo_uarch_sky_lake: return "Skylake";
+    case cpuinfo_uarch_unknown: return "unknown";
+    default: return "other";
+  }
+}
+
+void add(std::string& list, bool present, const char* name) {
+  if (!present) return;
+  if (!list.empty()) list += ' ';
+  list += name;
+}
+
+}  // namespace
+
+CpuDescription describe_cpu() {
+  CpuDescription cpu;
+  cpu.uarch = "unknown";
+  if (!cpuinfo_initialize()) return cpu;
+  if (const cpuinfo_package* p = cpuinfo_get_package(0)) cpu.name = p->name;
+  if (const cpuinfo_core* c = cpuinfo_get_core(0)) cpu.uarch = uarch_name(c->uarch);
+  cpu.cores = static_cast<int>(cpuinfo_get_processors_count());
+#if CPUINFO_ARCH_X86 || CPUINFO_ARCH_X86_64
+  add(cpu.simd, cpuinfo_has_x86_avx2(), "avx2");
+  add(cpu.simd, cpuinfo_has_x86_fma3(), "fma");
+  add(cpu.simd, cpuinfo_has_x86_avx512f(), "avx512f");
+  add(cpu.simd, cpuinfo_has_x86_avx512vnni(), "avx512vnni");
+#elif CPUINFO_ARCH_ARM64
+  add(cpu.simd, true, "neon");
+  add(cpu.simd, cpuinfo_has_arm_neon_fp16_arith(), "fp16");
+  add(cpu.simd, cpuinfo_has_arm_neon_dot(), "dot");
+#elif CPUINFO_ARCH_ARM
+  add(cpu.simd, cpuinfo_has_arm_neon(), "neon");
+  add(cpu.simd, cpuinfo_has_arm_neon_fma(), "vfpv4");
+  add(cpu.simd, cpuinfo_has_arm_v8(), "armv8");
+  add(cpu.simd, cpuinfo_has_arm_neon_dot(), "dot");
+#endif
+  return cpu;
+}
+
+std::string to_string(const CpuDescription& cpu) {
+  std::string s = cpu.name.empty() ? std::string("unnamed CPU") : cpu.name;
+  s += " (" + cpu.uarch + "), " + std::to_string(cpu.cores) + " cores, simd: ";
+  s += cpu.simd.empty() ? std::string("none detected") : cpu.simd;
+  return s;
+}
+
+}  // namespace encore
