@@ -11,7 +11,7 @@
 namespace encore {
 namespace {
 
-bool has_word(const std::string& list, const std::string& word) {
+[[maybe_unused]] bool has_word(const std::string& list, const std::string& word) {
   return (" " + list + " ").find(" " + word + " ") != std::string::npos;
 }
 

@@ -35,8 +35,11 @@ struct LinearTester {
     }
   }
 
-  // int8: the reference computes the integer accumulator exactly and requantizes in double;
-  // XNNPACK requantizes in fp32, so results may differ by one code at rounding ties.
+  // int8: the reference computes the integer accumulator exactly, then requantizes twice:
+  // in double (the ideal result; XNNPACK may differ by one code at rounding ties) and the way
+  // XNNPACK's fp32 requantization specifies it (accumulator to float, times the float scale
+  // input_scale * kernel_scale, clamp, round half to even), which every architecture's kernel
+  // must reproduce exactly: this is what makes int8 results bit-identical across x86 and ARM.
   void check_qc8(int32_t in_zp, int32_t out_zp) const {
     std::mt19937 rng(static_cast<uint32_t>(rows_ * 31 + in_ * 17 + out_));
     std::uniform_int_distribution<int> q(-128, 127), qw(-127, 127), qb(-5000, 5000);
@@ -60,7 +63,7 @@ struct LinearTester {
     auto op = LinearOp::create_qc8(lw, input, oscale.data(), out_zp, "test");
     REQUIRE(op.ok());
     REQUIRE(op->run(rows_, x.data(), y.data(), nullptr).ok());
-    int max_diff = 0, saturated = 0;
+    int max_diff = 0, saturated = 0, not_fp32_exact = 0;
     for (size_t r = 0; r < rows_; ++r) {
       for (size_t o = 0; o < out_; ++o) {
         int64_t acc = b[o];
@@ -69,9 +72,15 @@ struct LinearTester {
         double expect = std::clamp(std::nearbyint(real) + out_zp, -128.0, 127.0);
         saturated += expect == -128.0 || expect == 127.0;
         max_diff = std::max(max_diff, std::abs(int(y[r * out_ + o]) - int(expect)));
+        volatile float fp32_scale = input.scale * (wscale[o] / oscale[o]);  // volatile: no fused multiply-add
+        volatile float fp32 = static_cast<float>(acc) * fp32_scale;
+        const float lo = float(-128 - out_zp), hi = float(127 - out_zp);
+        const float clamped = std::min(std::max(static_cast<float>(fp32), lo), hi);
+        not_fp32_exact += int(y[r * out_ + o]) != int(std::nearbyint(clamped)) + out_zp;
       }
     }
     CHECK(max_diff <= 1);
+    CHECK(not_fp32_exact == 0);
     // The test must exercise more than the clamp (tiny outputs with an extreme zero point
     // may all saturate by chance).
     if (rows_ * out_ >= 32) CHECK(saturated < int(rows_ * out_));
@@ -89,7 +98,7 @@ TEST_CASE("LinearOp f32 matches the reference over odd shapes") {
   }
 }
 
-TEST_CASE("LinearOp qc8 matches the reference within one code, per-row output scales") {
+TEST_CASE("LinearOp qc8 equals the fp32-requantizing reference exactly, per-row output scales") {
   for (size_t rows : {1, 3, 8, 17}) {
     for (size_t in : {1, 7, 16, 64}) {
       for (size_t out : {1, 6, 16, 33}) {
