@@ -3,6 +3,7 @@
 # emulator when there is one.
 #   cmake -DEXAMPLE=... -DRUN=encore-run -DMODEL=langid.encore -DBASE_MODEL=base.encore
 #         -DEMULATOR="qemu-aarch64|-L|/sysroot" (optional, "|"-separated) -P run_example.cmake
+cmake_minimum_required(VERSION 3.22)
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 set(failures 0)
 macro(fail)
