@@ -38,8 +38,11 @@ struct encore_session {
   std::unique_ptr<encore::Session> session;
   std::unique_ptr<encore::internal::TextBatch> text;  // made at the first run_text
   std::vector<std::string_view> text_views;
+  // What the last run published: set only once a run has fully succeeded, so a failure at any
+  // point (an exception included) leaves no outputs and no text infos visible.
   encore_outputs outputs{};
   bool has_outputs = false;
+  size_t text_count = 0;
   std::vector<encore_text_info> text_infos;
   std::vector<std::vector<const char*>> text_tokens;
   std::vector<encore_profile_record> profile;  // reserved at creation for a whole run
@@ -154,16 +157,14 @@ void record_profile(encore_session* s) {
   }
 }
 
-// Runs the session and publishes the outputs; a failed run leaves none.
+// Runs the session into s->outputs; the caller publishes them (has_outputs) on success.
 Status run_session(encore_session* s, const encore::Inputs& inputs) {
-  s->has_outputs = false;
   encore::Outputs out;
   const Status st = s->session->run(inputs, &out);
   record_profile(s);
   if (!st.ok()) return st;
   s->outputs = encore_outputs{sizeof(encore_outputs), out.last_hidden_state, out.pooler_output, out.logits,
                               out.batch, out.seq_len, out.hidden, out.labels};
-  s->has_outputs = true;
   return Status::Ok();
 }
 
@@ -287,13 +288,15 @@ encore_status encore_session_run(encore_session* session, const encore_inputs* i
   return guarded(fn, error, [&]() -> Status {
     if (!session) return null_argument(fn, "session");
     session->has_outputs = false;
-    session->text_infos.clear();
+    session->text_count = 0;
     if (!inputs) return null_argument(fn, "inputs");
     encore_inputs in;
     encore_inputs_init(&in);
     ENCORE_RETURN_IF_ERROR(read_struct(inputs, "inputs", "encore_inputs_init", &in));
-    return run_session(session,
-                       encore::Inputs{in.batch, in.seq_len, in.input_ids, in.attention_mask, in.token_type_ids});
+    ENCORE_RETURN_IF_ERROR(run_session(
+        session, encore::Inputs{in.batch, in.seq_len, in.input_ids, in.attention_mask, in.token_type_ids}));
+    session->has_outputs = true;
+    return Status::Ok();
   });
 }
 
@@ -304,7 +307,7 @@ encore_status encore_session_run_text(encore_session* session, const char* const
     if (!session) return null_argument(fn, "session");
     encore_session& s = *session;
     s.has_outputs = false;
-    s.text_infos.clear();
+    s.text_count = 0;
     if (!texts) return null_argument(fn, "texts");
     for (size_t i = 0; i < text_count; ++i) {
       if (!texts[i]) return encore::invalid_argument(encore::cat(fn, ": texts[", i, "] is NULL"));
@@ -327,6 +330,8 @@ encore_status encore_session_run_text(encore_session* session, const char* const
       s.text_infos[b] = encore_text_info{sizeof(encore_text_info), static_cast<int64_t>(e.ids.size()),
                                          e.truncated ? 1 : 0, e.ids.data(), tokens.data()};
     }
+    s.text_count = encodings.size();
+    s.has_outputs = true;
     return Status::Ok();
   });
 }
@@ -336,7 +341,7 @@ const encore_outputs* encore_session_outputs(const encore_session* session) {
 }
 
 const encore_text_info* encore_session_text_info(const encore_session* session, size_t index) {
-  if (!session || index >= session->text_infos.size()) return nullptr;
+  if (!session || index >= session->text_count) return nullptr;
   return &session->text_infos[index];
 }
 

@@ -43,6 +43,7 @@ struct Sequence {
   encore_status status[kCalls] = {ENCORE_OK, ENCORE_OK, ENCORE_OK, ENCORE_OK};
   encore_error* error[kCalls] = {nullptr, nullptr, nullptr, nullptr};
   long injected = 0;
+  bool failed_runs_publish_nothing = true;  // no outputs or text infos after a failed run
 };
 
 // What an application does: load, create a profiled session, run ids, run text, free.
@@ -66,7 +67,12 @@ Sequence run_sequence(long fail_at, bool keep) {
     if (q.status[0] == ENCORE_OK) q.status[1] = encore_session_create(model, &options, &session, &q.error[1]);
     if (session) {
       q.status[2] = encore_session_run(session, &in, &q.error[2]);
+      if (q.status[2] != ENCORE_OK && encore_session_outputs(session)) q.failed_runs_publish_nothing = false;
       q.status[3] = encore_session_run_text(session, texts, 2, &q.error[3]);
+      if (q.status[3] != ENCORE_OK &&
+          (encore_session_outputs(session) || encore_session_text_info(session, 0))) {
+        q.failed_runs_publish_nothing = false;
+      }
     }
     encore_session_free(session);
     encore_model_free(model);
@@ -93,6 +99,7 @@ void check_failures(Sequence& q, long fail_at) {
     encore_error_free(q.error[i]);
   }
   CHECK((failed > 0) == (q.injected > 0));
+  CHECK(q.failed_runs_publish_nothing);
 }
 
 }  // namespace
