@@ -50,10 +50,11 @@ elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
 endif()  # otherwise CPack asks dpkg (the build machine's)
 
 # Runtime dependencies. Natively, dpkg-shlibdeps computes them (with minimum versions) from the
-# installed binaries; it cannot when cross compiling, so the same package names are given
-# explicitly. tests/install checks natively that the two lists name the same packages. (cpuinfo
-# is not linked directly: libxnnpack0 depends on libcpuinfo0.)
-set(ENCORE_DEB_DEPENDS "libc6, libgcc-s1, libstdc++6, libxnnpack0, libpthreadpool0, libutf8proc2")
+# installed binaries; it cannot when cross compiling, so the package names are listed here.
+# tests/install checks natively that this list covers every package dpkg-shlibdeps finds and
+# names only installed packages. (libcpuinfo0 comes with libxnnpack0 anyway; it is listed since
+# a build that links without --as-needed needs it directly.)
+set(ENCORE_DEB_DEPENDS "libc6, libgcc-s1, libstdc++6, libxnnpack0, libpthreadpool0, libcpuinfo0, libutf8proc2")
 if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${ENCORE_DEB_DEPENDS}")
 else()
