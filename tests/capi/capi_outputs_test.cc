@@ -95,7 +95,8 @@ TEST_CASE("C API: a run on ids equals the C++ API's bit for bit") {
       auto cpp_session = encore::Session::create(cpp_model, cpp_options);
       REQUIRE(cpp_session.ok());
       // Shapes: one token, odd lengths, padded rows, and the model's maximum.
-      for (auto [batch, seq] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {2, 13}, {1, int64_t{c->max_positions}}}) {
+      for (const auto& shape : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {2, 13}, {1, int64_t{c->max_positions}}}) {
+        const int64_t batch = shape.first, seq = shape.second;
         INFO(path << " threads " << threads << " batch " << batch << " seq " << seq);
         const size_t n = static_cast<size_t>(batch * seq);
         std::vector<int32_t> ids(n), mask(n, 1), types(n, 0);
