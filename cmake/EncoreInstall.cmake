@@ -43,7 +43,7 @@ set(CPACK_STRIP_FILES ON)
 # The target's architecture, not the build machine's.
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
-elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(arm|armv7.*|armhf)$")
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^arm")  # arm, armv7l, armv7-a, armhf: 32-bit ARM
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE armhf)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE amd64)
