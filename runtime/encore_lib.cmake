@@ -6,6 +6,7 @@ add_library(encore STATIC
   encoder/activation_arena.cc
   encoder/session.cc
   tokenizer/wordpiece_tokenizer.cc
+  text/text_batch.cc
   text/text_encoder.cc
   core/cpu_description.cc)
 target_link_libraries(encore PUBLIC encore_core encore_kernels PRIVATE encore_schema encore::xnnpack encore::cpuinfo encore::utf8proc)

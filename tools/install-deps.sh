@@ -12,7 +12,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build file
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libflatbuffers-dev flatbuffers-compiler
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev

@@ -2,46 +2,24 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 #include <utility>
 
-#include "core/str.h"
+#include "text/text_batch.h"
 
 namespace encore {
 
 struct TextEncoder::Impl {
   std::shared_ptr<const Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<internal::TextBatch> batch;
   std::unique_ptr<Session> session;
-  // Reused between calls: the padded batch.
-  std::vector<int32_t> ids, mask, types;
-  std::vector<Encoding> encodings;
+  std::vector<std::string_view> views;  // reused between calls
 
   // Tokenizes and runs `texts` as one padded batch.
   Status run(const std::vector<std::string>& texts, Outputs* out) {
-    if (texts.empty()) return invalid_argument("no texts given");
-    const size_t max_length = static_cast<size_t>(model->config().max_positions);
-    encodings.clear();
-    size_t longest = 0;
-    for (size_t i = 0; i < texts.size(); ++i) {
-      auto e = tokenizer->encode(texts[i], max_length);
-      if (!e.ok()) return e.status().with_context(cat("text ", i));
-      longest = std::max(longest, e->ids.size());
-      encodings.push_back(std::move(e).value());
-    }
-    const int32_t pad = tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : 0;
-    const size_t n = texts.size() * longest;
-    ids.assign(n, pad);
-    mask.assign(n, 0);
-    types.assign(n, 0);
-    for (size_t b = 0; b < encodings.size(); ++b) {
-      const Encoding& e = encodings[b];
-      std::copy(e.ids.begin(), e.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(b * longest));
-      std::copy(e.token_type_ids.begin(), e.token_type_ids.end(), types.begin() + static_cast<std::ptrdiff_t>(b * longest));
-      std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(b * longest), e.ids.size(), 1);
-    }
-    Inputs in{static_cast<int64_t>(texts.size()), static_cast<int64_t>(longest), ids.data(), mask.data(),
-              types.data()};
-    return session->run(in, out);
+    views.assign(texts.begin(), texts.end());
+    ENCORE_RETURN_IF_ERROR(batch->encode(views));
+    return session->run(batch->inputs(), out);
   }
 };
 
@@ -53,12 +31,7 @@ Result<std::unique_ptr<TextEncoder>> TextEncoder::create(std::shared_ptr<const M
   if (!model) return invalid_argument("TextEncoder::create: model is null");
   auto impl = std::make_unique<Impl>();
   impl->model = model;
-  ENCORE_ASSIGN_OR_RETURN(impl->tokenizer, Tokenizer::create(model->tokenizer()));
-  const auto& vocab = model->tokenizer().vocab;
-  if (static_cast<int64_t>(vocab.size()) > model->config().vocab_size) {
-    return invalid_model(cat("the tokenizer vocabulary has ", vocab.size(), " tokens, the embeddings only ",
-                             model->config().vocab_size));
-  }
+  ENCORE_ASSIGN_OR_RETURN(impl->batch, internal::TextBatch::create(*model));
   ENCORE_ASSIGN_OR_RETURN(impl->session, Session::create(model, options));
   return std::unique_ptr<TextEncoder>(new TextEncoder(std::move(impl)));
 }
@@ -82,8 +55,8 @@ Result<std::vector<TextClassification>> TextEncoder::classify(const std::vector<
     for (float& p : r.probabilities) p = static_cast<float>(p / total);
     r.label_index = static_cast<int32_t>(std::max_element(logits, logits + out.labels) - logits);
     r.label = c.labels[static_cast<size_t>(r.label_index)];
-    r.tokens = std::move(impl_->encodings[b].tokens);
-    r.truncated = impl_->encodings[b].truncated;
+    r.tokens = std::move(impl_->batch->encodings()[b].tokens);
+    r.truncated = impl_->batch->encodings()[b].truncated;
   }
   return results;
 }
@@ -98,7 +71,7 @@ Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::str
     TextEmbedding& r = results[b];
     r.values.assign(H, 0.0f);
     const float* rows = out.last_hidden_state + b * S * H;
-    const size_t length = impl_->encodings[b].ids.size();
+    const size_t length = impl_->batch->encodings()[b].ids.size();
     if (pooling == Pooling::kCls) {
       std::copy(rows, rows + H, r.values.begin());
     } else {
@@ -114,13 +87,13 @@ Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::str
       if (norm > 0.0)
         for (float& v : r.values) v = static_cast<float>(v / norm);
     }
-    r.tokens = std::move(impl_->encodings[b].tokens);
-    r.truncated = impl_->encodings[b].truncated;
+    r.tokens = std::move(impl_->batch->encodings()[b].tokens);
+    r.truncated = impl_->batch->encodings()[b].truncated;
   }
   return results;
 }
 
-const Tokenizer& TextEncoder::tokenizer() const { return *impl_->tokenizer; }
+const Tokenizer& TextEncoder::tokenizer() const { return impl_->batch->tokenizer(); }
 const Model& TextEncoder::model() const { return *impl_->model; }
 
 }  // namespace encore
