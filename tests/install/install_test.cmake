@@ -37,7 +37,9 @@ set(configure_args -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -G ${GENERATOR} -DCMA
     -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
     "-DCMAKE_C_FLAGS=${C_FLAGS}" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}")
 if(TOOLCHAIN_FILE)
-  list(APPEND configure_args -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN_FILE})
+  # A cross toolchain re-roots package searches into its sysroot (find mode ONLY), so the
+  # prefix is named directly, as a user of an ARM SDK outside the sysroot would.
+  list(APPEND configure_args -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN_FILE} -Dencore_DIR=${prefix}/${LIBDIR}/cmake/encore)
 endif()
 run("configuring the consumer" ${CMAKE_COMMAND} ${configure_args})
 run("building the consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
