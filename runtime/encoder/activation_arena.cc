@@ -71,6 +71,8 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   b->hidden = c.take<float>(tokens * H);
   b->context = c.take<float>(tokens * H);
   b->key_bias = c.take<float>(tokens);
+  b->token_source = c.take<int32_t>(tokens);
+  b->seq_rows = c.take<int64_t>(batch + 1);
   b->attn_scratch_stride = round_up(attention_scratch_floats(seq, static_cast<size_t>(cfg.head_dim())), 16);
   b->attn_scratch = c.take<float>(slots * b->attn_scratch_stride);
   if (quantized) {

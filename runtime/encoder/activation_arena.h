@@ -20,6 +20,9 @@ struct ActivationBuffers {
   float* hidden = nullptr;     // [tokens, hidden] residual stream (f32 in every model)
   float* context = nullptr;    // [tokens, hidden] attention output
   float* key_bias = nullptr;   // [tokens] additive mask per key position
+  // Packing: the rows above hold only each sequence's tokens up to its last unmasked one.
+  int32_t* token_source = nullptr;  // [tokens] packed row -> flat index into the [batch, seq] inputs
+  int64_t* seq_rows = nullptr;      // [batch + 1] first packed row of each sequence; [batch] = all rows
   float* attn_scratch = nullptr;  // [scratch_slots, attention_scratch_floats(seq, head_dim)]
   size_t attn_scratch_stride = 0;
   // f32 models

@@ -9,9 +9,15 @@
 //   per layer:  qkv = Linear(x) ; ctx = softmax(QK^T/sqrt(d) + mask) V per head
 //               x = LN(x + Linear(ctx)) ; x = LN(x + Linear(act(Linear(x))))
 //   pooler = tanh(Linear(x[:, 0])) ; logits = Linear(pooler)
+//
+// No work on padding: the rows of a batch are packed to each sequence's tokens up to its last
+// unmasked one, so the linear layers, LayerNorm and activations run on real tokens only and
+// attention runs per sequence on its own length; the final rows are put back in place.
 #include "encore/session.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -61,7 +67,9 @@ struct Session::Impl {
 
   pthreadpool_t threads() const { return pool.get(); }
   Status forward(const Inputs& in);
-  void embed(const Inputs& in, const internal::ActivationBuffers& b);
+  size_t pack_rows(const Inputs& in, const internal::ActivationBuffers& b) const;
+  void unpack_hidden(const Inputs& in, const internal::ActivationBuffers& b) const;
+  void embed(const Inputs& in, size_t rows, const internal::ActivationBuffers& b);
   void attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b);
   void layer_norm(size_t rows, float* x, const internal::NormWeights& n);
   void observe(size_t layer, size_t point, const float* data, size_t rows, size_t cols, size_t stride) {
@@ -210,16 +218,52 @@ Status Session::run(const Inputs& in, Outputs* out) {
   return Status::Ok();
 }
 
-void Session::Impl::embed(const Inputs& in, const internal::ActivationBuffers& b) {
+// Packs the rows to compute: each sequence up to its last unmasked token. Trailing padding
+// cannot influence those tokens (its keys are masked), so skipping it changes no result; a
+// sequence with no unmasked token at all keeps every position, as it would unpacked.
+size_t Session::Impl::pack_rows(const Inputs& in, const internal::ActivationBuffers& b) const {
+  const int64_t B = in.batch, S = in.seq_len;
+  int64_t rows = 0;
+  for (int64_t s = 0; s < B; ++s) {
+    int64_t length = S;
+    if (in.attention_mask) {
+      const int32_t* m = in.attention_mask + s * S;
+      int64_t last = S - 1;
+      while (last >= 0 && m[last] == 0) --last;
+      if (last >= 0) length = last + 1;
+    }
+    b.seq_rows[s] = rows;
+    for (int64_t p = 0; p < length; ++p) b.token_source[rows++] = static_cast<int32_t>(s * S + p);
+  }
+  b.seq_rows[B] = rows;
+  return static_cast<size_t>(rows);
+}
+
+// Moves the packed rows of the residual stream to their [batch, seq] places, last sequence
+// first (a packed row never lies after its place, so nothing is overwritten before it moves),
+// and zeroes the positions that were not computed.
+void Session::Impl::unpack_hidden(const Inputs& in, const internal::ActivationBuffers& b) const {
+  const size_t H = static_cast<size_t>(model->config().hidden_size), S = static_cast<size_t>(in.seq_len);
+  for (size_t s = static_cast<size_t>(in.batch); s-- > 0;) {
+    const size_t first = static_cast<size_t>(b.seq_rows[s]);
+    const size_t length = static_cast<size_t>(b.seq_rows[s + 1]) - first;
+    float* dst = b.hidden + s * S * H;
+    if (dst != b.hidden + first * H) std::memmove(dst, b.hidden + first * H, length * H * sizeof(float));
+    std::fill(dst + length * H, dst + S * H, 0.0f);
+  }
+}
+
+void Session::Impl::embed(const Inputs& in, size_t rows, const internal::ActivationBuffers& b) {
   const auto& c = model->config();
   const auto& w = model->weights();
   const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(in.seq_len);
-  parallel_for(threads(), static_cast<size_t>(in.batch) * S, 16, [&](size_t begin, size_t end) {
+  parallel_for(threads(), rows, 16, [&](size_t begin, size_t end) {
     for (size_t t = begin; t < end; ++t) {
       float* x = b.hidden + t * H;
-      const size_t id = static_cast<size_t>(in.input_ids[t]);
-      const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[t]) : 0;
-      const float* pos = w.position + (t % S) * H;
+      const size_t src = static_cast<size_t>(b.token_source[t]);
+      const size_t id = static_cast<size_t>(in.input_ids[src]);
+      const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[src]) : 0;
+      const float* pos = w.position + (src % S) * H;
       const float* tt = w.token_type + type * H;
       if (w.quantized) {
         f16_to_f32(H, w.word_f16 + id * H, x);
@@ -227,7 +271,7 @@ void Session::Impl::embed(const Inputs& in, const internal::ActivationBuffers& b
         for (size_t i = 0; i < H; ++i) x[i] = w.word_f32[id * H + i];
       }
       for (size_t i = 0; i < H; ++i) x[i] += pos[i] + tt[i];
-      b.key_bias[t] = (!in.attention_mask || in.attention_mask[t]) ? 0.0f : std::numeric_limits<float>::lowest();
+      b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
     }
     layer_norm_f32(end - begin, H, b.hidden + begin * H, w.embed_norm.gamma, w.embed_norm.beta, c.layer_norm_eps,
                    b.hidden + begin * H);
@@ -245,7 +289,7 @@ void Session::Impl::layer_norm(size_t rows, float* x, const internal::NormWeight
 void Session::Impl::attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b) {
   const auto& c = model->config();
   const auto& w = model->weights();
-  const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(in.seq_len);
+  const size_t H = static_cast<size_t>(c.hidden_size);
   const size_t heads = static_cast<size_t>(c.head_count), d = static_cast<size_t>(c.head_dim());
   const size_t jobs = static_cast<size_t>(in.batch) * heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -256,7 +300,8 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
     float* scratch = b.attn_scratch + slot * b.attn_scratch_stride;
     for (size_t job = slot; job < jobs; job += slots) {
       const size_t seq = job / heads, h = job % heads;
-      const size_t row0 = seq * S;
+      const size_t row0 = static_cast<size_t>(b.seq_rows[seq]);
+      const size_t S = static_cast<size_t>(b.seq_rows[seq + 1]) - row0;  // this sequence's packed length
       float* out = b.context + row0 * H + h * d;
       const float* bias = b.key_bias + row0;
       if (w.quantized) {
@@ -277,8 +322,9 @@ Status Session::Impl::forward(const Inputs& in) {
   const auto& w = model->weights();
   const auto& b = arena.buffers();
   const uint64_t H = static_cast<uint64_t>(c.hidden_size), I = static_cast<uint64_t>(c.intermediate_size);
-  const uint64_t M = static_cast<uint64_t>(in.batch * in.seq_len);
   const uint64_t B = static_cast<uint64_t>(in.batch), S = static_cast<uint64_t>(in.seq_len);
+  // M: the rows every row-wise step (linear layers, LayerNorm, activations) computes.
+  const uint64_t M = pack_rows(in, b);
   pthreadpool_t pool = threads();
   // Element-wise work in tiles of rows; large enough to amortise a pool dispatch.
   auto rows_parallel = [&](size_t cols, const auto& f) {
@@ -291,12 +337,17 @@ Status Session::Impl::forward(const Inputs& in) {
   auto gemm = [&](int l, ProfileStep step, uint64_t out, uint64_t k) {
     return profiler.step(l, step, gemm_kernel, 2 * M * out * k, out * k * w_bytes + M * (k + out) * act_bytes);
   };
-  const uint64_t attn_ops = B * static_cast<uint64_t>(c.head_count) * S * S * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
+  uint64_t score_count = 0;  // query x key pairs over the batch
+  for (uint64_t s = 0; s < B; ++s) {
+    const uint64_t n = static_cast<uint64_t>(b.seq_rows[s + 1] - b.seq_rows[s]);
+    score_count += n * n;
+  }
+  const uint64_t attn_ops = static_cast<uint64_t>(c.head_count) * score_count * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
 
   profiler.begin_run();
   {
     auto t = profiler.step(-1, ProfileStep::kEmbeddings, "encore embeddings + layernorm", 12 * M * H, M * H * 16);
-    embed(in, b);
+    embed(in, M, b);
   }
   for (size_t l = 0; l < layers.size(); ++l) {
     LayerOps& ops = layers[l];
@@ -398,6 +449,7 @@ Status Session::Impl::forward(const Inputs& in) {
     }
   }
 
+  if (M < B * S) unpack_hidden(in, b);
   if (c.has_pooler) {
     {
       auto t = profiler.step(-1, ProfileStep::kPooler, "xnnpack f32 fully-connected + tanh", 2 * B * H * H + 20 * B * H,

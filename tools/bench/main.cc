@@ -31,12 +31,25 @@ double peak_rss_mb() {
 struct Shape {
   int64_t batch, seq;
   std::vector<int32_t> ids;
+  std::vector<int32_t> mask;  // empty: no padding
+  int64_t real_tokens = 0;
 };
 
-// Token ids drawn uniformly from the vocabulary (fixed seed), no padding: every position is
-// real work, so the timing is that of full sequences.
-Shape make_shape(int64_t batch, int64_t seq, int32_t vocab) {
-  Shape s{batch, seq, std::vector<int32_t>(static_cast<size_t>(batch * seq))};
+// Token ids drawn uniformly from the vocabulary (fixed seed). Without `ragged` there is no
+// padding: every position is real work. With it, sequence i of the batch has
+// ceil(seq * (i + 1) / batch) real tokens and the rest is padding, as in a batch of texts
+// padded to the longest.
+Shape make_shape(int64_t batch, int64_t seq, int32_t vocab, bool ragged) {
+  Shape s{batch, seq, std::vector<int32_t>(static_cast<size_t>(batch * seq)), {}, batch * seq};
+  if (ragged) {
+    s.mask.assign(s.ids.size(), 0);
+    s.real_tokens = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t length = (seq * (b + 1) + batch - 1) / batch;
+      for (int64_t p = 0; p < length; ++p) s.mask[static_cast<size_t>(b * seq + p)] = 1;
+      s.real_tokens += length;
+    }
+  }
   std::mt19937 rng(static_cast<uint32_t>(batch * 7919 + seq));
   std::uniform_int_distribution<int32_t> d(0, vocab - 1);
   for (auto& v : s.ids) v = d(rng);
@@ -52,7 +65,8 @@ encore::Status write_text(const std::string& path, const std::string& text) {
 // Runs `shape` until both `runs` and `min_time_s` are satisfied; returns per-run ms.
 encore::Result<std::vector<double>> time_runs(encore::Session& s, const Shape& shape, int runs, double min_time_s,
                                               std::vector<std::vector<encore::ProfileRecord>>* profiles) {
-  encore::Inputs in{shape.batch, shape.seq, shape.ids.data(), nullptr, nullptr};
+  encore::Inputs in{shape.batch, shape.seq, shape.ids.data(), shape.mask.empty() ? nullptr : shape.mask.data(),
+                    nullptr};
   encore::Outputs out;
   std::vector<double> ms;
   const auto start = Clock::now();
@@ -75,7 +89,7 @@ int main(int argc, char** argv) {
   int64_t batch = 1;
   int threads = 1, warmup = 3, runs = 10;
   double min_time = 1.0;
-  bool profile = false;
+  bool profile = false, ragged = false;
   app.add_option("model", model_path, "the .encore model")->required();
   app.add_option("--seq", seqs, "sequence lengths, comma separated")->delimiter(',')->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "sequences per run")->check(CLI::PositiveNumber);
@@ -83,6 +97,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "untimed runs per shape before timing")->check(CLI::NonNegativeNumber);
   app.add_option("--runs", runs, "minimum timed runs per shape")->check(CLI::PositiveNumber);
   app.add_option("--min-time", min_time, "minimum seconds of timed runs per shape")->check(CLI::NonNegativeNumber);
+  app.add_flag("--ragged", ragged,
+               "pad the batch: sequence i keeps ceil(seq * (i + 1) / batch) real tokens, the rest is masked");
   app.add_flag("--profile", profile, "time every step of every layer (a second, profiled session)");
   app.add_option("--json", json_path, "write the whole report as JSON");
   app.add_option("--trace", trace_path, "write a Chrome/Perfetto trace of one profiled run (implies --profile)");
@@ -142,8 +158,9 @@ int main(int argc, char** argv) {
                            {"shapes", nlohmann::json::array()}};
   nlohmann::json trace;
   for (int64_t seq : seqs) {
-    Shape shape = make_shape(batch, seq, c.vocab_size);
-    encore::Inputs in{shape.batch, shape.seq, shape.ids.data(), nullptr, nullptr};
+    Shape shape = make_shape(batch, seq, c.vocab_size, ragged);
+    encore::Inputs in{shape.batch, shape.seq, shape.ids.data(), shape.mask.empty() ? nullptr : shape.mask.data(),
+                      nullptr};
     encore::Outputs out;
     // First run of a shape: arena allocation and first touch of its pages.
     const auto t_first = Clock::now();
@@ -156,13 +173,16 @@ int main(int argc, char** argv) {
     auto ms = time_runs(**session, shape, runs, min_time, nullptr);
     if (!ms.ok()) return fail(ms.status());
     const encore::bench::TimingStats t = encore::bench::summarize(*ms);
-    const double tokens = double(batch * seq);
+    const double tokens = double(shape.real_tokens);  // padding is not counted as throughput
+    if (ragged) std::printf("\nragged batch: %lld real tokens of %lld", static_cast<long long>(shape.real_tokens),
+                            static_cast<long long>(batch * seq));
     std::printf("\nseq %lld x batch %lld: first run %.3f ms; steady %zu runs: median %.3f ms, p90 %.3f, p99 %.3f, "
                 "min %.3f, max %.3f; %.1f seq/s, %.0f tokens/s\n",
                 static_cast<long long>(seq), static_cast<long long>(batch), first_ms, t.runs, t.median_ms, t.p90_ms,
                 t.p99_ms, t.min_ms, t.max_ms, 1000.0 * double(batch) / t.median_ms, 1000.0 * tokens / t.median_ms);
     nlohmann::json js = {{"seq", seq},
                          {"batch", batch},
+                         {"real_tokens", shape.real_tokens},
                          {"first_run_ms", first_ms},
                          {"steady", encore::bench::to_json(t)},
                          {"sequences_per_s", 1000.0 * double(batch) / t.median_ms},

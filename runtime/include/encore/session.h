@@ -52,7 +52,9 @@ struct Inputs {
 
 // Views into the session's buffers, valid until the next run() or the session's end.
 struct Outputs {
-  const float* last_hidden_state = nullptr;  // [batch, seq_len, hidden]
+  // [batch, seq_len, hidden]. Positions after a sequence's last unmasked token (trailing
+  // padding) are not computed and hold zeros; what the model gives there is meaningless anyway.
+  const float* last_hidden_state = nullptr;
   const float* pooler_output = nullptr;      // [batch, hidden], null without a pooler
   const float* logits = nullptr;             // [batch, labels], null without a classifier
   int64_t batch = 0, seq_len = 0, hidden = 0, labels = 0;
