@@ -85,6 +85,9 @@ for f in bench.json trace.json; do
   [[ -s "$tmp/$f" ]] || { echo "FAIL bench: $f not written"; failures=$((failures + 1)); }
 done
 grep -q '"traceEvents"' "$tmp/trace.json" || { echo "FAIL bench: trace has no traceEvents"; failures=$((failures + 1)); }
+# --ragged: batch 4 x seq 8 keeps 2 + 4 + 6 + 8 = 20 real tokens
+ok "bench ragged" "$bench" "$m" --seq 8 --batch 4 --ragged --runs 2 --min-time 0 --warmup 0 --json "$tmp/ragged.json"
+grep -q '"real_tokens": *20' "$tmp/ragged.json" || { echo "FAIL bench ragged: real_tokens is not 20"; failures=$((failures + 1)); }
 fails "bench: seq too long" "exceeds the model's maximum of 64" "$tmp/b2.json" "$bench" "$m" --seq 65 --json "$tmp/b2.json"
 fails "bench: missing model" "cannot open" "" "$bench" "$tmp/none.encore"
 fails "bench: bad seq list" "encore-bench: error" "" "$bench" "$m" --seq 8,x
