@@ -187,8 +187,9 @@ const char* kScript = R"(
       var r = el('rect', {x: it.value < 0 ? zero - len : zero, y: y + 3, width: Math.max(len, 0.5), height: row - 6,
                           fill: it.value < 0 ? '#cf222e' : '#2da44e'}, svg);
       el('title', {}, r, it.label + ': ' + fmt(it.value, 2) + ' ' + unit + (it.note ? ' (' + it.note + ')' : ''));
-      el('text', {x: it.value < 0 ? zero - len - 4 : zero + len + 4, y: y + 14,
-                  'text-anchor': it.value < 0 ? 'end' : 'start'}, svg, fmt(it.value, 2));
+      // The value sits on the other side of the axis, clear of the bar and the labels.
+      el('text', {x: it.value < 0 ? zero + 6 : zero - 6, y: y + 14,
+                  'text-anchor': it.value < 0 ? 'start' : 'end'}, svg, fmt(it.value, 2));
     });
     el('line', {x1: zero, x2: zero, y1: top, y2: h - 4, stroke: '#57606a'}, svg);
     ++drawn;
@@ -203,10 +204,11 @@ const char* kScript = R"(
     });
     var keys = Object.keys(layers);
     keys.forEach(function (k) { maxHeads = Math.max(maxHeads, layers[k].length); });
-    var cw = 96, ch = 40, left = 64, top = 40;
-    var w = left + maxHeads * cw + 4, h = top + keys.length * ch + 4;
+    var cw = 96, ch = 40, left = 64, top = 42;
+    var w = Math.max(560, left + maxHeads * cw + 4), h = top + keys.length * ch + 4;
     var svg = el('svg', {'class': 'chart', width: w, height: h, viewBox: '0 0 ' + w + ' ' + h}, parent);
-    el('text', {x: 0, y: 14, 'class': 'title'}, svg, 'Head importance: change when masked alone (accuracy points / mean loss)');
+    el('text', {x: 0, y: 14, 'class': 'title'}, svg, 'Head importance: change when masked alone');
+    el('text', {x: 0, y: 30}, svg, '(accuracy points / mean loss; darker = larger loss increase)');
     keys.forEach(function (k, r) {
       el('text', {x: 0, y: top + r * ch + ch / 2 + 4}, svg, 'layer ' + k);
       layers[k].forEach(function (hd, c) {

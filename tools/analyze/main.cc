@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "analyze/ablation.h"
@@ -22,10 +23,11 @@ using encore::Status;
 using encore::cat;
 namespace analyze = encore::analyze;
 
-Status write_text(const std::string& path, const std::string& text) {
-  ENCORE_ASSIGN_OR_RETURN(auto f, encore::io::AtomicFile::create(path));
-  ENCORE_RETURN_IF_ERROR(f.write(text.data(), text.size()));
-  return f.commit();
+// Output files are created (as temporaries) before the analysis, so a path that cannot be
+// written fails at once rather than after every evaluation.
+Status commit_text(std::optional<encore::io::AtomicFile>& file, const std::string& text) {
+  ENCORE_RETURN_IF_ERROR(file->write(text.data(), text.size()));
+  return file->commit();
 }
 
 std::string model_line(const std::string& path, const encore::Model& m) {
@@ -61,6 +63,15 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
   ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
   const auto& c = model->config();
   ENCORE_ASSIGN_OR_RETURN(analyze::EvalSet set, analyze::load_eval_set(source, *model));
+  std::optional<encore::io::AtomicFile> json_file, html_file;
+  if (!json_path.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(auto f, encore::io::AtomicFile::create(json_path));
+    json_file.emplace(std::move(f));
+  }
+  if (!html_path.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(auto f, encore::io::AtomicFile::create(html_path));
+    html_file.emplace(std::move(f));
+  }
   encore::SessionOptions so;
   so.threads = threads;
   ENCORE_ASSIGN_OR_RETURN(auto session, encore::Session::create(model, so));
@@ -68,8 +79,8 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
   ENCORE_ASSIGN_OR_RETURN(analyze::AblationReport report, analyze::run_ablation(*session, set, batch_size, &std::cerr));
   std::cout << model_line(model_path, *model) << "\n" << analyze::ablation_table(report, c);
   std::cout.flush();
-  if (!json_path.empty()) ENCORE_RETURN_IF_ERROR(write_text(json_path, to_json(report, c, model_path).dump(2) + "\n"));
-  if (!html_path.empty()) {
+  if (json_file) ENCORE_RETURN_IF_ERROR(commit_text(json_file, to_json(report, c, model_path).dump(2) + "\n"));
+  if (html_file) {
     analyze::AttentionMaps maps;
     if (!text.empty()) {
       std::vector<int32_t> ids;
@@ -79,9 +90,9 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
       ENCORE_ASSIGN_OR_RETURN(auto capture, encore::Session::create(model, so));
       ENCORE_ASSIGN_OR_RETURN(maps, analyze::capture_attention(*capture, ids, tokens, "\"" + text + "\""));
     }
-    ENCORE_RETURN_IF_ERROR(write_text(html_path, analyze::ablation_html("encore-analyze: heads and FFNs",
-                                                                        model_line(model_path, *model), c, report,
-                                                                        text.empty() ? nullptr : &maps)));
+    ENCORE_RETURN_IF_ERROR(commit_text(html_file, analyze::ablation_html("encore-analyze: heads and FFNs",
+                                                                         model_line(model_path, *model), c, report,
+                                                                         text.empty() ? nullptr : &maps)));
   }
   return Status::Ok();
 }

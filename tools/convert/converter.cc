@@ -250,6 +250,7 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
   if (o.output.empty()) return invalid_argument("no output path given (-o OUT.encore)");
   ENCORE_ASSIGN_OR_RETURN(FloatCheckpoint ck, read_hf_checkpoint(o.model_dir));
   const auto& c = ck.config;
+  ENCORE_RETURN_IF_ERROR(check_prune_options(o.prune, c));
   out << "encore-convert: " << o.model_dir << " -> " << o.output << " (" << (o.int8 ? "int8" : "f32") << ")\n";
   out << "  config: " << c.layer_count << " layers, hidden " << c.hidden_size << ", " << c.head_count << " heads x "
       << c.head_dim() << ", ffn " << c.intermediate_size << ", " << activation_name(c.activation) << ", vocab "

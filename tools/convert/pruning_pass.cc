@@ -47,13 +47,32 @@ std::string accuracy_line(const char* what, const std::string& name, const analy
 
 }  // namespace
 
-Result<ModelContents> prune_model(const PruneOptions& o, const PruneInputs& in, const ModelContents& unpruned,
-                                  std::ostream& out, std::ostream& err) {
-  const EncoderConfig& c = unpruned.config;
+Status check_prune_options(const PruneOptions& o, const EncoderConfig& c) {
   if (o.heads == "auto" && o.eval.path.empty()) {
     return invalid_argument("--prune-heads auto needs --eval EVAL: a labelled set to keep the accuracy drop within bounds");
   }
+  if (o.ffn_auto && o.eval.path.empty()) {
+    return invalid_argument("--prune-ffn auto needs --eval EVAL: a labelled set to keep the accuracy drop within bounds");
+  }
   if (!(o.max_accuracy_drop >= 0.0)) return invalid_argument("--max-accuracy-drop must be >= 0 (percentage points)");
+  if (!(o.ffn_fraction >= 0.0 && o.ffn_fraction < 1.0)) {
+    return invalid_argument(cat("--prune-ffn ", o.ffn_fraction, " is outside [0, 1)"));
+  }
+  if (!o.heads.empty() && o.heads != "auto") {
+    PrunePlan plan = keep_everything(c);
+    ENCORE_RETURN_IF_ERROR(remove_listed_heads(o.heads, c, &plan));
+  }
+  if ((!o.heldout.path.empty()) && o.eval.path.empty()) return invalid_argument("--heldout needs --eval");
+  if (!c.has_classifier() && !o.eval.path.empty()) {
+    return invalid_argument("--eval needs a classifier model (labels to predict); this checkpoint has no classifier");
+  }
+  return Status::Ok();
+}
+
+Result<ModelContents> prune_model(const PruneOptions& o, const PruneInputs& in, const ModelContents& unpruned,
+                                  std::ostream& out, std::ostream& err) {
+  const EncoderConfig& c = unpruned.config;
+  ENCORE_RETURN_IF_ERROR(check_prune_options(o, c));
   ENCORE_ASSIGN_OR_RETURN(Loaded before, load(unpruned));
 
   // Tuning and held-out sets.

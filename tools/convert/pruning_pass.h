@@ -51,6 +51,10 @@ struct PruneInputs {
   int64_t calibration_sequences = 0, calibration_length = 0;
 };
 
+// Checks the options against the model's config before any work: "auto" searches need an
+// evaluation set, a head list must parse and leave every layer a head, fractions in [0, 1).
+Status check_prune_options(const PruneOptions& options, const EncoderConfig& config);
+
 // Returns the pruned contents (or `unpruned` itself when nothing is to be pruned and only
 // accuracy is to be reported). Writes the report to `out`, search progress to `err`.
 Result<ModelContents> prune_model(const PruneOptions& options, const PruneInputs& inputs,
