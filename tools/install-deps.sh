@@ -7,6 +7,7 @@
 #     without OpenBLAS it falls back to the reference BLAS, ~40x slower in fp32)
 #   tools/install-deps.sh --fuzz     also clang-14 and libFuzzer (tools/fuzz.sh)
 #   tools/install-deps.sh --train    also python3-torch and the word lists tools/train/train_langid.py learns from
+#   tools/install-deps.sh --browser  also Chromium, for the browser test of the HTML reports (ctest -L browser)
 set -euo pipefail
 
 packages=(
@@ -21,7 +22,8 @@ for option in "$@"; do
     --fuzz) packages+=(clang-14 libfuzzer-14-dev) ;;
     --train) packages+=(python3-torch python3-numpy wamerican wngerman wfrench wspanish witalian wportuguese wdutch
                         wswedish wpolish) ;;
-    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train)" >&2; exit 2 ;;
+    --browser) packages+=(chromium) ;;
+    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train, --browser)" >&2; exit 2 ;;
   esac
 done
 
