@@ -65,6 +65,12 @@ TensorData* find(ModelContents& c, const std::string& name) {
   }
   return nullptr;
 }
+const TensorData* find(const ModelContents& c, const std::string& name) {
+  for (const auto& t : c.tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
 
 // The unpruned contents with the down-projection columns of the neurons the plan removes set
 // to zero (what removing them means for the rest of the network).
@@ -279,7 +285,7 @@ TEST_CASE("FFN importance: keeps the neurons with the largest activation std x d
   CHECK(convert::kept_neurons({4, 1, 3, 0, 2}, 2) == std::vector<int32_t>{0, 2, 3});
 }
 
-TEST_CASE("FFN statistics: over real tokens only; a padded batch gives what its sequences give alone") {
+TEST_CASE("FFN statistics: over real tokens only, a padded batch gives what its sequences give alone") {
   const auto ck = checkpoint();
   auto model = Model::load_from_memory(testing::f32_model_bytes(ck));
   REQUIRE(model.ok());
@@ -377,10 +383,10 @@ TEST_CASE("FFN pruning with mean compensation: f32 against the reference, int8 b
   int worst = 0;
   for (size_t l = 0; l < 2; ++l) {
     const std::string bias = format::layer_name(static_cast<int>(l), "ffn_down.bias");
-    const TensorData* original = find(const_cast<ModelContents&>(full), bias);
+    const TensorData* original = find(full, bias);
     TensorData* target = find(expected, bias);
     const TensorData* folded_bias = find(*pruned, bias);
-    const TensorData* weight = find(const_cast<ModelContents&>(full), format::layer_name(static_cast<int>(l), "ffn_down.weight"));
+    const TensorData* weight = find(full, format::layer_name(static_cast<int>(l), "ffn_down.weight"));
     REQUIRE(original != nullptr);
     REQUIRE(folded_bias != nullptr);
     target->bytes = folded_bias->bytes;
