@@ -9,6 +9,7 @@
 #   tools/install-deps.sh --train    also python3-torch and the word lists tools/train/train_langid.py learns from
 #   tools/install-deps.sh --cross    also the aarch64 / armhf cross compilers and qemu-user (tools/test-arm.sh);
 #     the ARM libraries themselves go into a sysroot (tools/arm-sysroot.sh), never through multiarch
+#   tools/install-deps.sh --browser  also Chromium, for the browser test of the HTML reports (ctest -L browser)
 set -euo pipefail
 
 packages=(
@@ -24,7 +25,8 @@ for option in "$@"; do
     --train) packages+=(python3-torch python3-numpy wamerican wngerman wfrench wspanish witalian wportuguese wdutch
                         wswedish wpolish) ;;
     --cross) packages+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user-static) ;;
-    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train, --cross)" >&2; exit 2 ;;
+    --browser) packages+=(chromium) ;;
+    *) echo "install-deps: error: unknown option $option (use --reference, --fuzz, --train, --cross, --browser)" >&2; exit 2 ;;
   esac
 done
 

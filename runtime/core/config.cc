@@ -1,5 +1,7 @@
 #include "encore/config.h"
 
+#include <algorithm>
+
 namespace encore {
 
 const char* activation_name(Activation a) {
@@ -9,6 +11,24 @@ const char* activation_name(Activation a) {
     case Activation::kRelu: return "relu";
   }
   return "unknown";
+}
+
+int32_t EncoderConfig::max_intermediate_size() const {
+  int32_t m = 0;
+  for (int l = 0; l < layer_count; ++l) m = std::max(m, intermediate_in_layer(l));
+  return m;
+}
+
+int32_t EncoderConfig::max_heads_in_layer() const {
+  int32_t m = 0;
+  for (int l = 0; l < layer_count; ++l) m = std::max(m, heads_in_layer(l));
+  return m;
+}
+
+int64_t EncoderConfig::total_heads() const {
+  int64_t n = 0;
+  for (int l = 0; l < layer_count; ++l) n += heads_in_layer(l);
+  return n;
 }
 
 }  // namespace encore

@@ -65,9 +65,10 @@ class Carver {
 };
 
 void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, uint64_t batch, uint64_t seq,
-           ActivationBuffers* b) {
+           bool keep_attention, ActivationBuffers* b) {
   const uint64_t tokens = batch * seq;
-  const uint64_t H = static_cast<uint64_t>(cfg.hidden_size), I = static_cast<uint64_t>(cfg.intermediate_size);
+  // Sized for the widest layer: a pruned layer has at most hidden_size attention columns.
+  const uint64_t H = static_cast<uint64_t>(cfg.hidden_size), I = static_cast<uint64_t>(cfg.max_intermediate_size());
   b->hidden = c.take<float>(tokens * H);
   b->context = c.take<float>(tokens * H);
   b->key_bias = c.take<float>(tokens);
@@ -85,6 +86,8 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
     b->proj_f32 = c.take<float>(tokens * H);
     b->ffn_f32 = c.take<float>(tokens * I);
   }
+  b->attention_probs =
+      keep_attention ? c.take<float>(static_cast<uint64_t>(cfg.total_heads()) * tokens * seq) : nullptr;
   b->cls = c.take<float>(batch * H);
   b->pooled = c.take<float>(batch * H);
   b->logits = c.take<float>(batch * std::max<uint64_t>(cfg.labels.size(), 1));
@@ -92,7 +95,7 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
 }  // namespace
 
 Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t slots, int64_t batch,
-                                int64_t seq_len, uint64_t max_bytes) {
+                                int64_t seq_len, uint64_t max_bytes, bool keep_attention) {
   if (batch * seq_len <= token_capacity_ && seq_len <= seq_capacity_ && batch <= batch_capacity_) {
     return Status::Ok();
   }
@@ -104,7 +107,18 @@ Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t
   ActivationBuffers unused;
   // Token-sized buffers use new_tokens; measure with batch=new_tokens/new_seq rounded up.
   uint64_t plan_batch = static_cast<uint64_t>(std::max(new_batch, (new_tokens + new_seq - 1) / new_seq));
-  carve(measure, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), &unused);
+  if (keep_attention) {
+    // heads x tokens x seq floats can exceed 64 bits for a crafted config; the other buffers
+    // cannot (tokens <= 2^24, widths <= 2^20).
+    uint64_t floats = 0, attention_bytes = 0;
+    if (!checked_mul(static_cast<uint64_t>(cfg.total_heads()), plan_batch * static_cast<uint64_t>(new_seq), &floats) ||
+        !checked_mul(floats, static_cast<uint64_t>(new_seq) * sizeof(float), &attention_bytes) ||
+        attention_bytes > (uint64_t{1} << 46)) {
+      return resource_exhausted(cat("batch ", batch, " x seq ", seq_len,
+                                    ": the attention probabilities of every layer would not fit in memory"));
+    }
+  }
+  carve(measure, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), keep_attention, &unused);
   size_t bytes = measure.size();
   if (max_bytes > 0 && bytes > max_bytes) {
     return resource_exhausted(cat("batch ", batch, " x seq ", seq_len, " needs ", bytes,
@@ -127,7 +141,7 @@ Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t
   block_ = std::unique_ptr<uint8_t, BlockDeleter>(p, BlockDeleter(mapped));
   bytes_ = bytes;
   Carver real(block_.get());
-  carve(real, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), &buffers_);
+  carve(real, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), keep_attention, &buffers_);
   batch_capacity_ = static_cast<int64_t>(plan_batch);
   seq_capacity_ = new_seq;
   token_capacity_ = static_cast<int64_t>(plan_batch) * new_seq;

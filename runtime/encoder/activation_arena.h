@@ -18,7 +18,7 @@ namespace encore::internal {
 
 struct ActivationBuffers {
   float* hidden = nullptr;     // [tokens, hidden] residual stream (f32 in every model)
-  float* context = nullptr;    // [tokens, hidden] attention output
+  float* context = nullptr;    // [tokens, heads x head_dim] attention output (<= hidden per token)
   float* key_bias = nullptr;   // [tokens] additive mask per key position
   // Packing: the rows above hold only each sequence's tokens up to its last unmasked one.
   int32_t* token_source = nullptr;  // [tokens] packed row -> flat index into the [batch, seq] inputs
@@ -26,14 +26,17 @@ struct ActivationBuffers {
   float* attn_scratch = nullptr;  // [scratch_slots, attention_scratch_floats(seq, head_dim)]
   size_t attn_scratch_stride = 0;
   // f32 models
-  float* qkv_f32 = nullptr;    // [tokens, 3 * hidden]
+  float* qkv_f32 = nullptr;    // [tokens, 3 * hidden] (a pruned layer uses 3 x its heads x head_dim)
   float* proj_f32 = nullptr;   // [tokens, hidden] output of attn_out / ffn_down
-  float* ffn_f32 = nullptr;    // [tokens, intermediate]
+  float* ffn_f32 = nullptr;    // [tokens, intermediate] (the widest layer's)
   // int8 models
   int8_t* hidden_q = nullptr;  // [tokens, max(hidden, intermediate)] GEMM input
   int8_t* qkv_q = nullptr;     // [tokens, 3 * hidden]
   int8_t* proj_q = nullptr;    // [tokens, hidden]
   int8_t* ffn_q = nullptr;     // [tokens, intermediate]
+  // Attention probabilities of every layer (only when kept): per layer [batch, heads, seq, seq]
+  // for the run's batch and seq, layers one after another.
+  float* attention_probs = nullptr;
   // pooler / classifier, [batch, ...]
   float* cls = nullptr;
   float* pooled = nullptr;
@@ -44,8 +47,9 @@ class ActivationArena {
  public:
   // Makes sure the buffers fit (batch, seq_len); allocates only when they do not. A block
   // larger than max_bytes (0 = unbounded) is refused and the current one kept.
+  // keep_attention adds room for every layer's attention probabilities.
   Status reserve(const EncoderConfig& config, bool quantized, size_t scratch_slots, int64_t batch,
-                 int64_t seq_len, uint64_t max_bytes = 0);
+                 int64_t seq_len, uint64_t max_bytes = 0, bool keep_attention = false);
   const ActivationBuffers& buffers() const { return buffers_; }
   size_t bytes() const { return bytes_; }
   // True when the block is a huge-page-advised mapping (the advice may still be declined).

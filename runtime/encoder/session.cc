@@ -13,6 +13,12 @@
 // No work on padding: the rows of a batch are packed to each sequence's tokens up to its last
 // unmasked one, so the linear layers, LayerNorm and activations run on real tokens only and
 // attention runs per sequence on its own length; the final rows are put back in place.
+//
+// Layers may differ in width (a pruned model): layer l has A_l = heads_l x head_dim attention
+// columns (its QKV rows are 3 A_l wide, its context A_l) and I_l FFN neurons.
+// Ablation switches (set_head_masked, set_ffn_bypassed) are read per (sequence, head) job and
+// per layer: a masked head's context columns are written as zeros and its work skipped; a
+// bypassed FFN contributes zero to the residual and is not computed.
 #include "encore/session.h"
 
 #include <algorithm>
@@ -64,6 +70,11 @@ struct Session::Impl {
   // Observer names, built once (only when an observer is set).
   std::vector<std::string> observe_names;
   internal::StepProfiler profiler;
+  // Ablation state, sized at creation: head_masked[head_offset[l] + h], ffn_bypassed[l].
+  std::vector<uint8_t> head_masked, ffn_bypassed;
+  std::vector<size_t> head_offset;
+  // Attention probabilities of the last run (SessionOptions::attention_probabilities).
+  int64_t last_batch = 0, last_seq = 0;
 
   pthreadpool_t threads() const { return pool.get(); }
   Status forward(const Inputs& in);
@@ -71,6 +82,12 @@ struct Session::Impl {
   void unpack_hidden(const Inputs& in, const internal::ActivationBuffers& b) const;
   void embed(const Inputs& in, size_t rows, const internal::ActivationBuffers& b);
   void attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b);
+  // Start of layer `layer`'s probabilities for a run of (batch, seq), or null when not kept.
+  float* attention_probs(size_t layer, int64_t batch, int64_t seq) const {
+    float* base = arena.buffers().attention_probs;
+    if (!base) return nullptr;
+    return base + head_offset[layer] * static_cast<size_t>(batch * seq * seq);
+  }
   void layer_norm(size_t rows, float* x, const internal::NormWeights& n);
   void observe(size_t layer, size_t point, const float* data, size_t rows, size_t cols, size_t stride) {
     if (!options.observer) return;
@@ -93,13 +110,14 @@ Status create_layer_ops(const internal::LayerWeights& w, const EncoderConfig& c,
                                                                 w.ffn_down.bias_f32, kWhat[3]));
     return Status::Ok();
   }
-  const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(c.intermediate_size);
+  const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(w.ffn_up.out);
+  const size_t A = static_cast<size_t>(w.attn_out.in);  // kept heads x head_dim
   const auto& a = w.act;
-  std::vector<float> scales(3 * H);
-  for (size_t i = 0; i < H; ++i) {
+  std::vector<float> scales(3 * A);
+  for (size_t i = 0; i < A; ++i) {
     scales[i] = a[fmt::kQOutput].scale;
-    scales[H + i] = a[fmt::kKOutput].scale;
-    scales[2 * H + i] = a[fmt::kVOutput].scale;
+    scales[A + i] = a[fmt::kKOutput].scale;
+    scales[2 * A + i] = a[fmt::kVOutput].scale;
   }
   ENCORE_ASSIGN_OR_RETURN(ops->qkv, LinearOp::create_qc8(w.qkv, a[fmt::kQkvInput], scales.data(), 0, kWhat[0]));
   auto uniform = [&](size_t n, ActivationQuant q) { return std::vector<float>(n, q.scale); };
@@ -160,6 +178,13 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
       for (const char* p : fmt::kActivationPoints) impl->observe_names.push_back(fmt::layer_name(l, p));
     }
   }
+  impl->head_offset.resize(static_cast<size_t>(c.layer_count) + 1, 0);
+  for (int l = 0; l < c.layer_count; ++l) {
+    impl->head_offset[static_cast<size_t>(l) + 1] = impl->head_offset[static_cast<size_t>(l)] +
+                                                      static_cast<size_t>(c.heads_in_layer(l));
+  }
+  impl->head_masked.assign(impl->head_offset.back(), 0);
+  impl->ffn_bypassed.assign(static_cast<size_t>(c.layer_count), 0);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
@@ -168,6 +193,49 @@ Session::~Session() = default;
 const Model& Session::model() const { return *impl_->model; }
 uint64_t Session::activation_bytes() const { return impl_->arena.bytes(); }
 const std::vector<ProfileRecord>& Session::profile() const { return impl_->profiler.records(); }
+
+Status Session::set_head_masked(int layer, int head, bool masked) {
+  const auto& c = impl_->model->config();
+  if (layer < 0 || layer >= c.layer_count) {
+    return invalid_argument(cat("layer ", layer, " is outside [0, ", c.layer_count, ")"));
+  }
+  if (head < 0 || head >= c.heads_in_layer(layer)) {
+    return invalid_argument(cat("layer ", layer, " has ", c.heads_in_layer(layer), " heads; head ", head,
+                                " is outside [0, ", c.heads_in_layer(layer), ")"));
+  }
+  impl_->head_masked[impl_->head_offset[static_cast<size_t>(layer)] + static_cast<size_t>(head)] = masked;
+  return Status::Ok();
+}
+
+Status Session::set_ffn_bypassed(int layer, bool bypassed) {
+  const auto& c = impl_->model->config();
+  if (layer < 0 || layer >= c.layer_count) {
+    return invalid_argument(cat("layer ", layer, " is outside [0, ", c.layer_count, ")"));
+  }
+  impl_->ffn_bypassed[static_cast<size_t>(layer)] = bypassed;
+  return Status::Ok();
+}
+
+void Session::clear_ablation() {
+  std::fill(impl_->head_masked.begin(), impl_->head_masked.end(), 0);
+  std::fill(impl_->ffn_bypassed.begin(), impl_->ffn_bypassed.end(), 0);
+}
+
+bool Session::head_masked(int layer, int head) const {
+  const auto& c = impl_->model->config();
+  if (layer < 0 || layer >= c.layer_count || head < 0 || head >= c.heads_in_layer(layer)) return false;
+  return impl_->head_masked[impl_->head_offset[static_cast<size_t>(layer)] + static_cast<size_t>(head)];
+}
+
+bool Session::ffn_bypassed(int layer) const {
+  if (layer < 0 || layer >= impl_->model->config().layer_count) return false;
+  return impl_->ffn_bypassed[static_cast<size_t>(layer)];
+}
+
+const float* Session::attention_probabilities(int layer) const {
+  if (layer < 0 || layer >= impl_->model->config().layer_count || impl_->last_batch == 0) return nullptr;
+  return impl_->attention_probs(static_cast<size_t>(layer), impl_->last_batch, impl_->last_seq);
+}
 
 namespace {
 Status validate_inputs(const Inputs& in, const EncoderConfig& c) {
@@ -205,8 +273,12 @@ Status Session::run(const Inputs& in, Outputs* out) {
   const auto& c = impl_->model->config();
   ENCORE_RETURN_IF_ERROR(validate_inputs(in, c));
   ENCORE_RETURN_IF_ERROR(impl_->arena.reserve(c, impl_->model->is_quantized(), impl_->scratch_slots, in.batch,
-                                              in.seq_len, impl_->options.max_activation_bytes));
+                                              in.seq_len, impl_->options.max_activation_bytes,
+                                              impl_->options.attention_probabilities));
+  impl_->last_batch = 0;  // no probabilities to read unless this run completes
   ENCORE_RETURN_IF_ERROR(impl_->forward(in));
+  impl_->last_batch = in.batch;
+  impl_->last_seq = in.seq_len;
   const auto& b = impl_->arena.buffers();
   out->last_hidden_state = b.hidden;
   out->pooler_output = c.has_pooler ? b.pooled : nullptr;
@@ -226,7 +298,8 @@ size_t Session::Impl::pack_rows(const Inputs& in, const internal::ActivationBuff
   int64_t rows = 0;
   for (int64_t s = 0; s < B; ++s) {
     int64_t length = S;
-    if (in.attention_mask) {
+    // Kept attention probabilities cover every position, padding included: no packing then.
+    if (in.attention_mask && !b.attention_probs) {
       const int32_t* m = in.attention_mask + s * S;
       int64_t last = S - 1;
       while (last >= 0 && m[last] == 0) --last;
@@ -289,11 +362,14 @@ void Session::Impl::layer_norm(size_t rows, float* x, const internal::NormWeight
 void Session::Impl::attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b) {
   const auto& c = model->config();
   const auto& w = model->weights();
-  const size_t H = static_cast<size_t>(c.hidden_size);
-  const size_t heads = static_cast<size_t>(c.head_count), d = static_cast<size_t>(c.head_dim());
+  const size_t S_full = static_cast<size_t>(in.seq_len);
+  const size_t heads = static_cast<size_t>(c.heads_in_layer(static_cast<int>(layer)));
+  const size_t d = static_cast<size_t>(c.head_dim()), A = heads * d;
   const size_t jobs = static_cast<size_t>(in.batch) * heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   const size_t slots = std::min(scratch_slots, jobs);
+  const uint8_t* masked = head_masked.data() + head_offset[layer];
+  float* probs = attention_probs(layer, in.batch, in.seq_len);  // [batch, heads, S, S] or null
   // One task per scratch slot; each walks its share of (sequence, head) jobs, so no two
   // concurrent calls share scratch.
   parallel_tasks(threads(), slots, [&](size_t slot) {
@@ -302,16 +378,25 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
       const size_t seq = job / heads, h = job % heads;
       const size_t row0 = static_cast<size_t>(b.seq_rows[seq]);
       const size_t S = static_cast<size_t>(b.seq_rows[seq + 1]) - row0;  // this sequence's packed length
-      float* out = b.context + row0 * H + h * d;
+      float* out = b.context + row0 * A + h * d;
+      // Kept probabilities are [batch, heads, S_full, S_full]; rows are not packed then (S == S_full).
+      float* p = probs ? probs + job * S_full * S_full : nullptr;
+      if (masked[h]) {
+        // The head's context is zero: what zero value rows (or zero output-projection
+        // columns) give, with none of the work.
+        for (size_t r = 0; r < S; ++r) std::fill(out + r * A, out + r * A + d, 0.0f);
+        if (p) std::fill(p, p + S * S, 0.0f);
+        continue;
+      }
       const float* bias = b.key_bias + row0;
       if (w.quantized) {
         const auto& a = w.layers[layer].act;
-        const int8_t* q = b.qkv_q + row0 * 3 * H + h * d;
-        attention_head_qs8(S, d, q, a[fmt::kQOutput].scale, q + H, a[fmt::kKOutput].scale, q + 2 * H,
-                           a[fmt::kVOutput].scale, 3 * H, bias, scale, scratch, out, H);
+        const int8_t* q = b.qkv_q + row0 * 3 * A + h * d;
+        attention_head_qs8(S, d, q, a[fmt::kQOutput].scale, q + A, a[fmt::kKOutput].scale, q + 2 * A,
+                           a[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, out, A, p);
       } else {
-        const float* q = b.qkv_f32 + row0 * 3 * H + h * d;
-        attention_head_f32(S, d, q, q + H, q + 2 * H, 3 * H, bias, scale, scratch, out, H);
+        const float* q = b.qkv_f32 + row0 * 3 * A + h * d;
+        attention_head_f32(S, d, q, q + A, q + 2 * A, 3 * A, bias, scale, scratch, out, A, p);
       }
     }
   });
@@ -321,7 +406,7 @@ Status Session::Impl::forward(const Inputs& in) {
   const auto& c = model->config();
   const auto& w = model->weights();
   const auto& b = arena.buffers();
-  const uint64_t H = static_cast<uint64_t>(c.hidden_size), I = static_cast<uint64_t>(c.intermediate_size);
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size);
   const uint64_t B = static_cast<uint64_t>(in.batch), S = static_cast<uint64_t>(in.seq_len);
   // M: the rows every row-wise step (linear layers, LayerNorm, activations) computes.
   const uint64_t M = pack_rows(in, b);
@@ -342,7 +427,6 @@ Status Session::Impl::forward(const Inputs& in) {
     const uint64_t n = static_cast<uint64_t>(b.seq_rows[s + 1] - b.seq_rows[s]);
     score_count += n * n;
   }
-  const uint64_t attn_ops = static_cast<uint64_t>(c.head_count) * score_count * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
 
   profiler.begin_run();
   {
@@ -353,6 +437,11 @@ Status Session::Impl::forward(const Inputs& in) {
     LayerOps& ops = layers[l];
     const auto& lw = w.layers[l];
     const int li = static_cast<int>(l);
+    // This layer's widths: attention columns (kept heads x head_dim) and FFN neurons.
+    const uint64_t A = static_cast<uint64_t>(lw.attn_out.in), I = static_cast<uint64_t>(lw.ffn_up.out);
+    const uint64_t attn_ops =
+        static_cast<uint64_t>(c.heads_in_layer(li)) * score_count * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
+    const bool ffn = !ffn_bypassed[l];
     Status st;
     if (q8) {
       const auto& a = lw.act;
@@ -360,92 +449,99 @@ Status Session::Impl::forward(const Inputs& in) {
         auto t = profiler.step(li, ProfileStep::kQuantize, "encore quantize", 3 * M * cols, 5 * M * cols);
         rows_parallel(cols, [&](size_t at, size_t n) { quantize_f32_qs8(n, x + at, q.scale, q.zero_point, y + at); });
       };
+      // A bypassed FFN adds nothing: only the LayerNorm runs.
       auto residual_norm = [&](ProfileStep step, const int8_t* y, ActivationQuant q, const internal::NormWeights& n) {
         auto t = profiler.step(li, step, "encore dequantize-add + layernorm", 12 * M * H, 13 * M * H);
-        rows_parallel(H, [&](size_t at, size_t k) { dequantize_add_qs8_f32(k, y + at, q.scale, q.zero_point, b.hidden + at); });
+        if (y) {
+          rows_parallel(H, [&](size_t at, size_t k) { dequantize_add_qs8_f32(k, y + at, q.scale, q.zero_point, b.hidden + at); });
+        }
         layer_norm(M, b.hidden, n);
       };
       quantize(b.hidden, H, a[fmt::kQkvInput], b.hidden_q);
       {
-        auto t = gemm(li, ProfileStep::kQkvProjection, 3 * H, H);
+        auto t = gemm(li, ProfileStep::kQkvProjection, 3 * A, H);
         st = ops.qkv.run(M, b.hidden_q, b.qkv_q, pool);
       }
       if (!st.ok()) return st.with_context(cat("layer ", l));
       {
-        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention qs8", attn_ops, M * H * 7);
+        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention qs8", attn_ops, M * A * 7);
         attention(l, in, b);
       }
-      quantize(b.context, H, a[fmt::kAttnOutInput], b.hidden_q);
+      quantize(b.context, A, a[fmt::kAttnOutInput], b.hidden_q);
       {
-        auto t = gemm(li, ProfileStep::kOutputProjection, H, H);
+        auto t = gemm(li, ProfileStep::kOutputProjection, H, A);
         st = ops.attn_out.run(M, b.hidden_q, b.proj_q, pool);
       }
       if (!st.ok()) return st.with_context(cat("layer ", l));
       residual_norm(ProfileStep::kAttnResidualNorm, b.proj_q, a[fmt::kAttnOutOutput], lw.attn_norm);
-      quantize(b.hidden, H, a[fmt::kFfnUpInput], b.hidden_q);
-      {
-        auto t = gemm(li, ProfileStep::kFfnUp, I, H);
-        st = ops.ffn_up.run(M, b.hidden_q, b.ffn_q, pool);
+      if (ffn) {
+        quantize(b.hidden, H, a[fmt::kFfnUpInput], b.hidden_q);
+        {
+          auto t = gemm(li, ProfileStep::kFfnUp, I, H);
+          st = ops.ffn_up.run(M, b.hidden_q, b.ffn_q, pool);
+        }
+        if (!st.ok()) return st.with_context(cat("layer ", l));
+        {
+          auto t = profiler.step(li, ProfileStep::kActivation, "encore int8 lookup table", M * I, 2 * M * I);
+          rows_parallel(I, [&](size_t at, size_t n) { apply_lut_qs8(n, b.ffn_q + at, ops.activation_lut, b.ffn_q + at); });
+        }
+        {
+          auto t = gemm(li, ProfileStep::kFfnDown, H, I);
+          st = ops.ffn_down.run(M, b.ffn_q, b.proj_q, pool);
+        }
+        if (!st.ok()) return st.with_context(cat("layer ", l));
       }
-      if (!st.ok()) return st.with_context(cat("layer ", l));
-      {
-        auto t = profiler.step(li, ProfileStep::kActivation, "encore int8 lookup table", M * I, 2 * M * I);
-        rows_parallel(I, [&](size_t at, size_t n) { apply_lut_qs8(n, b.ffn_q + at, ops.activation_lut, b.ffn_q + at); });
-      }
-      {
-        auto t = gemm(li, ProfileStep::kFfnDown, H, I);
-        st = ops.ffn_down.run(M, b.ffn_q, b.proj_q, pool);
-      }
-      if (!st.ok()) return st.with_context(cat("layer ", l));
-      residual_norm(ProfileStep::kFfnResidualNorm, b.proj_q, a[fmt::kFfnDownOutput], lw.ffn_norm);
+      residual_norm(ProfileStep::kFfnResidualNorm, ffn ? b.proj_q : nullptr, a[fmt::kFfnDownOutput], lw.ffn_norm);
     } else {
-      auto residual_norm = [&](ProfileStep step, const internal::NormWeights& n) {
+      auto residual_norm = [&](ProfileStep step, const float* y, const internal::NormWeights& n) {
         auto t = profiler.step(li, step, "encore add + layernorm", 11 * M * H, 16 * M * H);
-        rows_parallel(H, [&](size_t at, size_t k) { add_f32(k, b.proj_f32 + at, b.hidden + at); });
+        if (y) rows_parallel(H, [&](size_t at, size_t k) { add_f32(k, y + at, b.hidden + at); });
         layer_norm(M, b.hidden, n);
       };
       observe(l, fmt::kQkvInput, b.hidden, M, H, H);
       {
-        auto t = gemm(li, ProfileStep::kQkvProjection, 3 * H, H);
+        auto t = gemm(li, ProfileStep::kQkvProjection, 3 * A, H);
         st = ops.qkv.run(M, b.hidden, b.qkv_f32, pool);
       }
       if (!st.ok()) return st.with_context(cat("layer ", l));
-      observe(l, fmt::kQOutput, b.qkv_f32, M, H, 3 * H);
-      observe(l, fmt::kKOutput, b.qkv_f32 + H, M, H, 3 * H);
-      observe(l, fmt::kVOutput, b.qkv_f32 + 2 * H, M, H, 3 * H);
+      observe(l, fmt::kQOutput, b.qkv_f32, M, A, 3 * A);
+      observe(l, fmt::kKOutput, b.qkv_f32 + A, M, A, 3 * A);
+      observe(l, fmt::kVOutput, b.qkv_f32 + 2 * A, M, A, 3 * A);
       {
-        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention f32", attn_ops, M * H * 16);
+        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention f32", attn_ops, M * A * 16);
         attention(l, in, b);
       }
-      observe(l, fmt::kAttnOutInput, b.context, M, H, H);
+      observe(l, fmt::kAttnOutInput, b.context, M, A, A);
       {
-        auto t = gemm(li, ProfileStep::kOutputProjection, H, H);
+        auto t = gemm(li, ProfileStep::kOutputProjection, H, A);
         st = ops.attn_out.run(M, b.context, b.proj_f32, pool);
       }
       if (!st.ok()) return st.with_context(cat("layer ", l));
       observe(l, fmt::kAttnOutOutput, b.proj_f32, M, H, H);
-      residual_norm(ProfileStep::kAttnResidualNorm, lw.attn_norm);
-      observe(l, fmt::kFfnUpInput, b.hidden, M, H, H);
-      {
-        auto t = gemm(li, ProfileStep::kFfnUp, I, H);
-        st = ops.ffn_up.run(M, b.hidden, b.ffn_f32, pool);
+      residual_norm(ProfileStep::kAttnResidualNorm, b.proj_f32, lw.attn_norm);
+      if (ffn) {
+        observe(l, fmt::kFfnUpInput, b.hidden, M, H, H);
+        {
+          auto t = gemm(li, ProfileStep::kFfnUp, I, H);
+          st = ops.ffn_up.run(M, b.hidden, b.ffn_f32, pool);
+        }
+        if (!st.ok()) return st.with_context(cat("layer ", l));
+        observe(l, fmt::kFfnUpOutput, b.ffn_f32, M, I, I);
+        {
+          auto t = profiler.step(li, ProfileStep::kActivation, c.activation == Activation::kRelu ? "encore relu f32"
+                                                                                                 : "encore gelu f32",
+                                 20 * M * I, 8 * M * I);
+          rows_parallel(I, [&](size_t at, size_t n) { activation_f32(c.activation, n, b.ffn_f32 + at, b.ffn_f32 + at); });
+        }
+        observe(l, fmt::kFfnDownInput, b.ffn_f32, M, I, I);
+        {
+          auto t = gemm(li, ProfileStep::kFfnDown, H, I);
+          st = ops.ffn_down.run(M, b.ffn_f32, b.proj_f32, pool);
+        }
+        if (!st.ok()) return st.with_context(cat("layer ", l));
+        observe(l, fmt::kFfnDownOutput, b.proj_f32, M, H, H);
       }
-      if (!st.ok()) return st.with_context(cat("layer ", l));
-      observe(l, fmt::kFfnUpOutput, b.ffn_f32, M, I, I);
-      {
-        auto t = profiler.step(li, ProfileStep::kActivation, c.activation == Activation::kRelu ? "encore relu f32"
-                                                                                               : "encore gelu f32",
-                               20 * M * I, 8 * M * I);
-        rows_parallel(I, [&](size_t at, size_t n) { activation_f32(c.activation, n, b.ffn_f32 + at, b.ffn_f32 + at); });
-      }
-      observe(l, fmt::kFfnDownInput, b.ffn_f32, M, I, I);
-      {
-        auto t = gemm(li, ProfileStep::kFfnDown, H, I);
-        st = ops.ffn_down.run(M, b.ffn_f32, b.proj_f32, pool);
-      }
-      if (!st.ok()) return st.with_context(cat("layer ", l));
-      observe(l, fmt::kFfnDownOutput, b.proj_f32, M, H, H);
-      residual_norm(ProfileStep::kFfnResidualNorm, lw.ffn_norm);
+      residual_norm(ProfileStep::kFfnResidualNorm, ffn ? b.proj_f32 : nullptr, lw.ffn_norm);
     }
   }
 

@@ -9,7 +9,12 @@
 
 namespace encore::format {
 
-constexpr uint32_t kFormatVersion = 1;
+// Version 1: every layer has the config's head_count heads and intermediate_size neurons.
+// Version 2: EncoderConfig.layers gives each layer's kept heads and FFN width (pruned models).
+// Writers use version 1 unless the model is pruned; this build reads both.
+constexpr uint32_t kFormatVersionUniform = 1;
+constexpr uint32_t kFormatVersionPruned = 2;
+constexpr uint32_t kFormatVersion = kFormatVersionPruned;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 

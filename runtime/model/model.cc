@@ -2,11 +2,12 @@
 //
 // Order of checks, each failing with a message naming the field:
 //  1. size prefix and FlatBuffers verifier (structure, identifier "ENCR");
-//  2. format version, config ranges and consistency;
+//  2. format version, config ranges and consistency, per-layer shapes of a pruned model;
 //  3. every buffer range inside the file and 64-byte aligned;
 //  4. every tensor: unique name, buffer index, dims > 0, dtype x shape == buffer size
 //     (overflow-checked), quantization vectors of the right length with finite scales > 0;
-//  5. the tensors the encoder needs, by canonical name, with the shapes the config implies;
+//  5. the tensors the encoder needs, by canonical name, with the shapes the config implies
+//     (per layer for a pruned model: 3 x kept heads x head size Q/K/V rows, FFN width);
 //  6. activation quantization of every layer (int8 models).
 #include "encore/model.h"
 
@@ -100,6 +101,44 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   }
   if (out->has_classifier() && !out->has_pooler) {
     return invalid_model("config: a classifier needs the pooler, but has_pooler is false");
+  }
+  return Status::Ok();
+}
+
+// Per-layer shapes of a pruned model (format version 2): one entry per layer, each with 1 to
+// head_count distinct original head indices in ascending order and an FFN width in
+// [1, intermediate_size]. The tensors are then checked against these shapes.
+Status check_layer_shapes(const fb::EncoderConfig& c, uint32_t version, EncoderConfig* out) {
+  if (!c.layers()) return Status::Ok();
+  if (version < format::kFormatVersionPruned) {
+    return invalid_model(cat("config.layers (a pruned model) needs format version ", format::kFormatVersionPruned,
+                             ", but the file says version ", version));
+  }
+  if (c.layers()->size() != static_cast<uint32_t>(out->layer_count)) {
+    return invalid_model(cat("config.layers has ", c.layers()->size(), " entries for ", out->layer_count, " layers"));
+  }
+  for (uint32_t l = 0; l < c.layers()->size(); ++l) {
+    const fb::LayerShape* shape = c.layers()->Get(l);
+    const auto* heads = shape->heads();
+    if (!heads || heads->size() == 0 || heads->size() > static_cast<uint32_t>(out->head_count)) {
+      return invalid_model(cat("config.layers[", l, "]: ", heads ? heads->size() : 0, " heads, expected 1 to ",
+                               out->head_count));
+    }
+    std::vector<int32_t> kept;
+    for (int32_t h : *heads) {
+      if (h < 0 || h >= out->head_count || (!kept.empty() && h <= kept.back())) {
+        return invalid_model(cat("config.layers[", l, "]: head index ", h,
+                                 " is out of range or not in ascending order (head_count ", out->head_count, ")"));
+      }
+      kept.push_back(h);
+    }
+    const int32_t width = shape->intermediate_size();
+    if (width < 1 || width > out->intermediate_size) {
+      return invalid_model(cat("config.layers[", l, "]: intermediate_size ", width, " is outside [1, ",
+                               out->intermediate_size, "]"));
+    }
+    out->layer_heads.push_back(std::move(kept));
+    out->layer_intermediate_sizes.push_back(width);
   }
   return Status::Ok();
 }
@@ -232,7 +271,7 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
                        const std::unordered_map<std::string, TensorInfo>& by_name,
                        internal::ModelWeights* w) {
   TensorResolver r(by_name);
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t H = c.hidden_size;
   w->quantized = m.quant_mode() == fb::QuantMode::Int8;
   Status st;
 
@@ -261,8 +300,10 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
   for (int l = 0; l < c.layer_count; ++l) {
     auto& L = w->layers[static_cast<size_t>(l)];
     auto name = [&](const char* s) { return format::layer_name(l, s); };
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("qkv"), 3 * H, H, &L.qkv));
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("attn_out"), H, H, &L.attn_out));
+    // A pruned layer's attention width is its kept heads x head size; its FFN width its own.
+    const int64_t A = int64_t{c.heads_in_layer(l)} * c.head_dim(), I = c.intermediate_in_layer(l);
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("qkv"), 3 * A, H, &L.qkv));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("attn_out"), H, A, &L.attn_out));
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("ffn_up"), I, H, &L.ffn_up));
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("ffn_down"), H, I, &L.ffn_down));
     for (auto [norm, base] : {std::pair{&L.attn_norm, "attn_norm"}, std::pair{&L.ffn_norm, "ffn_norm"}}) {
@@ -320,9 +361,9 @@ Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std
     return invalid_model(cat(what, ": the model header is corrupt (FlatBuffers verification failed)"));
   }
   const fb::Model& m = *fb::GetSizePrefixedModel(data);
-  if (m.format_version() != format::kFormatVersion) {
-    return invalid_model(cat(what, ": format version ", m.format_version(), " is not supported (this build reads version ",
-                             format::kFormatVersion, ")"));
+  if (m.format_version() < format::kFormatVersionUniform || m.format_version() > format::kFormatVersion) {
+    return invalid_model(cat(what, ": format version ", m.format_version(), " is not supported (this build reads versions ",
+                             format::kFormatVersionUniform, " to ", format::kFormatVersion, ")"));
   }
   if (m.quant_mode() != fb::QuantMode::F32 && m.quant_mode() != fb::QuantMode::Int8) {
     return invalid_model(cat(what, ": unknown quantization mode ", static_cast<int>(m.quant_mode())));
@@ -330,6 +371,7 @@ Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std
 
   auto impl = std::make_unique<Model::Impl>(std::move(bytes));
   Status st = check_config(*m.config(), &impl->config);
+  if (st.ok()) st = check_layer_shapes(*m.config(), m.format_version(), &impl->config);
   if (!st.ok()) return st.with_context(what);
 
   // The FlatBuffers verifier checks that vectors lie inside the buffer, not that the elements

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# encore-convert / encore-run / encore-bench from the outside: success paths, and for each bad input a
+# encore-convert / encore-run / encore-bench / encore-inspect / encore-analyze from the outside: success paths, and for each bad input a
 # non-zero exit, exactly one line on stderr, and no output file left behind.
 set -u
-convert="$1"; run="$2"; fixtures="$3"; bench="$4"; inspect="$5"
+convert="$1"; run="$2"; fixtures="$3"; bench="$4"; inspect="$5"; analyze="$6"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0; passed=0
@@ -15,6 +15,7 @@ if [[ -n "${ENCORE_TEST_EMULATOR:-}" ]]; then
     printf '#!/bin/sh\nexec %s %s "$@"\n' "$ENCORE_TEST_EMULATOR" "$1" >"$w" && chmod +x "$w" && echo "$w"
   }
   convert=$(wrap "$convert"); run=$(wrap "$run"); bench=$(wrap "$bench"); inspect=$(wrap "$inspect")
+  analyze=$(wrap "$analyze")
 fi
 
 # npy_i64 FILE ROWS COLS V...: writes an int64 .npy
@@ -111,6 +112,62 @@ if [[ $(wc -l <"$tmp/out") -ne 3 ]]; then echo "FAIL run --text-file: expected 3
 fails "run: invalid UTF-8 text" "not valid UTF-8" "" "$run" "$m" --text $'bad \xff byte'
 fails "run: missing text file" "cannot open" "" "$run" "$m" --text-file "$tmp/none.txt"
 fails "run: text and ids together" "excludes" "" "$run" "$m" --text a --input-ids "$tmp/ids.npy"
+
+# expect_in FILE TEXT...: each text must occur in the file.
+expect_in() {
+  local file=$1; shift
+  for want in "$@"; do
+    grep -qF -- "$want" "$file" || { echo "FAIL: no '$want' in $(basename "$file")"; failures=$((failures + 1)); }
+  done
+}
+
+# encore-analyze: ablation table, JSON and HTML on the fixture's labelled eval set.
+ev="--eval $fx/eval_input_ids.npy --labels $fx/eval_labels.npy --mask $fx/eval_attention_mask.npy"
+# shellcheck disable=SC2086
+ok "analyze" "$analyze" "$m" $ev --json "$tmp/analysis.json" --html "$tmp/analysis.html" --text "hello world"
+expect_in "$tmp/out" "baseline on eval_input_ids.npy (256 sequences)" "layer 1 head 3 masked" "layer 0 FFN bypassed" \
+  "layer 1 only head"
+[[ $(grep -c "masked" "$tmp/out") -eq 8 ]] || { echo "FAIL analyze: expected 8 head rows"; failures=$((failures + 1)); }
+expect_in "$tmp/analysis.json" '"heads"' '"ffn_bypassed"' '"best_head_only"' '"loss_change"'
+expect_in "$tmp/analysis.html" 'id="encore-data"' '"attention"' "layer 0 FFN bypassed"
+if grep -qiE '(src|href)="?(https?:)?//' "$tmp/analysis.html"; then echo "FAIL analyze: the HTML loads something from the network"; failures=$((failures + 1)); fi
+fails "analyze: npy without labels" "need their labels" "$tmp/a1.json" "$analyze" "$m" --eval "$fx/eval_input_ids.npy" --json "$tmp/a1.json"
+printf 'good text\tpositive\nsome text\tjoyful\n' >"$tmp/bad_label.tsv"
+fails "analyze: unknown label" "bad_label.tsv:2: label 'joyful' is not one of the model's labels" "" "$analyze" "$m" --eval "$tmp/bad_label.tsv"
+printf 'no label here\n' >"$tmp/no_tab.tsv"
+fails "analyze: line without a label" "no_tab.tsv:1: expected text<TAB>label" "" "$analyze" "$m" --eval "$tmp/no_tab.tsv"
+fails "analyze: eval is neither" "is a .tsv" "" "$analyze" "$m" --eval "$fx/config.json"
+# shellcheck disable=SC2086
+fails "analyze: unwritable json" "error" "" "$analyze" "$m" $ev --json "$tmp/no/such/dir/a.json"
+"$convert" "$fixtures/tiny_base" -o "$tmp/base.encore" --calib "$fixtures/tiny_base/calib_ids.npy" >/dev/null 2>&1
+fails "analyze: no classifier" "no classifier head" "" "$analyze" "$tmp/base.encore" --eval "$tmp/bad_label.tsv"
+
+# Attention maps: encore-inspect attention (HTML), encore-run --attention-maps (.npy and JSON).
+ok "inspect attention" "$inspect" attention "$m" --text "hello world" -o "$tmp/att.html"
+expect_in "$tmp/att.html" '"tokens":["[CLS]"' '"probs":[[' 'data-rendered'
+ok "inspect attention ids" "$inspect" attention "$m" --ids "$tmp/one.npy" -o "$tmp/att2.html"
+fails "inspect attention: no input" "give the input" "$tmp/att3.html" "$inspect" attention "$m" -o "$tmp/att3.html"
+fails "inspect attention: bad id" "outside the vocabulary" "$tmp/att4.html" "$inspect" attention "$m" --ids "$tmp/bad_id.npy" -o "$tmp/att4.html"
+ok "run --attention-maps ids" "$run" "$m" --input-ids "$tmp/one.npy" -o "$tmp/h2.npy" --attention-maps "$tmp/maps.npy"
+expect_in "$tmp/maps.npy" "'shape': (2, 1, 4, 3, 3)"
+ok "run --attention-maps text" "$run" "$m" --text "hello" --text "a longer text" --attention-maps "$tmp/maps.json"
+[[ $(grep -o '"text":' "$tmp/maps.json" | wc -l) -eq 2 ]] || { echo "FAIL run --attention-maps text: expected 2 entries"; failures=$((failures + 1)); }
+
+# Pruning: an explicit head list and an FFN fraction give a smaller, valid, version-2 model.
+ok "convert --prune-heads list" "$convert" "$fx" -o "$tmp/pruned.encore" --calib "$fx/calib_ids.npy" \
+  --prune-heads 0:1,1:0,1:3 --prune-ffn 0.25 --eval "$fx/eval_input_ids.npy" --eval-labels "$fx/eval_labels.npy" \
+  --eval-mask "$fx/eval_attention_mask.npy"
+expect_in "$tmp/out" "layer 0: heads 0, 2, 3 (3 of 4); FFN 192 of 256 neurons" "layer 1: heads 1, 2 (2 of 4)" \
+  "held-out  accuracy" "MB unpruned ->"
+ok "inspect pruned" "$inspect" "$tmp/pruned.encore"
+expect_in "$tmp/out" "format version 2" "pruned: layer 0 heads 0 2 3, FFN 192; layer 1 heads 1 2, FFN 192"
+ok "analyze pruned" "$analyze" "$tmp/pruned.encore" --eval "$fx/eval_input_ids.npy" --labels "$fx/eval_labels.npy"
+[[ $(grep -c "masked" "$tmp/out") -eq 5 ]] || { echo "FAIL analyze pruned: expected 5 head rows"; failures=$((failures + 1)); }
+fails "convert: prune every head of a layer" "removes every head of layer 0" "$tmp/p1.encore" "$convert" "$fx" \
+  -o "$tmp/p1.encore" --prune-heads 0:0,0:1,0:2,0:3
+fails "convert: bad head list" "is not LAYER:HEAD" "$tmp/p2.encore" "$convert" "$fx" -o "$tmp/p2.encore" --prune-heads 0-1
+fails "convert: auto without eval" "needs --eval" "$tmp/p3.encore" "$convert" "$fx" -o "$tmp/p3.encore" --prune-heads auto
+fails "convert: bad ffn fraction" "neither 'auto' nor a fraction" "$tmp/p4.encore" "$convert" "$fx" -o "$tmp/p4.encore" --prune-ffn 1.5
 
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

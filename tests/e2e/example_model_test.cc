@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "analyze/ablation.h"
+#include "analyze/eval_set.h"
 #include "convert/converter.h"
 #include "encore/text.h"
 #include "io/npy.h"
@@ -108,6 +110,60 @@ TEST_CASE("example model: tokenizer ids equal the training script's, int8 accura
   MESSAGE("example model test accuracy: f32 " << accuracy[0] << ", int8 " << accuracy[1]);
   CHECK(accuracy[0] > 0.75);  // the training script reported 0.8019 in PyTorch float32
   CHECK(accuracy[1] >= accuracy[0] - 0.01);
+  fs::remove_all(dir);
+}
+
+// The pruning pipeline on real data: automatic head and FFN pruning within 0.5 points of the
+// tuning half (even rows of test.tsv) must also stay within 0.5 points on the held-out half
+// (odd rows), measured here independently of the converter's own report; the pruned model
+// must be narrower; and the ablation report must cover every head and FFN.
+TEST_CASE("example model: automatic pruning stays within 0.5 points on held-out words, ablation covers every part") {
+  char tmpl[] = "/tmp/encore-langid-prune-XXXXXX";
+  const fs::path dir = mkdtemp(tmpl);
+  auto unpruned = convert_example(true, dir);
+  convert::ConvertOptions o;
+  o.model_dir = kDir;
+  o.output = (dir / "langid.pruned.encore").string();
+  o.calib_path = kDir + "/calib_ids.npy";
+  o.prune.heads = "auto";
+  o.prune.ffn_auto = true;
+  o.prune.max_accuracy_drop = 0.5;
+  o.prune.eval.path = kDir + "/test.tsv";
+  std::ostringstream out, err;
+  Status st = convert::convert_model(o, out, err);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  MESSAGE(out.str().substr(out.str().find("pruning:")));
+  auto pruned = Model::load(o.output);
+  REQUIRE(pruned.ok());
+  const EncoderConfig& c = (*pruned)->config();
+  REQUIRE(c.is_pruned());
+  CHECK(c.total_heads() + c.intermediate_in_layer(0) + c.intermediate_in_layer(1) < 8 + 2 * 256);
+
+  auto all = analyze::load_eval_set({kDir + "/test.tsv", "", ""}, *unpruned);
+  REQUIRE(all.ok());
+  const auto [tune, held] = analyze::split_even_odd(*all);
+  auto accuracy = [&](std::shared_ptr<const Model> m) {
+    auto s = Session::create(std::move(m));
+    REQUIRE(s.ok());
+    analyze::Evaluator eval(**s, held);
+    auto r = eval.run();
+    REQUIRE(r.ok());
+    return r->accuracy;
+  };
+  const double before = accuracy(unpruned), after = accuracy(*pruned);
+  MESSAGE("held-out accuracy: unpruned " << before << ", pruned " << after);
+  CHECK(100.0 * (before - after) <= 0.5);
+
+  auto session = Session::create(unpruned);
+  REQUIRE(session.ok());
+  auto report = analyze::run_ablation(**session, held, 64, nullptr);
+  REQUIRE(report.ok());
+  CHECK(report->baseline.accuracy == doctest::Approx(before));
+  CHECK(report->heads.size() == 8);
+  CHECK(report->ffn.size() == 2);
+  CHECK(report->best_head_only.size() == 2);
+  for (const auto& a : report->ffn) CHECK(a.result.count == held.count);
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/pruner.h"
 #include "io/npy.h"
 #include "support/hf_dir.h"
 #include "support/tiny_model.h"
@@ -41,6 +42,18 @@ int main(int argc, char** argv) {
   auto ck = encore::testing::random_checkpoint(cfg, 3);
   write_bytes(out / "model_loader" / "tiny_f32.encore", encore::testing::f32_model_bytes(ck));
   write_bytes(out / "model_loader" / "tiny_int8.encore", encore::testing::int8_model_bytes(ck));
+  // A pruned model (format version 2): layer 0 keeps head 1 and 9 of its 16 FFN neurons, so the
+  // fuzzer explores the per-layer shapes and their checks against the tensors.
+  {
+    encore::convert::PrunePlan plan = encore::convert::keep_everything(ck.config);
+    plan.heads[0] = {1};
+    plan.neurons[0] = {0, 1, 2, 4, 6, 9, 11, 12, 15};
+    auto pruned = encore::convert::prune_contents(encore::testing::int8_contents_for(ck), plan);
+    if (!pruned.ok()) return 1;
+    auto bytes = encore::convert::serialize_model(*pruned);
+    if (!bytes.ok()) return 1;
+    write_bytes(out / "model_loader" / "tiny_pruned_int8.encore", *bytes);
+  }
 
   // A Hugging Face directory: its checkpoint and config seed two targets.
   const fs::path hf = out / "hf.tmp";

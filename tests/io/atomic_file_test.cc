@@ -19,7 +19,7 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-TEST_CASE("AtomicFile: commit renames into place; before that only a temporary exists") {
+TEST_CASE("AtomicFile: commit renames into place, before that only a temporary exists") {
   TempDir dir;
   const std::string path = dir.file("out.bin");
   auto f = AtomicFile::create(path);

@@ -113,7 +113,7 @@ TEST_CASE("hf config: directory reading with tokenizer_config.json") {
   CHECK(contains(read_hf_config(dir.path.string()).status().message(), "do_lower_case"));
 }
 
-TEST_CASE("vocab: CRLF and LF lines; empty, duplicate and invalid UTF-8 lines rejected") {
+TEST_CASE("vocab: CRLF and LF lines, empty, duplicate and invalid UTF-8 lines rejected") {
   TempDir dir;
   testing::write_bytes(dir.file("v.txt"), "[PAD]\r\n[UNK]\nhello\n##lo\n\xc3\xa9t\xc3\xa9\n");
   auto v = read_vocab(dir.file("v.txt"));

@@ -126,6 +126,64 @@ TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") 
   }
 }
 
+// The optional probabilities output: the reference's softmax, the same context with and
+// without it, and every row summing to 1 (padded keys 0).
+TEST_CASE("attention probabilities out: both kernels match the reference softmax") {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::uniform_int_distribution<int> code(-128, 127);
+  const float q_scale = 0.031f, k_scale = 0.027f, v_scale = 0.019f;
+  for (const AttentionCase& c : cases()) {
+    for (bool int8 : {false, true}) {
+      std::vector<float> qkv_f(c.seq_len * c.stride());
+      std::vector<int8_t> qkv_q(qkv_f.size());
+      std::vector<double> deq(qkv_f.size());
+      for (size_t i = 0; i < qkv_f.size(); ++i) {
+        qkv_f[i] = 2.0f * d(rng);
+        qkv_q[i] = static_cast<int8_t>(code(rng));
+        const size_t part = (i % c.stride()) / c.hidden();
+        deq[i] = int8 ? qkv_q[i] * double(part == 0 ? q_scale : part == 1 ? k_scale : v_scale) : qkv_f[i];
+      }
+      std::vector<float> bias = c.mask(), scratch(attention_scratch_floats(c.seq_len, c.head_dim));
+      std::vector<float> plain(c.seq_len * c.head_dim), with(plain.size()), probs(c.seq_len * c.seq_len, -1.0f);
+      const float scale = 1.0f / std::sqrt(float(c.head_dim));
+      const size_t off = c.head * c.head_dim, H = c.hidden();
+      for (float* p : {static_cast<float*>(nullptr), probs.data()}) {
+        float* out = p ? with.data() : plain.data();
+        if (int8) {
+          const int8_t* q = qkv_q.data() + off;
+          attention_head_qs8(c.seq_len, c.head_dim, q, q_scale, q + H, k_scale, q + 2 * H, v_scale, c.stride(),
+                             bias.data(), scale, scratch.data(), out, c.head_dim, p);
+        } else {
+          const float* q = qkv_f.data() + off;
+          attention_head_f32(c.seq_len, c.head_dim, q, q + H, q + 2 * H, c.stride(), bias.data(), scale,
+                             scratch.data(), out, c.head_dim, p);
+        }
+      }
+      std::vector<double> want_out, want_probs;
+      const double* qd = deq.data() + off;
+      reference::attention(c.seq_len, c.head_dim, qd, qd + H, qd + 2 * H, c.stride(), bias.data(), scale, &want_out,
+                           &want_probs);
+      double err = 0.0, worst_sum = 0.0;
+      for (size_t i = 0; i < probs.size(); ++i) err = std::max(err, std::fabs(probs[i] - want_probs[i]));
+      for (size_t i = 0; i < c.seq_len; ++i) {
+        double sum = 0.0;
+        for (size_t j = 0; j < c.seq_len; ++j) sum += probs[i * c.seq_len + j];
+        worst_sum = std::max(worst_sum, std::fabs(sum - 1.0));
+      }
+      INFO(c.name(), int8 ? " int8" : " f32");
+      CHECK(err <= 2e-6);
+      CHECK(worst_sum <= 1e-5);
+      CHECK(plain == with);
+      if (c.valid > 0) {
+        for (size_t i = 0; i < c.seq_len; ++i) {
+          for (size_t j = c.valid; j < c.seq_len; ++j) REQUIRE(probs[i * c.seq_len + j] == 0.0f);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace encore
 

@@ -101,7 +101,7 @@ TEST_CASE("loader: every truncation is rejected") {
   }
 }
 
-TEST_CASE("loader: bit flips never crash; models that still load still run") {
+TEST_CASE("loader: bit flips never crash, models that still load still run") {
   auto bytes = convert::serialize_model(good_int8());
   REQUIRE(bytes.ok());
   const auto& full = bytes.value();

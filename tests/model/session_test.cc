@@ -113,7 +113,7 @@ void check_padding_matches_alone(bool int8) {
 TEST_CASE("session: padded batch equals each sequence alone (f32)") { check_padding_matches_alone(false); }
 TEST_CASE("session: padded batch equals each sequence alone (int8)") { check_padding_matches_alone(true); }
 
-TEST_CASE("session: two threads give the one-thread result; shapes vary without reload") {
+TEST_CASE("session: two threads give the one-thread result, shapes vary without reload") {
   for (bool int8 : {false, true}) {
     auto model = tiny_model(int8);
     SessionOptions two;

@@ -250,6 +250,7 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
   if (o.output.empty()) return invalid_argument("no output path given (-o OUT.encore)");
   ENCORE_ASSIGN_OR_RETURN(FloatCheckpoint ck, read_hf_checkpoint(o.model_dir));
   const auto& c = ck.config;
+  ENCORE_RETURN_IF_ERROR(check_prune_options(o.prune, c));
   out << "encore-convert: " << o.model_dir << " -> " << o.output << " (" << (o.int8 ? "int8" : "f32") << ")\n";
   out << "  config: " << c.layer_count << " layers, hidden " << c.hidden_size << ", " << c.head_count << " heads x "
       << c.head_dim() << ", ffn " << c.intermediate_size << ", " << activation_name(c.activation) << ", vocab "
@@ -270,10 +271,18 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
 
   ModelContents contents = f32_contents(ck, md);
   ENCORE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, serialize_model(contents));
+  // The f32 model runs over the calibration ids for int8 scales and for FFN neuron statistics.
+  int64_t n = 0, seq = 0;
+  std::vector<int32_t> ids;
+  std::shared_ptr<const Model> f32_model;
+  if (o.int8 || o.prune.ffn_fraction > 0.0) {
+    std::string summary;
+    ENCORE_ASSIGN_OR_RETURN(ids, calibration_ids(o, ck, &n, &seq, &summary, err));
+    if (o.int8) md.calibration = summary;
+    std::vector<uint8_t> copy = bytes;
+    ENCORE_ASSIGN_OR_RETURN(f32_model, Model::load_from_memory(std::move(copy)));
+  }
   if (o.int8) {
-    int64_t n = 0, seq = 0;
-    ENCORE_ASSIGN_OR_RETURN(auto ids, calibration_ids(o, ck, &n, &seq, &md.calibration, err));
-    ENCORE_ASSIGN_OR_RETURN(auto f32_model, Model::load_from_memory(std::move(bytes)));
     auto t0 = std::chrono::steady_clock::now();
     ENCORE_ASSIGN_OR_RETURN(CalibrationRanges ranges, calibrate(f32_model, ids, n, seq, o.threads, &err));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -281,6 +290,12 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, position and "
            "token-type embeddings, attention softmax, pooler, classifier\n";
     ENCORE_ASSIGN_OR_RETURN(contents, int8_contents(ck, ranges, md, out));
+    ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
+  }
+  if (o.prune.any() || !o.prune.eval.path.empty()) {
+    out << (o.prune.any() ? "  pruning:\n" : "  evaluation:\n");
+    PruneInputs inputs{&ck, f32_model, &ids, n, seq};
+    ENCORE_ASSIGN_OR_RETURN(contents, prune_model(o.prune, inputs, contents, out, err));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
   }
   // Never write a file the runtime would refuse.

@@ -11,6 +11,7 @@
 
 #include "convert/hf_checkpoint.h"
 #include "convert/model_writer.h"
+#include "convert/pruning_pass.h"
 #include "encore/model.h"
 #include "encore/status.h"
 
@@ -26,6 +27,8 @@ struct ConvertOptions {
   int threads = 1;
   int synthetic_sequences = 32;    // used without calib_path
   int synthetic_length = 128;      // clamped to max positions
+  // Pruning and accuracy reports (pruning_pass.h); nothing by default.
+  PruneOptions prune;
 };
 
 // Calibrated [min, max] of every activation point ("layer.0.qkv.input" -> range).

@@ -1,9 +1,11 @@
 // encore-convert MODEL_DIR -o OUT.encore [--quant int8|f32] [--calib IDS.npy] [--threads N]
+//   [--prune-heads auto|L:H,... [--max-accuracy-drop P]] [--prune-ffn FRACTION] [--eval EVAL [--heldout EVAL]]
 #include <CLI/CLI.hpp>
 
 #include "common/cli_parse.h"
 
 #include <iostream>
+#include <string>
 
 #include "convert/converter.h"
 
@@ -20,8 +22,45 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--calib-length", o.synthetic_length, "synthetic calibration sequence length (without --calib)")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  auto& p = o.prune;
+  app.add_option("--prune-heads", p.heads, "remove attention heads: 'auto' (greedy, within --max-accuracy-drop on "
+                                          "--eval) or LAYER:HEAD,... (e.g. 0:3,1:0)");
+  app.add_option("--max-accuracy-drop", p.max_accuracy_drop, "with --prune-heads auto: allowed drop, percentage points")
+      ->check(CLI::Range(0.0, 100.0))->capture_default_str();
+  app.add_option("--prune-margin", p.margin_sigmas, "auto searches: a step fits when its tuning drop plus this many "
+                                                  "standard errors does")
+      ->check(CLI::Range(0.0, 10.0))->capture_default_str();
+  std::string prune_ffn;
+  app.add_option("--prune-ffn", prune_ffn, "remove FFN neurons: a FRACTION of each layer's (the least important), or "
+                                          "'auto' (chunks of 1/16 per layer within --max-accuracy-drop on --eval)");
+  app.add_option("--eval", p.eval.path, "labelled set (.tsv text<TAB>label, or .npy ids with --eval-labels): tunes "
+                                       "--prune-heads auto on its even rows, reports accuracy before/after");
+  app.add_option("--eval-labels", p.eval.labels_path, "with .npy --eval ids: label indices [N]");
+  app.add_option("--eval-mask", p.eval.mask_path, "with .npy --eval ids: attention mask [N, S]");
+  app.add_option("--heldout", p.heldout.path, "held-out labelled set for the report (default: --eval's odd rows)");
+  app.add_option("--heldout-labels", p.heldout.labels_path, "with .npy --heldout ids: label indices [N]");
+  app.add_option("--heldout-mask", p.heldout.mask_path, "with .npy --heldout ids: attention mask [N, S]");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-convert")) return *code;
   o.int8 = quant == "int8";
+  p.threads = o.threads;
+  if (prune_ffn == "auto") {
+    p.ffn_auto = true;
+  } else if (!prune_ffn.empty()) {
+    size_t used = 0;
+    try {
+      p.ffn_fraction = std::stod(prune_ffn, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != prune_ffn.size() || !(p.ffn_fraction >= 0.0 && p.ffn_fraction < 1.0)) {
+      std::cerr << "encore-convert: error: --prune-ffn " << prune_ffn << " is neither 'auto' nor a fraction in [0, 1)\n";
+      return 2;
+    }
+  }
+  if (app.count("--prune-heads") && p.heads.empty()) {
+    std::cerr << "encore-convert: error: --prune-heads needs 'auto' or a LAYER:HEAD list\n";
+    return 2;
+  }
   encore::Status st = encore::convert::convert_model(o, std::cout, std::cerr);
   if (!st.ok()) {
     std::cerr << "encore-convert: error: " << st.message() << "\n";

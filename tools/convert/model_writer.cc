@@ -47,10 +47,20 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
                                              a.observed_max));
   }
   const EncoderConfig& c = m.config;
+  // Per-layer shapes only for a pruned model: an unpruned file stays byte-for-byte version 1.
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::LayerShape>>> layers = 0;
+  if (c.is_pruned()) {
+    std::vector<flatbuffers::Offset<fb::LayerShape>> shapes;
+    for (size_t l = 0; l < c.layer_heads.size(); ++l) {
+      const int32_t width = l < c.layer_intermediate_sizes.size() ? c.layer_intermediate_sizes[l] : 0;
+      shapes.push_back(fb::CreateLayerShape(fbb, fbb.CreateVector(c.layer_heads[l]), width));
+    }
+    layers = fbb.CreateVector(shapes);
+  }
   auto config = fb::CreateEncoderConfig(
       fbb, c.hidden_size, c.head_count, c.layer_count, c.intermediate_size,
       static_cast<fb::ActivationKind>(c.activation), c.layer_norm_eps, c.max_positions, c.vocab_size,
-      c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels));
+      c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels), layers);
   flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
   if (!m.tokenizer.vocab.empty()) {
     tokenizer = fb::CreateTokenizer(fbb, fbb.CreateVectorOfStrings(m.tokenizer.vocab), m.tokenizer.do_lower_case,
@@ -64,7 +74,10 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   auto metadata = fb::CreateMetadata(fbb, fbb.CreateString(md.source), fbb.CreateString(md.converter_version),
                                      fbb.CreateString(md.created_utc), fbb.CreateString(md.calibration),
                                      fbb.CreateVector(extra));
-  auto root = fb::CreateModel(fbb, m.format_version ? m.format_version : format::kFormatVersion, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
+  const uint32_t version = m.format_version   ? m.format_version
+                           : c.is_pruned()    ? format::kFormatVersionPruned
+                                              : format::kFormatVersionUniform;
+  auto root = fb::CreateModel(fbb, version, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
                               fbb.CreateVector(acts), tokenizer, metadata);
   fb::FinishSizePrefixedModelBuffer(fbb, root);

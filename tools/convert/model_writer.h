@@ -34,7 +34,7 @@ struct ActivationRecord {
 };
 
 struct ModelContents {
-  uint32_t format_version = 0;  // 0 = the current format::kFormatVersion (tests set others)
+  uint32_t format_version = 0;  // 0 = 1, or 2 for a pruned config (tests set others)
   EncoderConfig config;
   bool quantized = false;
   std::vector<TensorData> tensors;

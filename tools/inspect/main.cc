@@ -2,6 +2,8 @@
 // tokenizer settings, provenance, sizes by dtype, and optionally every tensor (shape, dtype,
 // bytes, quantization) and every calibrated activation range. The file is fully validated
 // (Model::load) before anything is printed, so a file this tool describes is one encore runs.
+// encore-inspect attention MODEL.encore (--text TEXT | --ids IDS.npy) -o REPORT.html: one
+// self-contained page with a layers x heads grid of attention heatmaps for that input.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -13,9 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "analyze/html_report.h"
 #include "common/cli_parse.h"
 #include "encore/encore_generated.h"
 #include "encore/model.h"
+#include "encore/session.h"
+#include "io/atomic_file.h"
+#include "io/npy.h"
 
 namespace {
 
@@ -61,6 +67,15 @@ int inspect(const std::string& path, bool tensors, bool activations) {
   } else {
     std::cout << c.labels.size() << " labels:";
     for (const auto& l : c.labels) std::cout << " " << l;
+    std::cout << "\n";
+  }
+  if (c.is_pruned()) {
+    std::cout << "pruned:";
+    for (int l = 0; l < c.layer_count; ++l) {
+      std::cout << (l ? ";" : "") << " layer " << l << " heads";
+      for (int32_t h : c.layer_heads[static_cast<size_t>(l)]) std::cout << " " << h;
+      std::cout << ", FFN " << c.intermediate_in_layer(l);
+    }
     std::cout << "\n";
   }
   const auto& tok = model.tokenizer();
@@ -132,10 +147,85 @@ int inspect(const std::string& path, bool tensors, bool activations) {
 
 }  // namespace
 
+// The attention maps of one input as an HTML page.
+encore::Status attention_report(const std::string& path, const std::string& text, const std::string& ids_path,
+                                const std::string& out_path, int threads) {
+  ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(path));
+  std::vector<int32_t> ids;
+  std::vector<std::string> tokens;
+  std::string source;
+  if (!text.empty()) {
+    ENCORE_RETURN_IF_ERROR(encore::analyze::encode_text(*model, text, &ids, &tokens));
+    source = "\"" + text + "\"";
+  } else {
+    ENCORE_ASSIGN_OR_RETURN(encore::io::NpyArray a, encore::io::read_npy(ids_path));
+    if (a.dtype == encore::io::NpyDType::kFloat32 || a.shape.empty() || a.shape.size() > 2 ||
+        (a.shape.size() == 2 && a.shape[0] != 1) || a.element_count() == 0) {
+      return encore::invalid_argument(ids_path + ": token ids must be int32/int64 of shape [S] or [1, S]");
+    }
+    const auto& c = model->config();
+    if (static_cast<int64_t>(a.ints.size()) > c.max_positions) {
+      return encore::out_of_range(ids_path + ": " + std::to_string(a.ints.size()) +
+                                  " tokens exceed the model's maximum of " + std::to_string(c.max_positions));
+    }
+    for (int64_t v : a.ints) {
+      if (v < 0 || v >= c.vocab_size) {
+        return encore::out_of_range(ids_path + ": token id " + std::to_string(v) + " is outside the vocabulary [0, " +
+                                    std::to_string(c.vocab_size) + ")");
+      }
+      ids.push_back(static_cast<int32_t>(v));
+    }
+    tokens = encore::analyze::token_strings(*model, ids);
+    source = "token ids from " + ids_path;
+  }
+  encore::SessionOptions so;
+  so.threads = threads;
+  so.attention_probabilities = true;
+  ENCORE_ASSIGN_OR_RETURN(auto session, encore::Session::create(model, so));
+  ENCORE_ASSIGN_OR_RETURN(auto maps, encore::analyze::capture_attention(*session, ids, tokens, source));
+  const auto& c = model->config();
+  std::string heads;
+  for (int l = 0; l < c.layer_count; ++l) heads += (l ? "/" : "") + std::to_string(c.heads_in_layer(l));
+  const std::string line = path + ": " + (model->is_quantized() ? "int8" : "f32") + ", " +
+                           std::to_string(c.layer_count) + " layers, heads per layer " + heads + ", " +
+                           std::to_string(ids.size()) + " tokens";
+  const std::string html = encore::analyze::attention_html("encore-inspect: attention maps", line, maps);
+  ENCORE_ASSIGN_OR_RETURN(auto file, encore::io::AtomicFile::create(out_path));
+  ENCORE_RETURN_IF_ERROR(file.write(html.data(), html.size()));
+  ENCORE_RETURN_IF_ERROR(file.commit());
+  std::cerr << "encore-inspect: " << c.total_heads() << " heatmaps of " << ids.size() << " tokens -> " << out_path << "\n";
+  return encore::Status::Ok();
+}
+
+int attention_main(int argc, char** argv) {
+  std::string path, text, ids, out;
+  int threads = 1;
+  CLI::App app{"Write the attention maps of one input as a self-contained HTML page (layers x heads heatmaps)."};
+  app.name("encore-inspect attention");
+  app.add_option("model", path, ".encore model file")->required();
+  auto* text_opt = app.add_option("--text", text, "the input text (tokenized with the model's tokenizer)");
+  app.add_option("--ids", ids, "the input as token ids, .npy [S] or [1, S]")->excludes(text_opt);
+  app.add_option("-o,--output", out, "the HTML file to write")->required();
+  app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256));
+  if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-inspect")) return *code;
+  if (text.empty() == ids.empty()) {
+    std::cerr << "encore-inspect: error: give the input as --text TEXT or --ids IDS.npy\n";
+    return 2;
+  }
+  const encore::Status st = attention_report(path, text, ids, out, threads);
+  if (!st.ok()) {
+    std::cerr << "encore-inspect: error: " << st.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "attention") return attention_main(argc - 1, argv + 1);
   std::string path;
   bool tensors = false, activations = false;
-  CLI::App app{"Describe an encore model file: config, tokenizer, provenance, sizes, tensors."};
+  CLI::App app{"Describe an encore model file: config, tokenizer, provenance, sizes, tensors.\n"
+               "  encore-inspect attention MODEL (--text TEXT | --ids IDS.npy) -o REPORT.html: attention maps"};
   app.add_option("model", path, ".encore model file")->required();
   app.add_flag("--tensors", tensors, "list every tensor: dtype, shape, bytes, quantization");
   app.add_flag("--activations", activations, "list every calibrated activation: scale, zero point, observed range");

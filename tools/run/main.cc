@@ -3,6 +3,8 @@
 //            [--reference REF.npy]
 // encore-run MODEL.encore (--text TEXT ... | --text-file FILE) [--pooling cls|mean] [--normalize]
 //            [--batch-size N] [--threads N]         one JSON line per text on stdout
+// --attention-maps OUT: every layer's attention probabilities too (ids: .npy
+//            [layers, batch, heads, seq, seq]; text: JSON, one entry per text)
 #include <CLI/CLI.hpp>
 
 #include "common/cli_parse.h"
@@ -16,9 +18,11 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "analyze/html_report.h"
 #include "core/str.h"
 #include "encore/session.h"
 #include "encore/text.h"
+#include "io/atomic_file.h"
 #include "io/npy.h"
 
 namespace {
@@ -107,9 +111,29 @@ Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, c
   return Status::Ok();
 }
 
+// Every layer's probabilities of the last run as [layers, batch, head_count, seq, seq]; heads
+// by their original index, so a pruned model's removed heads are all-zero blocks.
+std::vector<float> gather_attention(const encore::Session& session, int64_t batch, int64_t seq) {
+  const auto& c = session.model().config();
+  const size_t block = static_cast<size_t>(seq * seq), heads = static_cast<size_t>(c.head_count);
+  std::vector<float> all(static_cast<size_t>(c.layer_count) * static_cast<size_t>(batch) * heads * block, 0.0f);
+  for (int l = 0; l < c.layer_count; ++l) {
+    const float* p = session.attention_probabilities(l);
+    const size_t kept = static_cast<size_t>(c.heads_in_layer(l));
+    for (size_t b = 0; b < static_cast<size_t>(batch); ++b) {
+      for (size_t h = 0; h < kept; ++h) {
+        const size_t original = static_cast<size_t>(c.original_head(l, static_cast<int>(h)));
+        std::copy_n(p + (b * kept + h) * block, block,
+                    all.begin() + static_cast<std::ptrdiff_t>(((static_cast<size_t>(l) * static_cast<size_t>(batch) + b) * heads + original) * block));
+      }
+    }
+  }
+  return all;
+}
+
 Status run(const std::string& model_path, const std::string& ids_path, const std::string& mask_path,
            const std::string& types_path, const std::string& output, const std::string& out_path, int threads,
-           const std::string& reference) {
+           const std::string& reference, const std::string& attention_path) {
   ENCORE_ASSIGN_OR_RETURN(auto ids, read_ids(ids_path, "input ids"));
   IntMatrix mask, types;
   for (auto [path, m, what] : {std::tuple{&mask_path, &mask, "attention mask"},
@@ -132,6 +156,7 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   }
   encore::SessionOptions so;
   so.threads = threads;
+  so.attention_probabilities = !attention_path.empty();
   ENCORE_ASSIGN_OR_RETURN(auto session, encore::Session::create(model, so));
   encore::Inputs in;
   in.batch = ids.rows;
@@ -156,6 +181,11 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
     data = out.logits;
   }
   ENCORE_RETURN_IF_ERROR(encore::io::write_npy_f32(out_path, shape, data));
+  if (!attention_path.empty()) {
+    const std::vector<float> maps = gather_attention(*session, out.batch, out.seq_len);
+    ENCORE_RETURN_IF_ERROR(encore::io::write_npy_f32(
+        attention_path, {c.layer_count, out.batch, c.head_count, out.seq_len, out.seq_len}, maps.data()));
+  }
   if (output == "logits") print_labels(c, data, out.batch, out.labels);
   if (!reference.empty()) ENCORE_RETURN_IF_ERROR(compare(reference, shape, data, output == "logits"));
   std::cerr << "encore-run: " << output << " [";
@@ -181,8 +211,37 @@ Result<std::vector<std::string>> read_lines(const std::string& path) {
 
 // Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
 // otherwise the sentence embedding.
+// Text mode: each text alone (its own tokens, no padding) through a session that keeps the
+// probabilities; a JSON array with one entry per text.
+Status write_text_attention(const std::shared_ptr<const encore::Model>& model, const std::vector<std::string>& texts,
+                            int threads, const std::string& path) {
+  encore::SessionOptions so;
+  so.threads = threads;
+  so.attention_probabilities = true;
+  ENCORE_ASSIGN_OR_RETURN(auto session, encore::Session::create(model, so));
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<int32_t> ids;
+    std::vector<std::string> tokens;
+    Status st = encore::analyze::encode_text(*model, texts[i], &ids, &tokens);
+    if (!st.ok()) return st.with_context(cat("text ", i + 1));
+    ENCORE_ASSIGN_OR_RETURN(auto maps, encore::analyze::capture_attention(*session, ids, tokens, texts[i]));
+    nlohmann::ordered_json j;
+    j["text"] = texts[i];
+    const nlohmann::json m = encore::analyze::attention_maps_json(maps);
+    j["tokens"] = m["tokens"];
+    j["layers"] = m["layers"];
+    all.push_back(std::move(j));
+  }
+  const std::string text = all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  ENCORE_ASSIGN_OR_RETURN(auto file, encore::io::AtomicFile::create(path));
+  ENCORE_RETURN_IF_ERROR(file.write(text.data(), text.size()));
+  return file.commit();
+}
+
 Status run_text(const std::string& model_path, std::vector<std::string> texts, const std::string& text_file,
-                const std::string& pooling, bool normalize, int batch_size, int threads) {
+                const std::string& pooling, bool normalize, int batch_size, int threads,
+                const std::string& attention_path) {
   if (!text_file.empty()) {
     ENCORE_ASSIGN_OR_RETURN(auto lines, read_lines(text_file));
     texts.insert(texts.end(), lines.begin(), lines.end());
@@ -227,13 +286,14 @@ Status run_text(const std::string& model_path, std::vector<std::string> texts, c
     }
   }
   std::cout.flush();
+  if (!attention_path.empty()) ENCORE_RETURN_IF_ERROR(write_text_attention(model, texts, threads, attention_path));
   return Status::Ok();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, ids, mask, types, output = "last_hidden_state", out_path, reference;
+  std::string model, ids, mask, types, output = "last_hidden_state", out_path, reference, attention_path;
   std::vector<std::string> texts;
   std::string text_file, pooling = "cls";
   bool normalize = false;
@@ -258,15 +318,18 @@ int main(int argc, char** argv) {
   app.add_option("-o,--out", out_path, "output .npy (float32), with --input-ids");
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--reference", reference, "float32 .npy to compare the output with (e.g. PyTorch's)");
+  app.add_option("--attention-maps", attention_path,
+                 "also write every layer's attention probabilities: with --input-ids a float32 .npy [layers, batch, "
+                 "heads, seq, seq]; with text a JSON array, one entry per text");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-run")) return *code;
   const bool text_mode = text_opt->count() > 0 || file_opt->count() > 0;
   Status st;
   if (text_mode) {
-    st = run_text(model, texts, text_file, pooling, normalize, batch_size, threads);
+    st = run_text(model, texts, text_file, pooling, normalize, batch_size, threads, attention_path);
   } else if (ids.empty() || out_path.empty()) {
     st = encore::invalid_argument("give --input-ids IDS.npy with -o OUT.npy, or --text / --text-file");
   } else {
-    st = run(model, ids, mask, types, output, out_path, threads, reference);
+    st = run(model, ids, mask, types, output, out_path, threads, reference, attention_path);
   }
   if (!st.ok()) {
     std::cerr << "encore-run: error: " << st.message() << "\n";

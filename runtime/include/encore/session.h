@@ -39,6 +39,10 @@ struct SessionOptions {
   // Upper bound on the activation memory a run may plan (bytes; 0 = no bound beyond the 2^24
   // token limit). A run whose batch x seq needs more fails with kResourceExhausted instead.
   uint64_t max_activation_bytes = 0;
+  // Keeps every layer's attention probabilities (the softmax output of every head) of each run
+  // for Session::attention_probabilities(). They are planned with the activations:
+  // 4 x batch x seq^2 x (heads summed over layers) more bytes. Off: nothing is copied.
+  bool attention_probabilities = false;
 };
 
 // One batch. All arrays are row-major [batch, seq_len] int32.
@@ -81,6 +85,30 @@ class Session {
   // The steps of the last run, in execution order (a failed run leaves those before the
   // failure); empty unless SessionOptions::profile was set.
   const std::vector<ProfileRecord>& profile() const;
+
+  // With SessionOptions::attention_probabilities: layer `layer`'s attention probabilities of
+  // the last successful run, [batch, heads_in_layer(layer), seq_len, seq_len] row-major
+  // (query rows, key columns; each row sums to 1, padded keys get 0). A masked head's block is
+  // all zeros. Valid until the next run; null without the option, before a run, or after a
+  // failed one.
+  const float* attention_probabilities(int layer) const;
+
+  // Ablation switches, for measuring what each part of the model does (encore-analyze). They
+  // take effect from the next run, allocate nothing, and cost nothing when off (one flag per
+  // (sequence, head) and per layer). `head` counts the heads layer `layer` has, in order (for
+  // a pruned model, EncoderConfig::original_head maps it to the head it was).
+  //  - A masked head contributes nothing: its context columns are zero before the output
+  //    projection, exactly as if its value rows (weights and bias) or its output-projection
+  //    columns were zero; its attention is not computed.
+  //  - A bypassed FFN contributes nothing: the layer's output is LayerNorm(x + 0), exactly as
+  //    if ffn_down's weights and bias were zero; the FFN is not computed.
+  // kInvalidArgument for a layer or head outside the model.
+  Status set_head_masked(int layer, int head, bool masked);
+  Status set_ffn_bypassed(int layer, bool bypassed);
+  bool head_masked(int layer, int head) const;
+  bool ffn_bypassed(int layer) const;
+  // Unmasks every head and restores every FFN.
+  void clear_ablation();
 
  private:
   struct Impl;

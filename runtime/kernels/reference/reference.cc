@@ -39,8 +39,10 @@ void layer_norm(size_t rows, size_t cols, const float* x, const float* gamma, co
 }
 
 void attention(size_t seq_len, size_t head_dim, const double* q, const double* k, const double* v,
-               size_t row_stride, const float* key_bias, double scale, std::vector<double>* out) {
+               size_t row_stride, const float* key_bias, double scale, std::vector<double>* out,
+               std::vector<double>* probs) {
   out->assign(seq_len * head_dim, 0.0);
+  if (probs) probs->assign(seq_len * seq_len, 0.0);
   bool any_real = false;
   for (size_t j = 0; j < seq_len; ++j) any_real |= !key_bias || key_bias[j] > -1e30f;
   std::vector<double> p(seq_len);
@@ -61,6 +63,9 @@ void attention(size_t seq_len, size_t head_dim, const double* q, const double* k
     }
     double total = 0.0;
     for (size_t j = 0; j < seq_len; ++j) total += (p[j] = std::exp(p[j] - max_s));
+    if (probs) {
+      for (size_t j = 0; j < seq_len; ++j) (*probs)[i * seq_len + j] = p[j] / total;
+    }
     for (size_t j = 0; j < seq_len; ++j)
       for (size_t c = 0; c < head_dim; ++c) (*out)[i * head_dim + c] += p[j] / total * v[j * row_stride + c];
   }

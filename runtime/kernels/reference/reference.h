@@ -19,8 +19,10 @@ void layer_norm(size_t rows, size_t cols, const float* x, const float* gamma, co
                 std::vector<double>* y);
 
 // softmax(Q K^T * scale + key_bias) V for one head; q/k/v rows of head_dim with row_stride.
-// key_bias null: no mask; otherwise entries < -1e30 mark padded keys. out: [seq_len, head_dim].
+// key_bias null: no mask; otherwise entries < -1e30 mark padded keys. out: [seq_len, head_dim];
+// probs (optional): the softmax, [seq_len, seq_len].
 void attention(size_t seq_len, size_t head_dim, const double* q, const double* k, const double* v,
-               size_t row_stride, const float* key_bias, double scale, std::vector<double>* out);
+               size_t row_stride, const float* key_bias, double scale, std::vector<double>* out,
+               std::vector<double>* probs = nullptr);
 
 }  // namespace encore::reference
