@@ -80,6 +80,7 @@ struct Session::Impl {
   Status forward(const Inputs& in);
   size_t pack_rows(const Inputs& in, const internal::ActivationBuffers& b) const;
   void unpack_hidden(const Inputs& in, const internal::ActivationBuffers& b) const;
+  void zero_trailing_padding(const Inputs& in, const internal::ActivationBuffers& b) const;
   void embed(const Inputs& in, size_t rows, const internal::ActivationBuffers& b);
   void attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b);
   // Start of layer `layer`'s probabilities for a run of (batch, seq), or null when not kept.
@@ -326,6 +327,19 @@ void Session::Impl::unpack_hidden(const Inputs& in, const internal::ActivationBu
   }
 }
 
+// Zeroes the residual stream after each sequence's last unmasked token, as unpack_hidden leaves
+// it, for runs that computed every position.
+void Session::Impl::zero_trailing_padding(const Inputs& in, const internal::ActivationBuffers& b) const {
+  const size_t H = static_cast<size_t>(model->config().hidden_size), S = static_cast<size_t>(in.seq_len);
+  for (size_t s = 0; s < static_cast<size_t>(in.batch); ++s) {
+    const int32_t* m = in.attention_mask + s * S;
+    size_t length = S;
+    while (length > 0 && m[length - 1] == 0) --length;
+    if (length == 0) continue;  // no unmasked token: every position is kept, as when packing
+    std::fill(b.hidden + (s * S + length) * H, b.hidden + (s + 1) * S * H, 0.0f);
+  }
+}
+
 void Session::Impl::embed(const Inputs& in, size_t rows, const internal::ActivationBuffers& b) {
   const auto& c = model->config();
   const auto& w = model->weights();
@@ -545,7 +559,11 @@ Status Session::Impl::forward(const Inputs& in) {
     }
   }
 
-  if (M < B * S) unpack_hidden(in, b);
+  if (M < B * S) {
+    unpack_hidden(in, b);
+  } else if (in.attention_mask) {
+    zero_trailing_padding(in, b);  // rows were not packed (probabilities kept): same outputs as packed
+  }
   if (c.has_pooler) {
     {
       auto t = profiler.step(-1, ProfileStep::kPooler, "xnnpack f32 fully-connected + tanh", 2 * B * H * H + 20 * B * H,

@@ -59,7 +59,7 @@ void check_load_fails_like_cpp(const std::string& path, const encore_load_option
 
 }  // namespace
 
-TEST_CASE("C API: status names are the C++ API's; version is the project's") {
+TEST_CASE("C API: status names are the C++ API's, version is the project's") {
   for (int code = ENCORE_OK; code <= ENCORE_INTERNAL; ++code) {
     CHECK(std::string(encore_status_name(static_cast<encore_status>(code))) ==
           encore::status_code_name(static_cast<encore::StatusCode>(code)));
