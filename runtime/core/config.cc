@@ -19,12 +19,6 @@ int32_t EncoderConfig::max_intermediate_size() const {
   return m;
 }
 
-int32_t EncoderConfig::max_heads_in_layer() const {
-  int32_t m = 0;
-  for (int l = 0; l < layer_count; ++l) m = std::max(m, heads_in_layer(l));
-  return m;
-}
-
 int64_t EncoderConfig::total_heads() const {
   int64_t n = 0;
   for (int l = 0; l < layer_count; ++l) n += heads_in_layer(l);

@@ -49,9 +49,8 @@ struct EncoderConfig {
   int32_t original_head(int layer, int head) const {
     return is_pruned() ? layer_heads[static_cast<size_t>(layer)][static_cast<size_t>(head)] : head;
   }
-  // Largest FFN width and head count over the layers.
+  // Largest FFN width over the layers.
   int32_t max_intermediate_size() const;
-  int32_t max_heads_in_layer() const;
   // Heads summed over the layers.
   int64_t total_heads() const;
 };
