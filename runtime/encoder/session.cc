@@ -13,7 +13,6 @@
 // No work on padding: the rows of a batch are packed to each sequence's tokens up to its last
 // unmasked one, so the linear layers, LayerNorm and activations run on real tokens only and
 // attention runs per sequence on its own length; the final rows are put back in place.
-//
 // Layers may differ in width (a pruned model): layer l has A_l = heads_l x head_dim attention
 // columns (its QKV rows are 3 A_l wide, its context A_l) and I_l FFN neurons.
 // Ablation switches (set_head_masked, set_ffn_bypassed) are read per (sequence, head) job and
@@ -80,7 +79,6 @@ struct Session::Impl {
   Status forward(const Inputs& in);
   size_t pack_rows(const Inputs& in, const internal::ActivationBuffers& b) const;
   void unpack_hidden(const Inputs& in, const internal::ActivationBuffers& b) const;
-  void zero_trailing_padding(const Inputs& in, const internal::ActivationBuffers& b) const;
   void embed(const Inputs& in, size_t rows, const internal::ActivationBuffers& b);
   void attention(size_t layer, const Inputs& in, const internal::ActivationBuffers& b);
   // Start of layer `layer`'s probabilities for a run of (batch, seq), or null when not kept.
@@ -299,8 +297,7 @@ size_t Session::Impl::pack_rows(const Inputs& in, const internal::ActivationBuff
   int64_t rows = 0;
   for (int64_t s = 0; s < B; ++s) {
     int64_t length = S;
-    // Kept attention probabilities cover every position, padding included: no packing then.
-    if (in.attention_mask && !b.attention_probs) {
+    if (in.attention_mask) {
       const int32_t* m = in.attention_mask + s * S;
       int64_t last = S - 1;
       while (last >= 0 && m[last] == 0) --last;
@@ -324,19 +321,6 @@ void Session::Impl::unpack_hidden(const Inputs& in, const internal::ActivationBu
     float* dst = b.hidden + s * S * H;
     if (dst != b.hidden + first * H) std::memmove(dst, b.hidden + first * H, length * H * sizeof(float));
     std::fill(dst + length * H, dst + S * H, 0.0f);
-  }
-}
-
-// Zeroes the residual stream after each sequence's last unmasked token, as unpack_hidden leaves
-// it, for runs that computed every position.
-void Session::Impl::zero_trailing_padding(const Inputs& in, const internal::ActivationBuffers& b) const {
-  const size_t H = static_cast<size_t>(model->config().hidden_size), S = static_cast<size_t>(in.seq_len);
-  for (size_t s = 0; s < static_cast<size_t>(in.batch); ++s) {
-    const int32_t* m = in.attention_mask + s * S;
-    size_t length = S;
-    while (length > 0 && m[length - 1] == 0) --length;
-    if (length == 0) continue;  // no unmasked token: every position is kept, as when packing
-    std::fill(b.hidden + (s * S + length) * H, b.hidden + (s + 1) * S * H, 0.0f);
   }
 }
 
@@ -393,13 +377,14 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
       const size_t row0 = static_cast<size_t>(b.seq_rows[seq]);
       const size_t S = static_cast<size_t>(b.seq_rows[seq + 1]) - row0;  // this sequence's packed length
       float* out = b.context + row0 * A + h * d;
-      // Kept probabilities are [batch, heads, S_full, S_full]; rows are not packed then (S == S_full).
+      // Probabilities keep the caller's [seq_len, seq_len] layout: the S x S block computed,
+      // zeros for positions after the last unmasked token (not computed).
       float* p = probs ? probs + job * S_full * S_full : nullptr;
+      if (p) std::fill(p, p + S_full * S_full, 0.0f);
       if (masked[h]) {
         // The head's context is zero: what zero value rows (or zero output-projection
         // columns) give, with none of the work.
         for (size_t r = 0; r < S; ++r) std::fill(out + r * A, out + r * A + d, 0.0f);
-        if (p) std::fill(p, p + S * S, 0.0f);
         continue;
       }
       const float* bias = b.key_bias + row0;
@@ -407,10 +392,10 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
         const auto& a = w.layers[layer].act;
         const int8_t* q = b.qkv_q + row0 * 3 * A + h * d;
         attention_head_qs8(S, d, q, a[fmt::kQOutput].scale, q + A, a[fmt::kKOutput].scale, q + 2 * A,
-                           a[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, out, A, p);
+                           a[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, out, A, p, S_full);
       } else {
         const float* q = b.qkv_f32 + row0 * 3 * A + h * d;
-        attention_head_f32(S, d, q, q + A, q + 2 * A, 3 * A, bias, scale, scratch, out, A, p);
+        attention_head_f32(S, d, q, q + A, q + 2 * A, 3 * A, bias, scale, scratch, out, A, p, S_full);
       }
     }
   });
@@ -559,11 +544,7 @@ Status Session::Impl::forward(const Inputs& in) {
     }
   }
 
-  if (M < B * S) {
-    unpack_hidden(in, b);
-  } else if (in.attention_mask) {
-    zero_trailing_padding(in, b);  // rows were not packed (probabilities kept): same outputs as packed
-  }
+  if (M < B * S) unpack_hidden(in, b);
   if (c.has_pooler) {
     {
       auto t = profiler.step(-1, ProfileStep::kPooler, "xnnpack f32 fully-connected + tanh", 2 * B * H * H + 20 * B * H,

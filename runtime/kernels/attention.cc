@@ -128,17 +128,17 @@ ENCORE_INLINE void probs_times_v(size_t rows, size_t seq_len, size_t head_dim, c
 }
 
 // All query rows, four at a time: q_rows holds [4, head_dim] scaled queries filled by
-// `load_q(i, dst)`. probs (may be null): [seq_len, seq_len] probabilities out.
+// `load_q(i, dst)`. probs (may be null): seq_len rows of probabilities, probs_stride apart.
 template <typename LoadQ>
 ENCORE_INLINE void attend_all(size_t seq_len, size_t head_dim, const LoadQ& load_q, const float* k_t, const float* v,
                               size_t v_stride, float v_scale, const float* key_bias, float* q_rows, float* scores,
-                              float* out, size_t out_stride, float* probs) {
+                              float* out, size_t out_stride, float* probs, size_t probs_stride) {
   for (size_t i = 0; i < seq_len; i += 4) {
     const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
     for (size_t r = 0; r < rows; ++r) load_q(i + r, q_rows + r * head_dim);
     score_rows(rows, seq_len, head_dim, q_rows, head_dim, k_t, key_bias, scores);
     for (size_t r = 0; r < rows; ++r) {
-      softmax_row(seq_len, scores + r * seq_len, v_scale, probs ? probs + (i + r) * seq_len : nullptr);
+      softmax_row(seq_len, scores + r * seq_len, v_scale, probs ? probs + (i + r) * probs_stride : nullptr);
     }
     probs_times_v(rows, seq_len, head_dim, scores, v, v_stride, out + i * out_stride, out_stride);
   }
@@ -154,7 +154,7 @@ size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
 ENCORE_MULTIVERSION
 void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const float* k, const float* v,
                         size_t row_stride, const float* key_bias, float scale, float* scratch, float* out,
-                        size_t out_stride, float* probs) {
+                        size_t out_stride, float* probs, size_t probs_stride) {
   float* scores = scratch;
   float* q_rows = scratch + 4 * seq_len;
   float* k_t = q_rows + 4 * head_dim;
@@ -162,13 +162,15 @@ void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const f
   auto load_q = [&](size_t i, float* dst) {
     for (size_t c = 0; c < head_dim; ++c) dst[c] = q[i * row_stride + c] * scale;
   };
-  attend_all(seq_len, head_dim, load_q, k_t, v, row_stride, 1.0f, key_bias, q_rows, scores, out, out_stride, probs);
+  attend_all(seq_len, head_dim, load_q, k_t, v, row_stride, 1.0f, key_bias, q_rows, scores, out, out_stride, probs,
+             probs_stride ? probs_stride : seq_len);
 }
 
 ENCORE_MULTIVERSION
 void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,
                         float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
-                        float scale, float* scratch, float* out, size_t out_stride, float* probs) {
+                        float scale, float* scratch, float* out, size_t out_stride, float* probs,
+                        size_t probs_stride) {
   float* scores = scratch;
   float* q_rows = scratch + 4 * seq_len;
   float* k_t = q_rows + 4 * head_dim;
@@ -188,7 +190,7 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
     for (size_t c = 0; c < head_dim; ++c) dst[c] = static_cast<float>(q[i * row_stride + c]) * q_mult;
   };
   attend_all(seq_len, head_dim, load_q, k_t, v_f, head_dim, v_scale, key_bias, q_rows, scores, out, out_stride,
-             probs);
+             probs, probs_stride ? probs_stride : seq_len);
 }
 
 }  // namespace encore

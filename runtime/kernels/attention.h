@@ -9,7 +9,8 @@
 // `scratch` must hold attention_scratch_floats(seq_len, head_dim) floats; it is per call
 // (per thread), never shared between concurrent calls.
 // `probs`, when not null, receives the softmax probabilities: seq_len rows (queries) of
-// seq_len floats (keys), contiguous. Null (inference) costs one test per query row.
+// seq_len floats (keys), `probs_stride` floats apart (0: seq_len). Null (inference) costs one
+// test per query row.
 #pragma once
 
 #include <cstddef>
@@ -21,12 +22,13 @@ size_t attention_scratch_floats(size_t seq_len, size_t head_dim);
 
 void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const float* k,
                         const float* v, size_t row_stride, const float* key_bias, float scale,
-                        float* scratch, float* out, size_t out_stride, float* probs = nullptr);
+                        float* scratch, float* out, size_t out_stride, float* probs = nullptr,
+                        size_t probs_stride = 0);
 
 // int8 Q/K/V with zero point 0 (symmetric) and one scale each; real = scale * q.
 void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale,
                         const int8_t* k, float k_scale, const int8_t* v, float v_scale,
                         size_t row_stride, const float* key_bias, float scale, float* scratch,
-                        float* out, size_t out_stride, float* probs = nullptr);
+                        float* out, size_t out_stride, float* probs = nullptr, size_t probs_stride = 0);
 
 }  // namespace encore

@@ -298,11 +298,28 @@ TEST_CASE("attention probabilities: the reference softmax per layer and head, ze
     const float* p = (*session)->attention_probabilities(l);
     REQUIRE(p != nullptr);
     double err = 0.0;
-    for (size_t i = 0; i < want.attention[static_cast<size_t>(l)].size(); ++i) {
-      err = std::max(err, std::fabs(p[i] - want.attention[static_cast<size_t>(l)][i]));
+    // Query rows of real tokens match the reference; a sequence's rows and columns after its
+    // last unmasked token are not computed and must be zero.
+    bool rest_zero = true;
+    for (int64_t b = 0; b < kBatch; ++b) {
+      int64_t length = 0;
+      for (int64_t s = 0; s < kSeq; ++s) length = batch.mask[static_cast<size_t>(b * kSeq + s)] ? s + 1 : length;
+      for (int64_t h = 0; h < kHeads; ++h) {
+        for (int64_t i = 0; i < kSeq; ++i) {
+          for (int64_t j = 0; j < kSeq; ++j) {
+            const size_t at = static_cast<size_t>(((b * kHeads + h) * kSeq + i) * kSeq + j);
+            if (i < length && j < length) {
+              err = std::max(err, std::fabs(p[at] - want.attention[static_cast<size_t>(l)][at]));
+            } else {
+              rest_zero &= p[at] == 0.0f;
+            }
+          }
+        }
+      }
     }
     CAPTURE(l);
     CHECK(err <= 1e-5);
+    CHECK(rest_zero);
     // The second sequence's padded keys (positions 5..8) get nothing.
     for (int64_t h = 0; h < kHeads; ++h) {
       for (int64_t i = 0; i < kSeq; ++i) {

@@ -247,7 +247,8 @@ Status remove_listed_heads(const std::string& list, const EncoderConfig& c, Prun
 }
 
 namespace {
-// Sums of the activation output and its square per neuron, over the rows `mask` marks real.
+// Sums of the activation output and its square per neuron over the rows the session computes:
+// each sequence's tokens up to its last unmasked one (a session skips trailing padding).
 class StatisticsObserver : public ActivationObserver {
  public:
   StatisticsObserver(int layers, int64_t width) {
@@ -255,17 +256,13 @@ class StatisticsObserver : public ActivationObserver {
     stats_.mean.assign(static_cast<size_t>(layers), std::vector<double>(static_cast<size_t>(width), 0.0));
     stats_.mean_square = stats_.mean;
   }
-  void set_mask(const int32_t* mask) { mask_ = mask; }
   void observe(std::string_view name, const float* data, size_t rows, size_t cols, size_t stride) override {
     for (size_t l = 0; l < names_.size(); ++l) {
       if (name != names_[l]) continue;
-      if (l == 0) {
-        for (size_t r = 0; r < rows; ++r) stats_.tokens += !mask_ || mask_[r];
-      }
+      if (l == 0) stats_.tokens += static_cast<int64_t>(rows);
       auto& sum = stats_.mean[l];
       auto& square = stats_.mean_square[l];
       for (size_t r = 0; r < rows; ++r) {
-        if (mask_ && !mask_[r]) continue;
         for (size_t c = 0; c < cols && c < sum.size(); ++c) {
           const double v = data[r * stride + c];
           sum[c] += v;
@@ -287,7 +284,6 @@ class StatisticsObserver : public ActivationObserver {
  private:
   std::vector<std::string> names_;
   FfnStatistics stats_;
-  const int32_t* mask_ = nullptr;
 };
 }  // namespace
 
@@ -305,7 +301,6 @@ Result<FfnStatistics> ffn_statistics(std::shared_ptr<const Model> model, const i
     in.seq_len = seq;
     in.input_ids = ids + start * seq;
     in.attention_mask = mask ? mask + start * seq : nullptr;
-    observer.set_mask(in.attention_mask);
     Outputs out;
     ENCORE_RETURN_IF_ERROR(session->run(in, &out));
   }

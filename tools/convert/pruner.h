@@ -50,7 +50,9 @@ Result<ModelContents> prune_contents(const ModelContents& in, const PrunePlan& p
 Status remove_listed_heads(const std::string& list, const EncoderConfig& config, PrunePlan* plan);
 
 // FFN activation statistics over real tokens: per layer and neuron, the mean and the mean
-// square of the activation output (ffn_down's input) of the f32 model.
+// square of the activation output (ffn_down's input) of the f32 model, over each sequence's
+// tokens up to its last unmasked one (trailing padding is never computed; the rare masked
+// token inside a sequence counts).
 struct FfnStatistics {
   std::vector<std::vector<double>> mean, mean_square;
   int64_t tokens = 0;

@@ -89,9 +89,9 @@ class Session {
   // With SessionOptions::attention_probabilities: layer `layer`'s attention probabilities of
   // the last successful run, [batch, heads_in_layer(layer), seq_len, seq_len] row-major
   // (query rows, key columns; each row sums to 1; padded keys get 0 unless every key is
-  // padding, when the row is uniform, as in PyTorch). A masked head's block is
-  // all zeros. Valid until the next run; null without the option, before a run, or after a
-  // failed one.
+  // padding, when the row is uniform, as in PyTorch). Rows and columns after a sequence's
+  // last unmasked token are not computed and hold zeros. A masked head's block is all zeros.
+  // Valid until the next run; null without the option, before a run, or after a failed one.
   const float* attention_probabilities(int layer) const;
 
   // Ablation switches, for measuring what each part of the model does (encore-analyze). They
