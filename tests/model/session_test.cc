@@ -71,8 +71,11 @@ TEST_CASE("session: options are checked") {
   CHECK_FALSE(Session::create(nullptr).ok());
 }
 
-// The padded rows of a batch must give, on their real tokens, exactly what each sequence gives
-// alone (padding is packed away, and every step is row-independent); trailing padding is zero.
+// The padded rows of a batch must give, on their real tokens, what each sequence gives alone
+// (padding is packed away, and every step is row-independent); trailing padding is zero.
+// Bit for bit where the math is integer (the int8 model's hidden states). Float GEMMs agree only
+// to rounding: XNNPACK may pick another microkernel for a one-row GEMM (its Cortex-A72 config
+// does), which sums in another order; the pooler/classifier run on B rows batched, 1 alone.
 void check_padding_matches_alone(bool int8) {
   auto model = tiny_model(int8);
   auto session = Session::create(model);
@@ -97,15 +100,20 @@ void check_padding_matches_alone(bool int8) {
     Inputs alone{1, lengths[b], ids.data() + b * S, nullptr, types.data() + b * S};
     Outputs o;
     REQUIRE((*session)->run(alone, &o).ok());
-    float max_diff = 0.0f;
+    float hidden_diff = 0.0f, logits_diff = 0.0f;
     for (int64_t i = 0; i < lengths[b] * H; ++i) {
-      max_diff = std::max(max_diff, std::fabs(o.last_hidden_state[i] - batched[b * S * H + i]));
+      hidden_diff = std::max(hidden_diff, std::fabs(o.last_hidden_state[i] - batched[b * S * H + i]));
     }
-    for (int64_t i = 0; i < 3; ++i) max_diff = std::max(max_diff, std::fabs(o.logits[i] - batched_logits[b * 3 + i]));
+    for (int64_t i = 0; i < 3; ++i) logits_diff = std::max(logits_diff, std::fabs(o.logits[i] - batched_logits[b * 3 + i]));
     int nonzero_padding = 0;
     for (int64_t i = lengths[b] * H; i < S * H; ++i) nonzero_padding += batched[b * S * H + i] != 0.0f;
     CAPTURE(b);
-    CHECK(max_diff == 0.0f);
+    if (int8) {
+      CHECK(hidden_diff == 0.0f);
+    } else {
+      CHECK(hidden_diff <= 1e-5f);  // LayerNorm outputs, magnitude ~1: a few ulp
+    }
+    CHECK(logits_diff <= 1e-5f);
     CHECK(nonzero_padding == 0);
   }
 }
