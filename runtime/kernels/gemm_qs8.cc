@@ -1,0 +1,187 @@
+#include "kernels/gemm_qs8.h"
+
+#include <cpuinfo.h>
+
+#include <algorithm>
+
+#include "kernels/gemm_qs8_tile.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
+
+namespace encore {
+namespace {
+
+using internal::kQs8TileRows;
+using internal::Qs8Tile;
+
+struct KernelInfo {
+  size_t nr;
+  int32_t input_offset;  // added to every input byte by the kernel (u8 x s8 instructions)
+  void (*tile)(const Qs8Tile&);
+};
+
+KernelInfo kernel_info(Qs8GemmKernel k) {
+  switch (k) {
+#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
+    case Qs8GemmKernel::kAvx512Vnni: return {64, 128, internal::qs8_tile_avx512vnni};
+    case Qs8GemmKernel::kAvxVnni: return {16, 128, internal::qs8_tile_avxvnni};
+#endif
+#ifdef ENCORE_HAVE_NEONDOT_KERNEL
+    case Qs8GemmKernel::kNeonDot: return {16, 0, internal::qs8_tile_neondot};
+#endif
+    default: return {16, 0, internal::qs8_tile_portable};
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// cpuinfo (2022) predates AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4. The OS must also save ymm
+// state, which cpuinfo's AVX2 flag already checks.
+bool cpu_has_avxvnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax & (1u << 4)) != 0 && cpuinfo_has_x86_avx2();
+}
+#endif
+
+}  // namespace
+
+const char* qs8_gemm_kernel_name(Qs8GemmKernel k) {
+  switch (k) {
+    case Qs8GemmKernel::kPortable: return "encore qs8 gemm portable";
+    case Qs8GemmKernel::kAvx512Vnni: return "encore qs8 gemm avx512vnni 4x64";
+    case Qs8GemmKernel::kAvxVnni: return "encore qs8 gemm avxvnni 4x16";
+    case Qs8GemmKernel::kNeonDot: return "encore qs8 gemm neondot 4x16";
+  }
+  return "unknown";
+}
+
+bool qs8_gemm_kernel_supported(Qs8GemmKernel k) {
+  if (k == Qs8GemmKernel::kPortable) return true;
+  if (!cpuinfo_initialize()) return false;
+  switch (k) {
+#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
+    case Qs8GemmKernel::kAvx512Vnni: return cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512vnni();
+    case Qs8GemmKernel::kAvxVnni: return cpu_has_avxvnni();
+#endif
+#ifdef ENCORE_HAVE_NEONDOT_KERNEL
+    case Qs8GemmKernel::kNeonDot: return cpuinfo_has_arm_neon_dot();
+#endif
+    default: return false;
+  }
+}
+
+std::vector<Qs8GemmKernel> qs8_gemm_supported_kernels() {
+  std::vector<Qs8GemmKernel> out;
+  for (auto k : {Qs8GemmKernel::kPortable, Qs8GemmKernel::kAvx512Vnni, Qs8GemmKernel::kAvxVnni,
+                 Qs8GemmKernel::kNeonDot}) {
+    if (qs8_gemm_kernel_supported(k)) out.push_back(k);
+  }
+  return out;
+}
+
+Qs8GemmKernel qs8_gemm_best_kernel() {
+  for (auto k : {Qs8GemmKernel::kAvx512Vnni, Qs8GemmKernel::kAvxVnni, Qs8GemmKernel::kNeonDot}) {
+    if (qs8_gemm_kernel_supported(k)) return k;
+  }
+  return Qs8GemmKernel::kPortable;
+}
+
+Qs8GemmWeights qs8_gemm_pack(Qs8GemmKernel kernel, size_t out, size_t in, const int8_t* weight,
+                             const int32_t* bias, const float* weight_scales, const float* output_scales,
+                             float input_scale, int32_t input_zero_point, int32_t output_zero_point) {
+  const KernelInfo info = kernel_info(kernel);
+  Qs8GemmWeights w;
+  w.kernel = kernel;
+  w.out = out;
+  w.in = in;
+  w.nr = info.nr;
+  w.k_groups = (in + 3) / 4;
+  w.output_zero_point = output_zero_point;
+  const size_t panels = (out + w.nr - 1) / w.nr;
+  w.panels.assign(panels * w.k_groups * w.nr * 4, 0);
+  w.init.assign(panels * w.nr, 0);
+  w.scale.assign(panels * w.nr, 0.0f);
+  // The kernel computes sum_k (x + offset) * w, so the exact accumulator
+  // bias + sum_k (x - zp) * w needs bias - (offset + zp) * sum_k w on top.
+  const int64_t fold = int64_t(info.input_offset) + input_zero_point;
+  for (size_t o = 0; o < out; ++o) {
+    const int8_t* row = weight + o * in;
+    int64_t sum = 0;
+    int8_t* dst = w.panels.data() + (o / w.nr) * w.k_groups * w.nr * 4 + (o % w.nr) * 4;
+    for (size_t k = 0; k < in; ++k) {
+      sum += row[k];
+      dst[(k / 4) * w.nr * 4 + k % 4] = row[k];
+    }
+    w.init[o] = static_cast<int32_t>((bias ? int64_t(bias[o]) : 0) - fold * sum);
+    // As XNNPACK forms it: kernel scale (float division), then times the input scale.
+    const float kernel_scale = weight_scales[o] / output_scales[o];
+    w.scale[o] = input_scale * kernel_scale;
+  }
+  return w;
+}
+
+namespace {
+struct RunContext {
+  const Qs8GemmWeights* w;
+  const int8_t* x;
+  int8_t* y;
+  void (*tile)(const Qs8Tile&);
+};
+
+// pthreadpool task over (channels, rows): a worker keeps one panel hot while it walks rows.
+void run_tile(void* context, size_t channel, size_t row, size_t nc, size_t mr) {
+  const auto& c = *static_cast<const RunContext*>(context);
+  const Qs8GemmWeights& w = *c.w;
+  for (size_t r = 0; r < mr; r += kQs8TileRows) {
+    const size_t panel = channel / w.nr;
+    Qs8Tile t;
+    t.mr = std::min(kQs8TileRows, mr - r);
+    t.nc = nc;
+    t.in = w.in;
+    t.x = c.x + (row + r) * w.in;
+    t.x_stride = w.in;
+    t.panel = w.panels.data() + panel * w.k_groups * w.nr * 4;
+    t.init = w.init.data() + channel;
+    t.scale = w.scale.data() + channel;
+    t.y = c.y + (row + r) * w.out + channel;
+    t.y_stride = w.out;
+    t.output_zero_point = w.output_zero_point;
+    c.tile(t);
+  }
+}
+}  // namespace
+
+void qs8_gemm_run(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y, pthreadpool_t pool) {
+  if (rows == 0 || w.out == 0) return;
+  RunContext c{&w, x, y, kernel_info(w.kernel).tile};
+  pthreadpool_parallelize_2d_tile_2d(pool, run_tile, &c, w.out, rows, w.nr, 4 * kQs8TileRows,
+                                     PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+}
+
+namespace internal {
+
+void qs8_tile_portable(const Qs8Tile& t) {
+  constexpr size_t kNr = 16;
+  int32_t acc[kQs8TileRows][kNr];
+  for (size_t m = 0; m < kQs8TileRows; ++m)
+    for (size_t n = 0; n < kNr; ++n) acc[m][n] = t.init[n];
+  for (size_t k = 0, g = 0; k < t.in; k += 4, ++g) {
+    const int8_t* wg = t.panel + g * kNr * 4;
+    for (size_t m = 0; m < t.mr; ++m) {
+      const uint32_t bits = load_group(t.x + m * t.x_stride, k, t.in);
+      int8_t a[4];
+      std::memcpy(a, &bits, 4);
+      for (size_t n = 0; n < kNr; ++n) {
+        acc[m][n] += a[0] * wg[n * 4] + a[1] * wg[n * 4 + 1] + a[2] * wg[n * 4 + 2] + a[3] * wg[n * 4 + 3];
+      }
+    }
+  }
+  for (size_t m = 0; m < t.mr; ++m)
+    for (size_t n = 0; n < t.nc; ++n)
+      t.y[m * t.y_stride + n] = requantize_fp32(acc[m][n], t.scale[n], t.output_zero_point);
+}
+
+}  // namespace internal
+}  // namespace encore

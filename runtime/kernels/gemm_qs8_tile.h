@@ -1,0 +1,59 @@
+// Internal to gemm_qs8*.cc: the tile microkernels' common signature and the scalar epilogue.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace encore::internal {
+
+constexpr size_t kQs8TileRows = 4;  // MR of every kernel
+
+// One tile: rows [0, mr) of x against one panel, channels [0, nc) stored.
+struct Qs8Tile {
+  size_t mr, nc, in;
+  const int8_t* x;  // first row of the tile
+  size_t x_stride;
+  const int8_t* panel;  // [k_groups][NR][4]
+  const int32_t* init;  // [NR]
+  const float* scale;   // [NR]
+  int8_t* y;
+  size_t y_stride;
+  int32_t output_zero_point;
+};
+
+// The 4-byte group of row `row` at byte k (zero-filled past `in`, so the last group never
+// reads beyond the row).
+inline uint32_t load_group(const int8_t* row, size_t k, size_t in) {
+  uint32_t v = 0;
+  if (in - k >= 4) {
+    std::memcpy(&v, row + k, 4);  // a constant size: one load
+  } else {
+    std::memcpy(&v, row + k, in - k);
+  }
+  return v;
+}
+
+// XNNPACK's fp32 requantization: float(acc) * scale, clamped so that adding the zero point
+// stays in int8, rounded half to even (the default rounding mode), plus the zero point.
+inline int8_t requantize_fp32(int32_t acc, float scale, int32_t zero_point) {
+  float f = static_cast<float>(acc) * scale;
+  const float lo = static_cast<float>(-128 - zero_point), hi = static_cast<float>(127 - zero_point);
+  f = f < lo ? lo : f;
+  f = f > hi ? hi : f;
+  return static_cast<int8_t>(std::lrintf(f) + zero_point);
+}
+
+void qs8_tile_portable(const Qs8Tile& t);
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ENCORE_HAVE_X86_VNNI_KERNELS 1
+void qs8_tile_avx512vnni(const Qs8Tile& t);
+void qs8_tile_avxvnni(const Qs8Tile& t);
+#endif
+#if defined(__aarch64__) && defined(__GNUC__)
+#define ENCORE_HAVE_NEONDOT_KERNEL 1
+void qs8_tile_neondot(const Qs8Tile& t);
+#endif
+
+}  // namespace encore::internal

@@ -1,0 +1,123 @@
+// Own int8 GEMM: every kernel this CPU can run against a plain-loop reference, bit for bit.
+#include <doctest/doctest.h>
+#include <pthreadpool.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/gemm_qs8.h"
+
+namespace encore {
+namespace {
+
+// Exact int64 accumulator, then XNNPACK's fp32 requantization written out the slow way.
+std::vector<int8_t> reference(size_t rows, size_t out, size_t in, const std::vector<int8_t>& x,
+                              const std::vector<int8_t>& w, const std::vector<int32_t>& bias,
+                              const std::vector<float>& wscale, const std::vector<float>& oscale, float in_scale,
+                              int32_t in_zp, int32_t out_zp) {
+  std::vector<int8_t> y(rows * out);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t o = 0; o < out; ++o) {
+      int64_t acc = bias[o];
+      for (size_t k = 0; k < in; ++k) acc += int64_t(x[r * in + k] - in_zp) * w[o * in + k];
+      volatile float scale = in_scale * (wscale[o] / oscale[o]);  // volatile: no fused multiply-add
+      volatile float f = static_cast<float>(acc) * scale;
+      const float clamped = std::min(std::max(static_cast<float>(f), float(-128 - out_zp)), float(127 - out_zp));
+      y[r * out + o] = static_cast<int8_t>(std::nearbyint(clamped) + out_zp);
+    }
+  }
+  return y;
+}
+
+struct GemmCase {
+  size_t rows, out, in;
+  int32_t in_zp, out_zp;
+  int extreme = 0;  // 1: every input and weight at the int8 extremes (accumulator range)
+};
+
+// Runs `kernel` on one case and compares every output byte (and guard bytes around them).
+void check(Qs8GemmKernel kernel, const GemmCase& c, pthreadpool_t pool = nullptr) {
+  std::mt19937 rng(static_cast<uint32_t>(c.rows * 1009 + c.out * 31 + c.in * 7 + c.in_zp + 300));
+  std::uniform_int_distribution<int> q(-128, 127), qw(-127, 127), qb(-2000, 2000), coin(0, 1);
+  std::uniform_real_distribution<float> ws(0.002f, 0.02f);
+  std::vector<int8_t> x(c.rows * c.in), w(c.out * c.in);
+  std::vector<int32_t> bias(c.out);
+  std::vector<float> wscale(c.out), oscale(c.out);
+  for (auto& v : x) v = static_cast<int8_t>(c.extreme ? (coin(rng) ? 127 : -128) : q(rng));
+  for (auto& v : w) v = static_cast<int8_t>(c.extreme ? (coin(rng) ? 127 : -127) : qw(rng));
+  for (auto& v : bias) v = qb(rng);
+  for (auto& v : wscale) v = ws(rng);
+  // Output scales sized so that most results land inside int8 (a test of the clamp alone
+  // would prove little), different per channel as in the fused QKV layer.
+  for (size_t o = 0; o < c.out; ++o) {
+    oscale[o] = (c.extreme ? 1.0f : 0.05f) * float(1 + (3 * o) / c.out) * std::sqrt(float(c.in));
+  }
+  const float in_scale = 0.03f;
+  const auto expect = reference(c.rows, c.out, c.in, x, w, bias, wscale, oscale, in_scale, c.in_zp, c.out_zp);
+  const auto packed = qs8_gemm_pack(kernel, c.out, c.in, w.data(), bias.data(), wscale.data(), oscale.data(),
+                                    in_scale, c.in_zp, c.out_zp);
+  // Guard bytes around the output catch stores past a partial tile.
+  std::vector<int8_t> y(c.rows * c.out + 64, 0x55);
+  qs8_gemm_run(packed, c.rows, x.data(), y.data() + 32, pool);
+  int differ = 0, clamped = 0;
+  for (size_t i = 0; i < c.rows * c.out; ++i) {
+    differ += y[32 + i] != expect[i];
+    clamped += expect[i] == -128 || expect[i] == 127;
+  }
+  int guards = 0;
+  for (size_t i = 0; i < 32; ++i) guards += (y[i] != 0x55) + (y[32 + c.rows * c.out + i] != 0x55);
+  CAPTURE(qs8_gemm_kernel_name(kernel));
+  CAPTURE(c.rows); CAPTURE(c.out); CAPTURE(c.in); CAPTURE(c.in_zp); CAPTURE(c.out_zp);
+  CHECK(differ == 0);
+  CHECK(guards == 0);
+  // An extreme output zero point clamps one sign of results; the rest must be real values.
+  if (c.rows * c.out >= 64) CHECK(clamped < int(c.rows * c.out) * 3 / 4);
+}
+
+TEST_CASE("qs8 gemm: the portable kernel is always supported and listed first") {
+  const auto kernels = qs8_gemm_supported_kernels();
+  REQUIRE(!kernels.empty());
+  CHECK(kernels.front() == Qs8GemmKernel::kPortable);
+  CHECK(qs8_gemm_kernel_supported(qs8_gemm_best_kernel()));
+  MESSAGE("qs8 gemm kernels on this CPU: " << [&] {
+    std::string s;
+    for (auto k : kernels) s += std::string(s.empty() ? "" : ", ") + qs8_gemm_kernel_name(k);
+    return s;
+  }());
+}
+
+TEST_CASE("qs8 gemm: every supported kernel equals the reference bit for bit over odd shapes") {
+  for (auto kernel : qs8_gemm_supported_kernels()) {
+    for (size_t rows : {1, 3, 4, 5, 13}) {
+      for (size_t out : {1, 15, 16, 17, 64, 65, 130}) {
+        for (size_t in : {1, 3, 4, 5, 63, 100}) {
+          for (auto [izp, ozp] : {std::pair{0, 0}, {-128, 7}, {127, -128}, {-5, 127}}) {
+            check(kernel, {rows, out, in, izp, ozp});
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("qs8 gemm: BERT-sized K at the int8 extremes stays exact (no accumulator overflow)") {
+  for (auto kernel : qs8_gemm_supported_kernels()) {
+    check(kernel, {5, 70, 3072, -128, 0, 1});
+    check(kernel, {4, 64, 3071, 127, 3, 1});
+  }
+}
+
+TEST_CASE("qs8 gemm: two threads give the one-thread result") {
+  pthreadpool_t pool = pthreadpool_create(2);
+  REQUIRE(pool != nullptr);
+  for (auto kernel : qs8_gemm_supported_kernels()) {
+    check(kernel, {37, 200, 129, 3, -2}, pool);
+    check(kernel, {128, 96, 64, 0, 0}, pool);
+  }
+  pthreadpool_destroy(pool);
+}
+
+}  // namespace
+}  // namespace encore
