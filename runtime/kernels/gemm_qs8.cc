@@ -154,8 +154,13 @@ void run_tile(void* context, size_t channel, size_t row, size_t nc, size_t mr) {
 }  // namespace
 
 void qs8_gemm_run(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y, pthreadpool_t pool) {
+  internal::qs8_gemm_run_tile(w, rows, x, y, pool, kernel_info(w.kernel).tile);
+}
+
+void internal::qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y,
+                                 pthreadpool_t pool, void (*tile)(const Qs8Tile&)) {
   if (rows == 0 || w.out == 0) return;
-  RunContext c{&w, x, y, kernel_info(w.kernel).tile};
+  RunContext c{&w, x, y, tile};
   pthreadpool_parallelize_2d_tile_2d(pool, run_tile, &c, w.out, rows, w.nr, 4 * kQs8TileRows,
                                      PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm_qs8.h"
+
 namespace encore::internal {
 
 constexpr size_t kQs8TileRows = 4;  // MR of every kernel
@@ -46,6 +48,10 @@ inline int8_t requantize_fp32(int32_t acc, float scale, int32_t zero_point) {
 }
 
 void qs8_tile_portable(const Qs8Tile& t);
+
+// qs8_gemm_run with a given tile function (tests run shimmed x86 tiles through it).
+void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y,
+                       pthreadpool_t pool, void (*tile)(const Qs8Tile&));
 #if defined(__x86_64__) && defined(__GNUC__)
 #define ENCORE_HAVE_X86_VNNI_KERNELS 1
 void qs8_tile_avx512vnni(const Qs8Tile& t);

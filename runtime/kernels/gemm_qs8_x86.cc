@@ -1,15 +1,28 @@
 // x86 vpdpbusd tiles. Compiled for the baseline with per-function targets, so the library
 // still runs on any x86-64; callers reach these only when the CPU has the instructions.
+// Tests also compile this file against plain C++ stand-ins for the intrinsics it uses
+// (tests/kernels/x86_intrinsics_shim.h, included before this file), so that its tiling, tails
+// and epilogue are checked on CPUs without VNNI too.
+#ifdef ENCORE_GEMM_X86_SHIM
+#define ENCORE_X86_TARGET(features)
+#define ENCORE_GEMM_X86_BEGIN namespace shim {
+#define ENCORE_GEMM_X86_END }
+#else
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -Wmaybe-uninitialized
 // reports inside the header once they are inlined here.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#define ENCORE_X86_TARGET(features) __attribute__((target(features)))
+#define ENCORE_GEMM_X86_BEGIN
+#define ENCORE_GEMM_X86_END
+#endif
 
 #include "kernels/gemm_qs8_tile.h"
 
 namespace encore::internal {
+ENCORE_GEMM_X86_BEGIN
 namespace {
 
 // Rows past the tile's last read row 0 again (their results are not stored), so the inner
@@ -22,7 +35,7 @@ inline void row_pointers(const Qs8Tile& t, const int8_t* rows[kQs8TileRows]) {
 
 // 4 rows x 64 channels: 16 zmm accumulators; per group of 4 input bytes, 4 weight loads,
 // 4 broadcasts (each xor'd to unsigned) and 16 vpdpbusd.
-__attribute__((target("avx512f,avx512vnni"))) void qs8_tile_avx512vnni(const Qs8Tile& t) {
+ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_tile_avx512vnni(const Qs8Tile& t) {
   constexpr size_t kNr = 64;
   const int8_t* rows[kQs8TileRows];
   row_pointers(t, rows);
@@ -66,7 +79,7 @@ __attribute__((target("avx512f,avx512vnni"))) void qs8_tile_avx512vnni(const Qs8
 }
 
 // 4 rows x 16 channels on ymm: 8 accumulators.
-__attribute__((target("avx2,avxvnni"))) void qs8_tile_avxvnni(const Qs8Tile& t) {
+ENCORE_X86_TARGET("avx2,avxvnni") void qs8_tile_avxvnni(const Qs8Tile& t) {
   constexpr size_t kNr = 16;
   const int8_t* rows[kQs8TileRows];
   row_pointers(t, rows);
@@ -96,4 +109,5 @@ __attribute__((target("avx2,avxvnni"))) void qs8_tile_avxvnni(const Qs8Tile& t) 
   }
 }
 
+ENCORE_GEMM_X86_END
 }  // namespace encore::internal

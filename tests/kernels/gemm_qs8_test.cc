@@ -8,6 +8,15 @@
 #include <vector>
 
 #include "kernels/gemm_qs8.h"
+#include "kernels/gemm_qs8_tile.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The VNNI tiles once more, on plain C++ stand-ins for their intrinsics (in namespace
+// encore::internal::shim): their logic is then tested on every x86 CPU, not only on VNNI ones.
+#include "x86_intrinsics_shim.h"
+#define ENCORE_GEMM_X86_SHIM 1
+#include "kernels/gemm_qs8_x86.cc"
+#endif
 
 namespace encore {
 namespace {
@@ -38,7 +47,9 @@ struct GemmCase {
 };
 
 // Runs `kernel` on one case and compares every output byte (and guard bytes around them).
-void check(Qs8GemmKernel kernel, const GemmCase& c, pthreadpool_t pool = nullptr) {
+using TileFn = void (*)(const internal::Qs8Tile&);
+
+void check(Qs8GemmKernel kernel, const GemmCase& c, pthreadpool_t pool = nullptr, TileFn tile = nullptr) {
   std::mt19937 rng(static_cast<uint32_t>(c.rows * 1009 + c.out * 31 + c.in * 7 + c.in_zp + 300));
   std::uniform_int_distribution<int> q(-128, 127), qw(-127, 127), qb(-2000, 2000), coin(0, 1);
   std::uniform_real_distribution<float> ws(0.002f, 0.02f);
@@ -60,7 +71,11 @@ void check(Qs8GemmKernel kernel, const GemmCase& c, pthreadpool_t pool = nullptr
                                     in_scale, c.in_zp, c.out_zp);
   // Guard bytes around the output catch stores past a partial tile.
   std::vector<int8_t> y(c.rows * c.out + 64, 0x55);
-  qs8_gemm_run(packed, c.rows, x.data(), y.data() + 32, pool);
+  if (tile) {
+    internal::qs8_gemm_run_tile(packed, c.rows, x.data(), y.data() + 32, pool, tile);
+  } else {
+    qs8_gemm_run(packed, c.rows, x.data(), y.data() + 32, pool);
+  }
   int differ = 0, clamped = 0;
   for (size_t i = 0; i < c.rows * c.out; ++i) {
     differ += y[32 + i] != expect[i];
@@ -118,6 +133,23 @@ TEST_CASE("qs8 gemm: two threads give the one-thread result") {
   }
   pthreadpool_destroy(pool);
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+TEST_CASE("qs8 gemm: the VNNI tiles on intrinsic stand-ins equal the reference (any x86 CPU)") {
+  const std::pair<Qs8GemmKernel, TileFn> tiles[] = {{Qs8GemmKernel::kAvx512Vnni, internal::shim::qs8_tile_avx512vnni},
+                                                    {Qs8GemmKernel::kAvxVnni, internal::shim::qs8_tile_avxvnni}};
+  for (auto [kernel, tile] : tiles) {
+    for (size_t rows : {1, 4, 6}) {
+      for (size_t out : {1, 16, 17, 64, 65, 130}) {
+        for (size_t in : {1, 5, 64, 67}) {
+          for (auto [izp, ozp] : {std::pair{0, 0}, {-128, 7}, {127, -128}}) check(kernel, {rows, out, in, izp, ozp}, nullptr, tile);
+        }
+      }
+    }
+    check(kernel, {5, 70, 3072, -128, 0, 1}, nullptr, tile);
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace encore
