@@ -96,7 +96,7 @@ struct Session::Impl {
 
 namespace {
 Status create_layer_ops(const internal::LayerWeights& w, const EncoderConfig& c, bool quantized, size_t l,
-                        LayerOps* ops) {
+                        const Qs8GemmKernel* own_gemm, LayerOps* ops) {
   static const char* kWhat[] = {"qkv", "attn_out", "ffn_up", "ffn_down"};
   (void)l;
   if (!quantized) {
@@ -118,17 +118,17 @@ Status create_layer_ops(const internal::LayerWeights& w, const EncoderConfig& c,
     scales[A + i] = a[fmt::kKOutput].scale;
     scales[2 * A + i] = a[fmt::kVOutput].scale;
   }
-  ENCORE_ASSIGN_OR_RETURN(ops->qkv, LinearOp::create_qc8(w.qkv, a[fmt::kQkvInput], scales.data(), 0, kWhat[0]));
+  ENCORE_ASSIGN_OR_RETURN(ops->qkv, LinearOp::create_qc8(w.qkv, a[fmt::kQkvInput], scales.data(), 0, kWhat[0], own_gemm));
   auto uniform = [&](size_t n, ActivationQuant q) { return std::vector<float>(n, q.scale); };
   auto s1 = uniform(H, a[fmt::kAttnOutOutput]);
   ENCORE_ASSIGN_OR_RETURN(ops->attn_out, LinearOp::create_qc8(w.attn_out, a[fmt::kAttnOutInput], s1.data(),
-                                                              a[fmt::kAttnOutOutput].zero_point, kWhat[1]));
+                                                              a[fmt::kAttnOutOutput].zero_point, kWhat[1], own_gemm));
   auto s2 = uniform(I, a[fmt::kFfnUpOutput]);
   ENCORE_ASSIGN_OR_RETURN(ops->ffn_up, LinearOp::create_qc8(w.ffn_up, a[fmt::kFfnUpInput], s2.data(),
-                                                            a[fmt::kFfnUpOutput].zero_point, kWhat[2]));
+                                                            a[fmt::kFfnUpOutput].zero_point, kWhat[2], own_gemm));
   auto s3 = uniform(H, a[fmt::kFfnDownOutput]);
   ENCORE_ASSIGN_OR_RETURN(ops->ffn_down, LinearOp::create_qc8(w.ffn_down, a[fmt::kFfnDownInput], s3.data(),
-                                                              a[fmt::kFfnDownOutput].zero_point, kWhat[3]));
+                                                              a[fmt::kFfnDownOutput].zero_point, kWhat[3], own_gemm));
   make_activation_lut_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
                           a[fmt::kFfnDownInput].scale, a[fmt::kFfnDownInput].zero_point, ops->activation_lut);
   return Status::Ok();
@@ -154,9 +154,14 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   impl->scratch_slots = static_cast<size_t>(options.threads);
   const auto& c = model->config();
   const auto& w = model->weights();
+  // The int8 GEMM: see Int8Gemm for the auto choice.
+  const Qs8GemmKernel best = qs8_gemm_best_kernel();
+  const bool own = options.int8_gemm == Int8Gemm::kOwn ||
+                   (options.int8_gemm == Int8Gemm::kAuto &&
+                    (best == Qs8GemmKernel::kAvx512Vnni || best == Qs8GemmKernel::kAvxVnni));
   impl->layers.resize(w.layers.size());
   for (size_t l = 0; l < w.layers.size(); ++l) {
-    Status st = create_layer_ops(w.layers[l], c, w.quantized, l, &impl->layers[l]);
+    Status st = create_layer_ops(w.layers[l], c, w.quantized, l, own ? &best : nullptr, &impl->layers[l]);
     if (!st.ok()) return st.with_context(cat("layer ", l));
   }
   if (c.has_pooler) {
@@ -417,7 +422,7 @@ Status Session::Impl::forward(const Inputs& in) {
   // Profile bookkeeping: operation and byte estimates per step (a multiply-add counts 2).
   const bool q8 = w.quantized;
   const uint64_t act_bytes = q8 ? 1 : 4, w_bytes = q8 ? 1 : 4;
-  const char* gemm_kernel = q8 ? "xnnpack qc8 conv 1x1" : "xnnpack f32 fully-connected";
+  const char* gemm_kernel = layers.empty() ? "" : layers[0].qkv.kernel_name();
   auto gemm = [&](int l, ProfileStep step, uint64_t out, uint64_t k) {
     return profiler.step(l, step, gemm_kernel, 2 * M * out * k, out * k * w_bytes + M * (k + out) * act_bytes);
   };

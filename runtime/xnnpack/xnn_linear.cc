@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "core/str.h"
@@ -53,7 +54,7 @@ Result<LinearOp> LinearOp::create_f32(int64_t out, int64_t in, const float* weig
 }
 
 Result<LinearOp> LinearOp::create_qc8(const LinearWeights& w, ActivationQuant input, const float* output_scales,
-                                      int32_t output_zero_point, const char* what) {
+                                      int32_t output_zero_point, const char* what, const Qs8GemmKernel* own_kernel) {
   ENCORE_RETURN_IF_ERROR(xnnpack_initialize());
   std::vector<float> kernel_scale(static_cast<size_t>(w.out));
   for (int64_t r = 0; r < w.out; ++r) {
@@ -68,6 +69,19 @@ Result<LinearOp> LinearOp::create_qc8(const LinearWeights& w, ActivationQuant in
   LinearOp op;
   op.what_ = what;
   op.int8_ = true;
+  if (own_kernel) {
+    if (!qs8_gemm_kernel_supported(*own_kernel)) {
+      return unsupported(cat(what, ": this CPU cannot run ", qs8_gemm_kernel_name(*own_kernel)));
+    }
+    try {
+      op.own_ = std::make_unique<Qs8GemmWeights>(qs8_gemm_pack(
+          *own_kernel, static_cast<size_t>(w.out), static_cast<size_t>(w.in), w.weight_i8, w.bias_i32,
+          w.weight_scales, output_scales, input.scale, input.zero_point, output_zero_point));
+    } catch (const std::bad_alloc&) {
+      return resource_exhausted(cat(what, ": out of memory packing the weights"));
+    }
+    return op;
+  }
   const size_t in = static_cast<size_t>(w.in), out = static_cast<size_t>(w.out);
   enum xnn_status s = xnn_create_convolution2d_nhwc_qc8(
       0, 0, 0, 0, /*kernel=*/1, 1, /*subsampling=*/1, 1, /*dilation=*/1, 1, /*groups=*/1, in, out,
@@ -82,6 +96,7 @@ LinearOp& LinearOp::operator=(LinearOp&& o) noexcept {
   if (this != &o) {
     if (op_) xnn_delete_operator(op_);
     op_ = o.op_;
+    own_ = std::move(o.own_);
     what_ = o.what_;
     int8_ = o.int8_;
     rows_ = 0;
@@ -96,7 +111,16 @@ LinearOp::~LinearOp() {
   if (op_) xnn_delete_operator(op_);
 }
 
+const char* LinearOp::kernel_name() const {
+  if (own_) return qs8_gemm_kernel_name(own_->kernel);
+  return int8_ ? "xnnpack qc8 conv 1x1" : "xnnpack f32 fully-connected";
+}
+
 Status LinearOp::run(size_t rows, const void* input, void* output, pthreadpool_t pool) {
+  if (own_) {
+    qs8_gemm_run(*own_, rows, static_cast<const int8_t*>(input), static_cast<int8_t*>(output), pool);
+    return Status::Ok();
+  }
   if (rows != rows_ || input != input_ || output != output_) {
     enum xnn_status s;
     if (int8_) {

@@ -11,7 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
 #include "encore/status.h"
+#include "kernels/gemm_qs8.h"
 #include "model/model_weights.h"
 
 namespace encore::internal {
@@ -33,12 +36,17 @@ class LinearOp {
   // (e.g. separate Q, K and V scales in the fused QKV layer) are folded into the per-channel
   // kernel scales XNNPACK applies: kernel_scale[r] = weight_scale[r] / output_scales[r], with
   // the operator's own output scale 1.
+  //
+  // own_kernel: run encore's own GEMM with that kernel instead of XNNPACK (same int8 results;
+  // see kernels/gemm_qs8.h); null = XNNPACK.
   static Result<LinearOp> create_qc8(const LinearWeights& w, ActivationQuant input,
                                      const float* output_scales, int32_t output_zero_point,
-                                     const char* what);
+                                     const char* what, const Qs8GemmKernel* own_kernel = nullptr);
 
   LinearOp() = default;
-  LinearOp(LinearOp&& o) noexcept : op_(o.op_), what_(o.what_), int8_(o.int8_) { o.op_ = nullptr; }
+  LinearOp(LinearOp&& o) noexcept : op_(o.op_), own_(std::move(o.own_)), what_(o.what_), int8_(o.int8_) {
+    o.op_ = nullptr;
+  }
   LinearOp& operator=(LinearOp&& o) noexcept;
   LinearOp(const LinearOp&) = delete;
   ~LinearOp();
@@ -47,8 +55,12 @@ class LinearOp {
   // operator's dtype. Re-setup happens only when rows or pointers differ from the last call.
   Status run(size_t rows, const void* input, void* output, pthreadpool_t pool);
 
+  // What runs the layer, for profiles: "xnnpack qc8 conv 1x1", "encore qs8 gemm avx512vnni 4x64", ...
+  const char* kernel_name() const;
+
  private:
   xnn_operator_t op_ = nullptr;
+  std::unique_ptr<Qs8GemmWeights> own_;  // set: encore's GEMM runs instead of op_
   const char* what_ = "";
   bool int8_ = false;
   size_t rows_ = 0;

@@ -152,6 +152,41 @@ TEST_CASE("session: two threads give the one-thread result, shapes vary without 
   }
 }
 
+// Every int8 GEMM choice requantizes as XNNPACK does, so whole runs agree bit for bit.
+TEST_CASE("session: int8 runs give the same bits on encore's own GEMM and on XNNPACK") {
+  auto model = tiny_model(true);
+  SessionOptions xnn, own;
+  xnn.int8_gemm = Int8Gemm::kXnnpack;
+  own.int8_gemm = Int8Gemm::kOwn;
+  xnn.threads = own.threads = 2;
+  own.profile = true;
+  auto a = Session::create(model, xnn);
+  auto b = Session::create(model, own);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  std::mt19937 rng(21);
+  for (auto [B, S] : {std::pair<int64_t, int64_t>{1, 1}, {2, 16}, {3, 7}, {1, 13}}) {
+    std::vector<int32_t> ids(static_cast<size_t>(B * S));
+    for (auto& id : ids) id = static_cast<int32_t>(rng() % 50);
+    Inputs in{B, S, ids.data(), nullptr, nullptr};
+    Outputs x, y;
+    REQUIRE((*a)->run(in, &x).ok());
+    std::vector<float> hidden(x.last_hidden_state, x.last_hidden_state + B * S * 32);
+    std::vector<float> logits(x.logits, x.logits + B * 3);
+    REQUIRE((*b)->run(in, &y).ok());
+    int differ = 0;
+    for (size_t i = 0; i < hidden.size(); ++i) differ += hidden[i] != y.last_hidden_state[i];
+    for (size_t i = 0; i < logits.size(); ++i) differ += logits[i] != y.logits[i];
+    CAPTURE(B);
+    CAPTURE(S);
+    CHECK(differ == 0);
+  }
+  // The profile names the kernel that ran.
+  bool named = false;
+  for (const auto& r : (*b)->profile()) named |= std::string(r.kernel).rfind("encore qs8 gemm", 0) == 0;
+  CHECK(named);
+}
+
 TEST_CASE("session: an observer is refused for int8 models") {
   struct Null : ActivationObserver {
     void observe(std::string_view, const float*, size_t, size_t, size_t) override {}

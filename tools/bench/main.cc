@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   int threads = 1, warmup = 3, runs = 10;
   double min_time = 1.0;
   bool profile = false, ragged = false;
+  std::string int8_gemm = "auto";
   app.add_option("model", model_path, "the .encore model")->required();
   app.add_option("--seq", seqs, "sequence lengths, comma separated")->delimiter(',')->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "sequences per run")->check(CLI::PositiveNumber);
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
   app.add_flag("--ragged", ragged,
                "pad the batch: sequence i keeps ceil(seq * (i + 1) / batch) real tokens, the rest is masked");
   app.add_flag("--profile", profile, "time every step of every layer (a second, profiled session)");
+  app.add_option("--int8-gemm", int8_gemm,
+                 "int8 linear layers: auto (encore's dot-product GEMM on x86 VNNI CPUs, else XNNPACK), "
+                 "xnnpack, or own (encore's GEMM, best kernel for this CPU)")
+      ->check(CLI::IsMember({"auto", "xnnpack", "own"}));
   app.add_option("--json", json_path, "write the whole report as JSON");
   app.add_option("--trace", trace_path, "write a Chrome/Perfetto trace of one profiled run (implies --profile)");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-bench")) return *code;
@@ -116,6 +121,9 @@ int main(int argc, char** argv) {
   const double open_ms = ms_since(t_load);
   encore::SessionOptions so;
   so.threads = threads;
+  so.int8_gemm = int8_gemm == "own"       ? encore::Int8Gemm::kOwn
+                 : int8_gemm == "xnnpack" ? encore::Int8Gemm::kXnnpack
+                                          : encore::Int8Gemm::kAuto;
   const auto t_prep = Clock::now();
   auto session = encore::Session::create(model.value(), so);
   if (!session.ok()) return fail(session.status());
@@ -152,6 +160,7 @@ int main(int argc, char** argv) {
                              {"heads", c.head_count},
                              {"intermediate", c.intermediate_size}}},
                            {"threads", threads},
+                           {"int8_gemm", int8_gemm},
                            {"batch", batch},
                            {"model_mapped_mb", double((*model)->file_size()) / 1e6},
                            {"load", {{"open_verify_ms", open_ms}, {"prepare_ms", prepare_ms}}},

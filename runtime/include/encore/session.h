@@ -29,6 +29,17 @@ class ActivationObserver {
                        size_t row_stride) = 0;
 };
 
+// What runs the linear layers of int8 models. Every choice gives the same int8 results (the
+// same requantization, bit for bit); only the speed differs.
+enum class Int8Gemm {
+  // encore's own dot-product GEMM where the CPU has int8 instructions Debian's XNNPACK does
+  // not use (x86 AVX-512 VNNI, AVX-VNNI); XNNPACK everywhere else (its ARM kernels already
+  // use the Armv8.2 dot product).
+  kAuto,
+  kXnnpack,  // always XNNPACK
+  kOwn,      // always encore's GEMM, with the best kernel this CPU has (plain C++ if none: slow)
+};
+
 struct SessionOptions {
   // Threads for XNNPACK and encore's kernels; 1 runs on the calling thread only.
   int threads = 1;
@@ -43,6 +54,8 @@ struct SessionOptions {
   // for Session::attention_probabilities(). They are planned with the activations:
   // 4 x batch x seq^2 x (heads summed over layers) more bytes. Off: nothing is copied.
   bool attention_probabilities = false;
+  // int8 models: what runs the linear layers (see Int8Gemm).
+  Int8Gemm int8_gemm = Int8Gemm::kAuto;
 };
 
 // One batch. All arrays are row-major [batch, seq_len] int32.

@@ -194,7 +194,8 @@ const LinearShape kLinearShapes[] = {
     {"bert-base/ffn_up", 768, 3072}, {"bert-base/ffn_down", 3072, 768},
 };
 
-void bm_linear_qc8(benchmark::State& state, LinearShape shape) {
+// own: null runs XNNPACK, else encore's GEMM with that kernel (same results).
+void bm_linear_qc8(benchmark::State& state, LinearShape shape, const encore::Qs8GemmKernel* own) {
   const size_t rows = static_cast<size_t>(state.range(0));
   auto w = random_vector<int8_t>(size_t(shape.out) * shape.in, -127, 127, 1);
   auto x = random_vector<int8_t>(rows * shape.in, -128, 127, 2);
@@ -207,7 +208,7 @@ void bm_linear_qc8(benchmark::State& state, LinearShape shape) {
   lw.weight_i8 = w.data();
   lw.weight_scales = wscale.data();
   lw.bias_i32 = bias.data();
-  auto op = LinearOp::create_qc8(lw, ActivationQuant{0.05f, 0}, oscale.data(), 0, shape.name);
+  auto op = LinearOp::create_qc8(lw, ActivationQuant{0.05f, 0}, oscale.data(), 0, shape.name, own);
   if (!op.ok()) {
     state.SkipWithError(op.status().message().c_str());
     return;
@@ -343,8 +344,18 @@ void bm_f16_to_f32(benchmark::State& state) {
 
 void register_all() {
   for (const auto& shape : kLinearShapes) {
-    benchmark::RegisterBenchmark((std::string("xnnpack_qc8_linear/") + shape.name).c_str(), bm_linear_qc8, shape)
+    benchmark::RegisterBenchmark((std::string("xnnpack_qc8_linear/") + shape.name).c_str(), bm_linear_qc8, shape,
+                                 nullptr)
         ->ArgName("rows")->Arg(16)->Arg(128)->Arg(512)->Unit(benchmark::kMicrosecond);
+    // encore's own GEMM with each kernel this CPU runs (the portable one at 128 rows only).
+    static const auto kernels = encore::qs8_gemm_supported_kernels();
+    for (const auto& k : kernels) {
+      std::string name = encore::qs8_gemm_kernel_name(k);  // "encore qs8 gemm avx512vnni 4x64"
+      std::replace(name.begin(), name.end(), ' ', '_');
+      auto* b = benchmark::RegisterBenchmark((name + "/" + shape.name).c_str(), bm_linear_qc8, shape, &k);
+      b->ArgName("rows")->Arg(128)->Unit(benchmark::kMicrosecond);
+      if (k != encore::Qs8GemmKernel::kPortable) b->Arg(16)->Arg(512);
+    }
     benchmark::RegisterBenchmark((std::string("xnnpack_f32_linear/") + shape.name).c_str(), bm_linear_f32, shape)
         ->ArgName("rows")->Arg(128)->Unit(benchmark::kMicrosecond);
   }
