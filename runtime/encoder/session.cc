@@ -158,7 +158,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   const Qs8GemmKernel best = qs8_gemm_best_kernel();
   const bool own = options.int8_gemm == Int8Gemm::kOwn ||
                    (options.int8_gemm == Int8Gemm::kAuto &&
-                    (best == Qs8GemmKernel::kAvx512Vnni || best == Qs8GemmKernel::kAvxVnni));
+                    (best == Qs8GemmKernel::kAvx512Vnni || best == Qs8GemmKernel::kAvxVnni ||
+                     best == Qs8GemmKernel::kNeonI8mm));
   impl->layers.resize(w.layers.size());
   for (size_t l = 0; l < w.layers.size(); ++l) {
     Status st = create_layer_ops(w.layers[l], c, w.quantized, l, own ? &best : nullptr, &impl->layers[l]);

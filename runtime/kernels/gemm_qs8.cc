@@ -9,6 +9,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 namespace encore {
 namespace {
@@ -18,6 +21,7 @@ using internal::Qs8Tile;
 
 struct KernelInfo {
   size_t nr;
+  size_t kg;             // input bytes per group: 4 (dot products), 8 (smmla's 2x8 blocks)
   int32_t input_offset;  // added to every input byte by the kernel (u8 x s8 instructions)
   void (*tile)(const Qs8Tile&);
 };
@@ -25,13 +29,14 @@ struct KernelInfo {
 KernelInfo kernel_info(Qs8GemmKernel k) {
   switch (k) {
 #ifdef ENCORE_HAVE_X86_VNNI_KERNELS
-    case Qs8GemmKernel::kAvx512Vnni: return {64, 128, internal::qs8_tile_avx512vnni};
-    case Qs8GemmKernel::kAvxVnni: return {16, 128, internal::qs8_tile_avxvnni};
+    case Qs8GemmKernel::kAvx512Vnni: return {64, 4, 128, internal::qs8_tile_avx512vnni};
+    case Qs8GemmKernel::kAvxVnni: return {16, 4, 128, internal::qs8_tile_avxvnni};
 #endif
 #ifdef ENCORE_HAVE_NEONDOT_KERNEL
-    case Qs8GemmKernel::kNeonDot: return {16, 0, internal::qs8_tile_neondot};
+    case Qs8GemmKernel::kNeonDot: return {16, 4, 0, internal::qs8_tile_neondot};
+    case Qs8GemmKernel::kNeonI8mm: return {16, 8, 0, internal::qs8_tile_neoni8mm};
 #endif
-    default: return {16, 0, internal::qs8_tile_portable};
+    default: return {16, 4, 0, internal::qs8_tile_portable};
   }
 }
 
@@ -45,6 +50,11 @@ bool cpu_has_avxvnni() {
 }
 #endif
 
+#ifdef ENCORE_HAVE_NEONDOT_KERNEL
+// cpuinfo (2022) predates i8mm; Linux reports it in AT_HWCAP2 (HWCAP2_I8MM, bit 13).
+bool cpu_has_i8mm() { return (getauxval(AT_HWCAP2) & (1ul << 13)) != 0; }
+#endif
+
 }  // namespace
 
 const char* qs8_gemm_kernel_name(Qs8GemmKernel k) {
@@ -53,6 +63,7 @@ const char* qs8_gemm_kernel_name(Qs8GemmKernel k) {
     case Qs8GemmKernel::kAvx512Vnni: return "encore qs8 gemm avx512vnni 4x64";
     case Qs8GemmKernel::kAvxVnni: return "encore qs8 gemm avxvnni 4x16";
     case Qs8GemmKernel::kNeonDot: return "encore qs8 gemm neondot 4x16";
+    case Qs8GemmKernel::kNeonI8mm: return "encore qs8 gemm neoni8mm 4x16";
   }
   return "unknown";
 }
@@ -67,6 +78,7 @@ bool qs8_gemm_kernel_supported(Qs8GemmKernel k) {
 #endif
 #ifdef ENCORE_HAVE_NEONDOT_KERNEL
     case Qs8GemmKernel::kNeonDot: return cpuinfo_has_arm_neon_dot();
+    case Qs8GemmKernel::kNeonI8mm: return cpu_has_i8mm();
 #endif
     default: return false;
   }
@@ -75,14 +87,15 @@ bool qs8_gemm_kernel_supported(Qs8GemmKernel k) {
 std::vector<Qs8GemmKernel> qs8_gemm_supported_kernels() {
   std::vector<Qs8GemmKernel> out;
   for (auto k : {Qs8GemmKernel::kPortable, Qs8GemmKernel::kAvx512Vnni, Qs8GemmKernel::kAvxVnni,
-                 Qs8GemmKernel::kNeonDot}) {
+                 Qs8GemmKernel::kNeonDot, Qs8GemmKernel::kNeonI8mm}) {
     if (qs8_gemm_kernel_supported(k)) out.push_back(k);
   }
   return out;
 }
 
 Qs8GemmKernel qs8_gemm_best_kernel() {
-  for (auto k : {Qs8GemmKernel::kAvx512Vnni, Qs8GemmKernel::kAvxVnni, Qs8GemmKernel::kNeonDot}) {
+  for (auto k : {Qs8GemmKernel::kAvx512Vnni, Qs8GemmKernel::kAvxVnni, Qs8GemmKernel::kNeonI8mm,
+                 Qs8GemmKernel::kNeonDot}) {
     if (qs8_gemm_kernel_supported(k)) return k;
   }
   return Qs8GemmKernel::kPortable;
@@ -97,10 +110,11 @@ Qs8GemmWeights qs8_gemm_pack(Qs8GemmKernel kernel, size_t out, size_t in, const 
   w.out = out;
   w.in = in;
   w.nr = info.nr;
-  w.k_groups = (in + 3) / 4;
+  w.kg = info.kg;
+  w.k_groups = (in + w.kg - 1) / w.kg;
   w.output_zero_point = output_zero_point;
   const size_t panels = (out + w.nr - 1) / w.nr;
-  w.panels.assign(panels * w.k_groups * w.nr * 4, 0);
+  w.panels.assign(panels * w.k_groups * w.nr * w.kg, 0);
   w.init.assign(panels * w.nr, 0);
   w.scale.assign(panels * w.nr, 0.0f);
   // The kernel computes sum_k (x + offset) * w, so the exact accumulator
@@ -109,10 +123,10 @@ Qs8GemmWeights qs8_gemm_pack(Qs8GemmKernel kernel, size_t out, size_t in, const 
   for (size_t o = 0; o < out; ++o) {
     const int8_t* row = weight + o * in;
     int64_t sum = 0;
-    int8_t* dst = w.panels.data() + (o / w.nr) * w.k_groups * w.nr * 4 + (o % w.nr) * 4;
+    int8_t* dst = w.panels.data() + (o / w.nr) * w.k_groups * w.nr * w.kg + (o % w.nr) * w.kg;
     for (size_t k = 0; k < in; ++k) {
       sum += row[k];
-      dst[(k / 4) * w.nr * 4 + k % 4] = row[k];
+      dst[(k / w.kg) * w.nr * w.kg + k % w.kg] = row[k];
     }
     w.init[o] = static_cast<int32_t>((bias ? int64_t(bias[o]) : 0) - fold * sum);
     // As XNNPACK forms it: kernel scale (float division), then times the input scale.
@@ -142,7 +156,7 @@ void run_tile(void* context, size_t channel, size_t row, size_t nc, size_t mr) {
     t.in = w.in;
     t.x = c.x + (row + r) * w.in;
     t.x_stride = w.in;
-    t.panel = w.panels.data() + panel * w.k_groups * w.nr * 4;
+    t.panel = w.panels.data() + panel * w.k_groups * w.nr * w.kg;
     t.init = w.init.data() + channel;
     t.scale = w.scale.data() + channel;
     t.y = c.y + (row + r) * w.out + channel;

@@ -1,7 +1,7 @@
 // Own int8 GEMM for the linear layers: y[rows, out] = requantize(x[rows, in] * W^T + bias),
 // with per-output-channel weight scales, for CPUs whose int8 dot-product instructions
 // Debian's XNNPACK (2022-02) does not use: AVX-512 VNNI and AVX-VNNI (`vpdpbusd`) on x86,
-// the Armv8.2 dot product (`sdot`) on aarch64. A portable kernel with the same packing and
+// the Armv8.2 dot product (`sdot`) and the int8 matrix multiply (`smmla`) on aarch64. A portable kernel with the same packing and
 // epilogue runs everywhere (it is the tests' second opinion, not a fast path).
 //
 // The arithmetic is XNNPACK's qc8 "fp32" requantization exactly (int32 accumulator, times
@@ -9,7 +9,7 @@
 // plus the output zero point), so every kernel here and XNNPACK's give identical int8.
 //
 // Weights are packed once into the kernel's panel layout: panels of NR output channels, K in
-// groups of 4 bytes per channel ([panel][k / 4][NR][4]), zero padded, plus per channel the
+// groups of 4 bytes per channel ([panel][k / 4][NR][4]; 8 bytes for smmla), zero padded, plus per channel the
 // bias with the input zero point folded in (bias - offset * sum_k w) and the float scale.
 // vpdpbusd multiplies unsigned by signed bytes, so the x86 kernels read the int8 input as
 // x + 128 (one xor) and fold the 128 into that per-channel term too.
@@ -28,6 +28,7 @@ enum class Qs8GemmKernel {
   kAvx512Vnni,  // x86-64: AVX-512F + AVX-512 VNNI, 4 rows x 64 channels per tile
   kAvxVnni,     // x86-64: AVX-VNNI (VEX-encoded vpdpbusd on ymm), 4 x 16
   kNeonDot,     // aarch64: Armv8.2 dot product (sdot), 4 x 16
+  kNeonI8mm,    // aarch64: int8 matrix multiply (smmla, Armv8.6 i8mm), 4 x 16 in 2x2 blocks
 };
 
 const char* qs8_gemm_kernel_name(Qs8GemmKernel k);
@@ -42,8 +43,9 @@ struct Qs8GemmWeights {
   Qs8GemmKernel kernel = Qs8GemmKernel::kPortable;
   size_t out = 0, in = 0;
   size_t nr = 0;            // channels per panel
-  size_t k_groups = 0;      // ceil(in / 4)
-  std::vector<int8_t> panels;   // [ceil(out / nr)][k_groups][nr][4]
+  size_t kg = 4;            // input bytes per group: 4, or 8 for smmla
+  size_t k_groups = 0;      // ceil(in / kg)
+  std::vector<int8_t> panels;   // [ceil(out / nr)][k_groups][nr][kg]
   std::vector<int32_t> init;    // [padded out]: bias - offset * sum_k w
   std::vector<float> scale;     // [padded out]: input_scale * weight_scale / output_scale
   int32_t output_zero_point = 0;

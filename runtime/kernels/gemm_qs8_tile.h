@@ -37,6 +37,17 @@ inline uint32_t load_group(const int8_t* row, size_t k, size_t in) {
   return v;
 }
 
+// The same for 8-byte groups.
+inline uint64_t load_group8(const int8_t* row, size_t k, size_t in) {
+  uint64_t v = 0;
+  if (in - k >= 8) {
+    std::memcpy(&v, row + k, 8);
+  } else {
+    std::memcpy(&v, row + k, in - k);
+  }
+  return v;
+}
+
 // XNNPACK's fp32 requantization: float(acc) * scale, clamped so that adding the zero point
 // stays in int8, rounded half to even (the default rounding mode), plus the zero point.
 inline int8_t requantize_fp32(int32_t acc, float scale, int32_t zero_point) {
@@ -57,9 +68,10 @@ void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, in
 void qs8_tile_avx512vnni(const Qs8Tile& t);
 void qs8_tile_avxvnni(const Qs8Tile& t);
 #endif
-#if defined(__aarch64__) && defined(__GNUC__)
+#if defined(__aarch64__) && defined(__GNUC__) && defined(__linux__)
 #define ENCORE_HAVE_NEONDOT_KERNEL 1
 void qs8_tile_neondot(const Qs8Tile& t);
+void qs8_tile_neoni8mm(const Qs8Tile& t);
 #endif
 
 }  // namespace encore::internal

@@ -32,9 +32,9 @@ class ActivationObserver {
 // What runs the linear layers of int8 models. Every choice gives the same int8 results (the
 // same requantization, bit for bit); only the speed differs.
 enum class Int8Gemm {
-  // encore's own dot-product GEMM where the CPU has int8 instructions Debian's XNNPACK does
-  // not use (x86 AVX-512 VNNI, AVX-VNNI); XNNPACK everywhere else (its ARM kernels already
-  // use the Armv8.2 dot product).
+  // encore's own GEMM where the CPU has int8 instructions Debian's XNNPACK does not use
+  // (x86 AVX-512 VNNI, AVX-VNNI; aarch64 i8mm); XNNPACK everywhere else (its ARM kernels
+  // already use the Armv8.2 dot product).
   kAuto,
   kXnnpack,  // always XNNPACK
   kOwn,      // always encore's GEMM, with the best kernel this CPU has (plain C++ if none: slow)
