@@ -74,6 +74,10 @@ static_assert(ENCORE_STEP_EMBEDDINGS == static_cast<int>(encore::ProfileStep::kE
                   ENCORE_STEP_CLASSIFIER == static_cast<int>(encore::ProfileStep::kClassifier) &&
                   encore::kProfileStepCount == 12,
               "encore_profile_step must mirror encore::ProfileStep");
+static_assert(ENCORE_INT8_GEMM_AUTO == static_cast<int>(encore::Int8Gemm::kAuto) &&
+                  ENCORE_INT8_GEMM_XNNPACK == static_cast<int>(encore::Int8Gemm::kXnnpack) &&
+                  ENCORE_INT8_GEMM_OWN == static_cast<int>(encore::Int8Gemm::kOwn),
+              "encore_int8_gemm must mirror encore::Int8Gemm");
 
 // Handed out when there is not even memory for an error object; never freed. Its message
 // fits the small-string buffer, so constructing it allocates nothing.
@@ -246,7 +250,7 @@ void encore_session_options_init(encore_session_options* options) {
   if (!options) return;
   const encore::SessionOptions defaults;
   *options = encore_session_options{sizeof(encore_session_options), defaults.threads, defaults.profile ? 1 : 0,
-                                    defaults.max_activation_bytes};
+                                    defaults.max_activation_bytes, static_cast<int32_t>(defaults.int8_gemm)};
 }
 
 encore_status encore_session_create(const encore_model* model, const encore_session_options* options,
@@ -263,6 +267,11 @@ encore_status encore_session_create(const encore_model* model, const encore_sess
     session_options.threads = o.threads;
     session_options.profile = o.profile != 0;
     session_options.max_activation_bytes = o.max_activation_bytes;
+    if (o.int8_gemm < ENCORE_INT8_GEMM_AUTO || o.int8_gemm > ENCORE_INT8_GEMM_OWN) {
+      return encore::invalid_argument(encore::cat(fn, ": options->int8_gemm = ", o.int8_gemm,
+                                                  " is not an encore_int8_gemm (0 auto, 1 xnnpack, 2 own)"));
+    }
+    session_options.int8_gemm = static_cast<encore::Int8Gemm>(o.int8_gemm);
 
     auto handle = std::make_unique<encore_session>();
     handle->model = model->model;

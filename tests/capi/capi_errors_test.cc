@@ -202,6 +202,7 @@ TEST_CASE("C API: session options and inputs the C++ API rejects give its status
   CHECK(options.threads == 1);
   CHECK(options.profile == 0);
   CHECK(options.max_activation_bytes == 0);
+  CHECK(options.int8_gemm == ENCORE_INT8_GEMM_AUTO);
   encore::SessionOptions cpp_options;
   for (int threads : {0, -3, 1025}) {
     options.threads = cpp_options.threads = threads;
@@ -212,6 +213,18 @@ TEST_CASE("C API: session options and inputs the C++ API rejects give its status
     auto cpp = encore::Session::create(cpp_model.value(), cpp_options);
     check_same(o, cpp.status());
   }
+  // int8_gemm is a C enum the C++ API cannot be given out of range: checked here alone.
+  encore_session_options_init(&options);
+  for (int32_t gemm : {-1, 3, 1 << 30}) {
+    options.int8_gemm = gemm;
+    encore_session* s = nullptr;
+    encore_error* e = nullptr;
+    const Outcome o = outcome(encore_session_create(model.get(), &options, &s, &e), &e);
+    CHECK(s == nullptr);
+    CHECK(o.status == ENCORE_INVALID_ARGUMENT);
+    CHECK(contains(o.message, "int8_gemm = " + std::to_string(gemm)));
+  }
+  encore_session_options_init(&options);
 
   SessionPtr session = capi_test::session(model.get());
   auto cpp_session = encore::Session::create(cpp_model.value());

@@ -258,6 +258,51 @@ TEST_CASE("C API: profile records are Session::profile's") {
   CHECK(encore_session_profile_record(profiled.get(), want.size() - 1)->step == ENCORE_STEP_CLASSIFIER);
 }
 
+TEST_CASE("C API: int8_gemm picks what runs the int8 linear layers; every choice gives the same bits") {
+  ModelPtr model = load(kLangid);
+  auto cpp_model = cpp_load(kLangid);
+  std::vector<int32_t> ids = {2, 100, 200, 300, 400, 3, 7, 9, 11};
+  encore_inputs in;
+  encore_inputs_init(&in);
+  in.seq_len = static_cast<int64_t>(ids.size());
+  in.input_ids = ids.data();
+  std::vector<float> first_logits;
+  for (const auto& choice : {std::pair<encore_int8_gemm, encore::Int8Gemm>{ENCORE_INT8_GEMM_XNNPACK, encore::Int8Gemm::kXnnpack},
+                             {ENCORE_INT8_GEMM_OWN, encore::Int8Gemm::kOwn},
+                             {ENCORE_INT8_GEMM_AUTO, encore::Int8Gemm::kAuto}}) {
+    INFO("int8_gemm " << choice.first);
+    SessionPtr session = capi_test::session(model.get(), 2, /*profile=*/true, choice.first);
+    encore::SessionOptions cpp_options;
+    cpp_options.threads = 2;
+    cpp_options.profile = true;
+    cpp_options.int8_gemm = choice.second;
+    auto cpp_session = encore::Session::create(cpp_model, cpp_options);
+    REQUIRE(cpp_session.ok());
+    REQUIRE(encore_session_run(session.get(), &in, nullptr) == ENCORE_OK);
+    encore::Outputs out;
+    REQUIRE((*cpp_session)->run({1, in.seq_len, ids.data(), nullptr, nullptr}, &out).ok());
+    const encore_outputs* c = encore_session_outputs(session.get());
+    check_same_outputs(c, out);
+    // The option reached the session: its FFN layers ran on the kernel the choice names.
+    bool saw_ffn_up = false;
+    for (size_t i = 0; i < encore_session_profile_count(session.get()); ++i) {
+      const encore_profile_record* r = encore_session_profile_record(session.get(), i);
+      if (r->step != ENCORE_STEP_FFN_UP) continue;
+      saw_ffn_up = true;
+      const std::string kernel = r->kernel;
+      if (choice.first == ENCORE_INT8_GEMM_XNNPACK) CHECK(kernel.rfind("xnnpack", 0) == 0);
+      if (choice.first == ENCORE_INT8_GEMM_OWN) CHECK(kernel.rfind("encore qs8 gemm", 0) == 0);
+    }
+    CHECK(saw_ffn_up);
+    REQUIRE(c->logits != nullptr);
+    if (first_logits.empty()) {
+      first_logits.assign(c->logits, c->logits + c->labels);
+    } else {
+      CHECK(same_bits(first_logits.data(), c->logits, c->labels));  // XNNPACK's bits
+    }
+  }
+}
+
 TEST_CASE("C API: a session keeps its model alive after the model handle is freed") {
   encore_model* model = nullptr;
   REQUIRE(encore_model_load(kTinyBase.c_str(), nullptr, &model, nullptr) == ENCORE_OK);

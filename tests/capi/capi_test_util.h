@@ -75,11 +75,13 @@ inline ModelPtr load(const std::string& path) {
   return ModelPtr(m);
 }
 
-inline SessionPtr session(const encore_model* model, int threads = 1, bool profile = false) {
+inline SessionPtr session(const encore_model* model, int threads = 1, bool profile = false,
+                          encore_int8_gemm int8_gemm = ENCORE_INT8_GEMM_AUTO) {
   encore_session_options o;
   encore_session_options_init(&o);
   o.threads = threads;
   o.profile = profile ? 1 : 0;
+  o.int8_gemm = int8_gemm;
   encore_session* s = nullptr;
   encore_error* e = nullptr;
   const encore_status st = encore_session_create(model, &o, &s, &e);

@@ -98,6 +98,8 @@ inline __m128i _mm512_cvtsepi32_epi8(__m512i a) {
   return v;
 }
 inline void _mm_store_si128(__m128i* p, __m128i v) { std::memcpy(p, &v, sizeof v); }
+inline void _mm512_store_si512(void* p, __m512i v) { std::memcpy(p, &v, sizeof v); }
+inline __m512i _mm512_load_si512(const void* p) { return shim_load<__m512i>(p); }
 
 inline __m256i _mm256_loadu_si256(const __m256i* p) { return shim_load<__m256i>(p); }
 inline __m256i _mm256_set1_epi32(int x) { return shim_set1<__m256i>(x); }

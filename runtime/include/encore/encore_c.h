@@ -135,6 +135,15 @@ const char* encore_model_label(const encore_model* model, int32_t index);
 
 typedef struct encore_session encore_session;
 
+/* The same choices, in the same order, as encore::Int8Gemm. */
+typedef enum encore_int8_gemm {
+  ENCORE_INT8_GEMM_AUTO = 0,    /* default: encore's own GEMM where the CPU has int8 instructions
+                                   Debian's XNNPACK does not use (AVX-512 VNNI, AVX-VNNI, i8mm),
+                                   XNNPACK everywhere else */
+  ENCORE_INT8_GEMM_XNNPACK = 1, /* always XNNPACK */
+  ENCORE_INT8_GEMM_OWN = 2      /* always encore's GEMM, with the best kernel this CPU has */
+} encore_int8_gemm;
+
 typedef struct encore_session_options {
   uint32_t struct_size;
   int32_t threads;  /* threads for XNNPACK and encore's kernels, in [1, 1024]; 1 (default) runs on
@@ -143,6 +152,8 @@ typedef struct encore_session_options {
   uint64_t max_activation_bytes; /* bound on the activation memory a run may plan; 0 (default):
                                     none beyond 2^24 tokens. A run over it fails with
                                     ENCORE_RESOURCE_EXHAUSTED. */
+  int32_t int8_gemm; /* int8 models: what runs the linear layers, an encore_int8_gemm value.
+                        Every choice gives the same bits; only the speed differs. */
 } encore_session_options;
 
 void encore_session_options_init(encore_session_options* options);
