@@ -258,7 +258,7 @@ TEST_CASE("C API: profile records are Session::profile's") {
   CHECK(encore_session_profile_record(profiled.get(), want.size() - 1)->step == ENCORE_STEP_CLASSIFIER);
 }
 
-TEST_CASE("C API: int8_gemm picks what runs the int8 linear layers; every choice gives the same bits") {
+TEST_CASE("C API: int8_gemm picks what runs the int8 linear layers, every choice giving the same bits") {
   ModelPtr model = load(kLangid);
   auto cpp_model = cpp_load(kLangid);
   std::vector<int32_t> ids = {2, 100, 200, 300, 400, 3, 7, 9, 11};
