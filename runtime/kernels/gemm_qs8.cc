@@ -204,3 +204,56 @@ void qs8_tile_portable(const Qs8Tile& t) {
 
 }  // namespace internal
 }  // namespace encore
+
+namespace encore {
+
+// ---- Attention scores ----------------------------------------------------------------------
+
+namespace {
+size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
+}  // namespace
+
+bool qs8_scores_supported(size_t head_dim) {
+#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
+  static const bool vnni = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni);
+  return vnni && head_dim > 0 && head_dim % 4 == 0;
+#else
+  (void)head_dim;
+  return false;
+#endif
+}
+
+size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim) {
+  return round_up16(keys) * (head_dim + sizeof(int32_t));
+}
+
+void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed) {
+  const size_t padded = round_up16(keys);
+  // Panels are head_dim * 16 bytes, a multiple of 64: the terms after them are aligned.
+  int32_t* comp = reinterpret_cast<int32_t*>(packed + padded * head_dim);
+  for (size_t j = 0; j < padded; ++j) {
+    int8_t* dst = packed + (j / 16) * head_dim * 16 + (j % 16) * 4;
+    int32_t sum = 0;
+    for (size_t c = 0; c < head_dim; ++c) {
+      const int8_t v = j < keys ? k[j * k_stride + c] : 0;
+      dst[(c / 4) * 64 + c % 4] = v;
+      sum += v;
+    }
+    comp[j] = -128 * sum;
+  }
+}
+
+void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
+                float mult, const float* key_bias, float* scores, size_t scores_stride) {
+#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
+  const internal::Qs8ScoreTile t{rows,   keys, head_dim, q,        q_stride, packed,
+                                 reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
+                                 mult,   key_bias, scores, scores_stride};
+  internal::qs8_scores_avx512vnni(t);
+#else
+  (void)rows, (void)keys, (void)head_dim, (void)q, (void)q_stride, (void)packed, (void)mult, (void)key_bias,
+      (void)scores, (void)scores_stride;
+#endif
+}
+
+}  // namespace encore

@@ -62,4 +62,17 @@ Qs8GemmWeights qs8_gemm_pack(Qs8GemmKernel kernel, size_t out, size_t in, const 
 // null. No allocation.
 void qs8_gemm_run(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y, pthreadpool_t pool);
 
+// Attention scores on the same instructions: scores[r][j] = float(sum_c q[r][c] * k[j][c]) *
+// mult + key_bias[j] (key_bias may be null) for int8 Q and K with zero point 0, exact in the
+// integer part. K is packed once per head (per sequence) into `packed`, which needs
+// qs8_scores_packed_bytes(keys, head_dim) bytes: 16-key panels [keys/16][head_dim/4][16][4],
+// then per key -128 * sum_c k[j][c] (vpdpbusd reads the query as q + 128).
+// qs8_scores_supported: this CPU has such a kernel (AVX-512 VNNI) and head_dim % 4 == 0.
+bool qs8_scores_supported(size_t head_dim);
+size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim);
+void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed);
+// Rows 1..4 of queries against every key; no allocation.
+void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
+                float mult, const float* key_bias, float* scores, size_t scores_stride);
+
 }  // namespace encore

@@ -60,6 +60,19 @@ inline int8_t requantize_fp32(int32_t acc, float scale, int32_t zero_point) {
 
 void qs8_tile_portable(const Qs8Tile& t);
 
+// Attention scores of rows [0, rows) of q against keys [0, keys) (see qs8_scores).
+struct Qs8ScoreTile {
+  size_t rows, keys, head_dim;
+  const int8_t* q;
+  size_t q_stride;
+  const int8_t* packed;   // qs8_scores_pack_keys layout
+  const int32_t* comp;    // its per-key terms, [ceil(keys / 16) * 16]
+  float mult;
+  const float* key_bias;  // may be null
+  float* scores;
+  size_t scores_stride;
+};
+
 // qs8_gemm_run with a given tile function (tests run shimmed x86 tiles through it).
 void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y,
                        pthreadpool_t pool, void (*tile)(const Qs8Tile&));
@@ -67,6 +80,7 @@ void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, in
 #define ENCORE_HAVE_X86_VNNI_KERNELS 1
 void qs8_tile_avx512vnni(const Qs8Tile& t);
 void qs8_tile_avxvnni(const Qs8Tile& t);
+void qs8_scores_avx512vnni(const Qs8ScoreTile& t);
 #endif
 #if defined(__aarch64__) && defined(__GNUC__) && defined(__linux__)
 #define ENCORE_HAVE_NEONDOT_KERNEL 1

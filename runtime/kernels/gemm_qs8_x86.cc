@@ -143,5 +143,55 @@ ENCORE_X86_TARGET("avx2,avxvnni") void qs8_tile_avxvnni(const Qs8Tile& t) {
 }
 #undef ENCORE_AVXVNNI_GROUP
 
+// Attention scores: 4 query rows x NP panels of 16 keys, NP <= 4 (a template, so that the
+// accumulators keep constant indices).
+template <size_t NP>
+ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_scores_block(const Qs8ScoreTile& t, const int8_t* const* rows,
+                                                                     size_t j0) {
+  __m512i acc[kQs8TileRows][NP];
+  _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) {
+    const __m512i comp = _mm512_loadu_si512(t.comp + j0 + 16 * p);
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) acc[m][p] = comp;
+  }
+  const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+  const size_t panel_bytes = t.head_dim * 16;
+  const int8_t* kp = t.packed + (j0 / 16) * panel_bytes;
+  for (size_t c = 0; c < t.head_dim; c += 4, kp += 64) {
+    __m512i w[NP];
+    _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) w[p] = _mm512_loadu_si512(kp + p * panel_bytes);
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+      const __m512i xm = _mm512_xor_si512(_mm512_set1_epi32(static_cast<int>(load4(rows[m] + c))), flip);
+      _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) acc[m][p] = _mm512_dpbusd_epi32(acc[m][p], xm, w[p]);
+    }
+  }
+  const __m512 mult = _mm512_set1_ps(t.mult);
+  _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) {
+    const size_t j = j0 + 16 * p;
+    const size_t n = t.keys - j < 16 ? t.keys - j : 16;
+    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    const __m512 bias = t.key_bias ? _mm512_maskz_loadu_ps(mask, t.key_bias + j) : _mm512_setzero_ps();
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+      if (m < t.rows) {
+        _mm512_mask_storeu_ps(t.scores + m * t.scores_stride + j, mask,
+                              _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][p]), mult, bias));
+      }
+    }
+  }
+}
+
+ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_scores_avx512vnni(const Qs8ScoreTile& t) {
+  const int8_t* rows[kQs8TileRows];
+  for (size_t m = 0; m < kQs8TileRows; ++m) rows[m] = t.q + (m < t.rows ? m : 0) * t.q_stride;
+  size_t j = 0;
+  for (; j + 64 <= t.keys; j += 64) qs8_scores_block<4>(t, rows, j);
+  switch ((t.keys - j + 15) / 16) {
+    case 4: qs8_scores_block<4>(t, rows, j); break;
+    case 3: qs8_scores_block<3>(t, rows, j); break;
+    case 2: qs8_scores_block<2>(t, rows, j); break;
+    case 1: qs8_scores_block<1>(t, rows, j); break;
+    default: break;
+  }
+}
+
 ENCORE_GEMM_X86_END
 }  // namespace encore::internal

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -133,6 +135,70 @@ TEST_CASE("qs8 gemm: two threads give the one-thread result") {
   }
   pthreadpool_destroy(pool);
 }
+
+// Attention scores: exact integer dot products, then one fused multiply-add with the bias.
+using ScoreFn = void (*)(const internal::Qs8ScoreTile&);
+
+void check_scores(size_t rows, size_t keys, size_t head_dim, bool with_bias, ScoreFn tile) {
+  INFO("rows " << rows << " keys " << keys << " head_dim " << head_dim << " bias " << with_bias);
+  std::mt19937 rng(static_cast<uint32_t>(rows * 131 + keys * 17 + head_dim + with_bias));
+  std::uniform_int_distribution<int> q8(-128, 127), coin(0, 3);
+  const size_t q_stride = head_dim + 3, k_stride = head_dim + 5;  // rows inside wider buffers
+  std::vector<int8_t> q(rows * q_stride), k(keys * k_stride);
+  for (auto& v : q) v = static_cast<int8_t>(q8(rng));
+  for (auto& v : k) v = static_cast<int8_t>(q8(rng));
+  std::vector<float> bias(keys);
+  for (auto& b : bias) b = coin(rng) == 0 ? std::numeric_limits<float>::lowest() : 0.25f * float(q8(rng));
+  const float mult = 0.0123f;
+  std::vector<int8_t> packed(qs8_scores_packed_bytes(keys, head_dim));
+  qs8_scores_pack_keys(keys, head_dim, k.data(), k_stride, packed.data());
+  const size_t stride = keys + 3;
+  const float guard = -7777.0f;
+  std::vector<float> scores(4 * stride, guard);
+  const size_t padded = (keys + 15) / 16 * 16;
+  const internal::Qs8ScoreTile t{rows, keys, head_dim, q.data(), q_stride, packed.data(),
+                                 reinterpret_cast<const int32_t*>(packed.data() + padded * head_dim), mult,
+                                 with_bias ? bias.data() : nullptr, scores.data(), stride};
+  tile(t);
+  size_t differ = 0;
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t j = 0; j < stride; ++j) {
+      float want = guard;  // rows past `rows` and columns past `keys` untouched
+      if (r < rows && j < keys) {
+        int64_t acc = 0;
+        for (size_t c = 0; c < head_dim; ++c) acc += int64_t(q[r * q_stride + c]) * k[j * k_stride + c];
+        want = std::fma(static_cast<float>(acc), mult, with_bias ? bias[j] : 0.0f);
+      }
+      differ += std::memcmp(&want, &scores[r * stride + j], sizeof want) != 0;
+    }
+  }
+  CHECK(differ == 0);
+}
+
+void check_all_scores(ScoreFn tile) {
+  for (size_t rows : {1, 3, 4}) {
+    for (size_t keys : {1, 5, 16, 17, 48, 63, 64, 65, 130}) {
+      for (size_t head_dim : {4, 12, 32, 64}) {
+        for (bool with_bias : {false, true}) check_scores(rows, keys, head_dim, with_bias, tile);
+      }
+    }
+  }
+  check_scores(4, 512, 128, true, tile);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {
+  if (!qs8_scores_supported(64)) {
+    MESSAGE("no AVX-512 VNNI here: the kernel runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  check_all_scores(internal::qs8_scores_avx512vnni);
+}
+
+TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel on intrinsic stand-ins (any x86 CPU)") {
+  check_all_scores(internal::shim::qs8_scores_avx512vnni);
+}
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 TEST_CASE("qs8 gemm: the VNNI tiles on intrinsic stand-ins equal the reference (any x86 CPU)") {

@@ -99,6 +99,27 @@ inline __m128i _mm512_cvtsepi32_epi8(__m512i a) {
 }
 inline void _mm_store_si128(__m128i* p, __m128i v) { std::memcpy(p, &v, sizeof v); }
 inline void _mm512_store_si512(void* p, __m512i v) { std::memcpy(p, &v, sizeof v); }
+
+// Masked float loads and stores touch only the lanes whose mask bit is set (the others may lie
+// past the end of an array); fmadd rounds once.
+using __mmask16 = uint16_t;
+inline __m512 _mm512_setzero_ps() { return __m512{}; }
+inline __m512 _mm512_maskz_loadu_ps(__mmask16 mask, const float* p) {
+  __m512 v{};
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) v.f[i] = p[i];
+  }
+  return v;
+}
+inline void _mm512_mask_storeu_ps(float* p, __mmask16 mask, __m512 v) {
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) p[i] = v.f[i];
+  }
+}
+inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
+  for (int i = 0; i < 16; ++i) a.f[i] = std::fma(a.f[i], b.f[i], c.f[i]);
+  return a;
+}
 inline __m512i _mm512_load_si512(const void* p) { return shim_load<__m512i>(p); }
 
 inline __m256i _mm256_loadu_si256(const __m256i* p) { return shim_load<__m256i>(p); }
