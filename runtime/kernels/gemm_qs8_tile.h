@@ -81,6 +81,10 @@ void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, in
 void qs8_tile_avx512vnni(const Qs8Tile& t);
 void qs8_tile_avxvnni(const Qs8Tile& t);
 void qs8_scores_avx512vnni(const Qs8ScoreTile& t);
+// Attention's P x V in float for rows 1..4: out[r][c] = sum over j ascending of
+// fma(p[r][j], v[j][c], .), for c < cols. AVX-512F.
+void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t p_stride, const float* v,
+                   size_t v_stride, float* out, size_t out_stride);
 #endif
 #if defined(__aarch64__) && defined(__GNUC__) && defined(__linux__)
 #define ENCORE_HAVE_NEONDOT_KERNEL 1

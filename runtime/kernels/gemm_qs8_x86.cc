@@ -193,5 +193,54 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_scores_avx512vnni(const Qs8Scor
   }
 }
 
+// Attention's P x V: 4 probability rows x NV vectors of 16 output columns, NV <= 4; the last
+// vector is masked to `cols`.
+template <size_t NV>
+ENCORE_X86_TARGET("avx512f") inline void f32_pv_block(size_t rows, size_t keys, size_t cols, const float* const* p,
+                                                     const float* v, size_t v_stride, float* out, size_t out_stride,
+                                                     size_t c0) {
+  __m512 acc[kQs8TileRows][NV];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+    _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_setzero_ps();
+  }
+  const size_t last = cols - c0 - 16 * (NV - 1);  // columns in the last vector, 1..16
+  const __mmask16 last_mask = static_cast<__mmask16>((1u << last) - 1u);
+  const float* vr = v + c0;
+  for (size_t j = 0; j < keys; ++j, vr += v_stride) {
+    __m512 w[NV];
+    _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
+      w[q] = q + 1 < NV ? _mm512_loadu_ps(vr + 16 * q) : _mm512_maskz_loadu_ps(last_mask, vr + 16 * q);
+    }
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+      const __m512 pm = _mm512_set1_ps(p[m][j]);
+      _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_fmadd_ps(pm, w[q], acc[m][q]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+    if (m < rows) {
+      _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
+        _mm512_mask_storeu_ps(out + m * out_stride + c0 + 16 * q, q + 1 < NV ? __mmask16(0xFFFF) : last_mask,
+                              acc[m][q]);
+      }
+    }
+  }
+}
+
+ENCORE_X86_TARGET("avx512f")
+void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t p_stride, const float* v,
+                   size_t v_stride, float* out, size_t out_stride) {
+  const float* prow[kQs8TileRows];
+  for (size_t m = 0; m < kQs8TileRows; ++m) prow[m] = p + (m < rows ? m : 0) * p_stride;
+  size_t c0 = 0;
+  for (; c0 + 64 <= cols; c0 += 64) f32_pv_block<4>(rows, keys, cols, prow, v, v_stride, out, out_stride, c0);
+  switch ((cols - c0 + 15) / 16) {
+    case 4: f32_pv_block<4>(rows, keys, cols, prow, v, v_stride, out, out_stride, c0); break;
+    case 3: f32_pv_block<3>(rows, keys, cols, prow, v, v_stride, out, out_stride, c0); break;
+    case 2: f32_pv_block<2>(rows, keys, cols, prow, v, v_stride, out, out_stride, c0); break;
+    case 1: f32_pv_block<1>(rows, keys, cols, prow, v, v_stride, out, out_stride, c0); break;
+    default: break;
+  }
+}
+
 ENCORE_GEMM_X86_END
 }  // namespace encore::internal

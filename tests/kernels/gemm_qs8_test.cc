@@ -136,6 +136,7 @@ TEST_CASE("qs8 gemm: two threads give the one-thread result") {
   pthreadpool_destroy(pool);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
 // Attention scores: exact integer dot products, then one fused multiply-add with the bias.
 using ScoreFn = void (*)(const internal::Qs8ScoreTile&);
 
@@ -186,7 +187,54 @@ void check_all_scores(ScoreFn tile) {
   check_scores(4, 512, 128, true, tile);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+// Attention's P x V: fused multiply-adds over keys in order, bit for bit; guards untouched.
+using PvFn = void (*)(size_t, size_t, size_t, const float*, size_t, const float*, size_t, float*, size_t);
+
+void check_pv(size_t rows, size_t keys, size_t cols, PvFn pv) {
+  INFO("rows " << rows << " keys " << keys << " cols " << cols);
+  std::mt19937 rng(static_cast<uint32_t>(rows * 7 + keys * 131 + cols));
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const size_t p_stride = keys + 2, v_stride = cols + 5, out_stride = cols + 3;
+  std::vector<float> p(rows * p_stride), v(keys * v_stride);
+  for (auto& x : p) x = u(rng);
+  for (auto& x : v) x = u(rng);
+  const float guard = -7777.0f;
+  std::vector<float> out(4 * out_stride, guard);
+  pv(rows, keys, cols, p.data(), p_stride, v.data(), v_stride, out.data(), out_stride);
+  size_t differ = 0;
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t c = 0; c < out_stride; ++c) {
+      float want = guard;
+      if (r < rows && c < cols) {
+        want = 0.0f;
+        for (size_t j = 0; j < keys; ++j) want = std::fma(p[r * p_stride + j], v[j * v_stride + c], want);
+      }
+      differ += std::memcmp(&want, &out[r * out_stride + c], sizeof want) != 0;
+    }
+  }
+  CHECK(differ == 0);
+}
+
+void check_all_pv(PvFn pv) {
+  for (size_t rows : {1, 2, 4}) {
+    for (size_t keys : {1, 7, 64}) {
+      for (size_t cols : {1, 13, 16, 32, 50, 64, 65, 100, 128}) check_pv(rows, keys, cols, pv);
+    }
+  }
+}
+
+TEST_CASE("attention P x V: the AVX-512 tile equals in-order fused multiply-adds (where the CPU has it)") {
+  if (!__builtin_cpu_supports("avx512f")) {
+    MESSAGE("no AVX-512 here: the tile runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  check_all_pv(internal::f32_pv_avx512);
+}
+
+TEST_CASE("attention P x V: the AVX-512 tile on intrinsic stand-ins (any x86 CPU)") {
+  check_all_pv(internal::shim::f32_pv_avx512);
+}
+
 TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {
   if (!qs8_scores_supported(64)) {
     MESSAGE("no AVX-512 VNNI here: the kernel runs on intrinsic stand-ins in the next test");
