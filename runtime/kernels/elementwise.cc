@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/half.h"
+#include "kernels/gemm_qs8_tile.h"
 #include "kernels/multiversion.h"
 
 namespace encore {
@@ -90,6 +91,15 @@ void make_activation_lut_qs8(Activation act, float in_scale, int32_t in_zero_poi
 }
 
 void apply_lut_qs8(size_t n, const int8_t* x, const int8_t lut[256], int8_t* y) {
+#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
+  // A byte-permute table where the CPU has one: 64 lookups per few instructions, against one
+  // load per byte (measured ~5% of an int8 MiniLM run at seq 128).
+  static const bool vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
+  if (vbmi) {
+    internal::lut_qs8_avx512vbmi(n, x, lut, y);
+    return;
+  }
+#endif
   for (size_t i = 0; i < n; ++i) y[i] = lut[static_cast<uint8_t>(x[i] + 128)];
 }
 

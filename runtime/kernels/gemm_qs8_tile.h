@@ -83,6 +83,8 @@ void qs8_tile_avxvnni(const Qs8Tile& t);
 void qs8_scores_avx512vnni(const Qs8ScoreTile& t);
 // Attention's P x V in float for rows 1..4: out[r][c] = sum over j ascending of
 // fma(p[r][j], v[j][c], .), for c < cols. AVX-512F.
+// y[i] = lut[x[i] + 128] with AVX-512 VBMI byte permutes; x and y may alias.
+void lut_qs8_avx512vbmi(size_t n, const int8_t* x, const int8_t* lut, int8_t* y);
 void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t p_stride, const float* v,
                    size_t v_stride, float* out, size_t out_stride);
 #endif

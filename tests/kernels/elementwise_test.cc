@@ -122,5 +122,20 @@ TEST_CASE("activation LUT equals quantize(act(dequantize(q))) for every code") {
   }
 }
 
+TEST_CASE("apply_lut_qs8 looks every byte up, whatever the length (vector bodies and tails)") {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  int8_t lut[256];
+  for (auto& v : lut) v = static_cast<int8_t>(byte(rng));
+  for (size_t n : {0, 1, 63, 64, 65, 127, 128, 129, 1000}) {
+    INFO("n " << n);
+    std::vector<int8_t> x(n + 8), y(n + 8, 55);
+    for (auto& v : x) v = static_cast<int8_t>(byte(rng));
+    apply_lut_qs8(n, x.data(), lut, y.data());
+    for (size_t i = 0; i < n; ++i) REQUIRE(y[i] == lut[x[i] + 128]);
+    for (size_t i = n; i < n + 8; ++i) REQUIRE(y[i] == 55);  // nothing past n written
+  }
+}
+
 }  // namespace
 }  // namespace encore
