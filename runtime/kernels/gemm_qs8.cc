@@ -214,13 +214,14 @@ size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
 }  // namespace
 
 bool qs8_scores_supported(size_t head_dim) {
-#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
-  static const bool vnni = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni);
-  return vnni && head_dim > 0 && head_dim % 4 == 0;
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+  static const bool dot = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni);
+#elif defined(ENCORE_HAVE_NEONDOT_KERNEL)
+  static const bool dot = qs8_gemm_kernel_supported(Qs8GemmKernel::kNeonDot);
 #else
-  (void)head_dim;
-  return false;
+  const bool dot = false;
 #endif
+  return dot && head_dim > 0 && head_dim % 4 == 0;
 }
 
 size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim) {
@@ -239,7 +240,12 @@ void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t 
       dst[(c / 4) * 64 + c % 4] = v;
       sum += v;
     }
+    // vpdpbusd reads the query as q + 128 (unsigned); sdot multiplies signed bytes as they are.
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
     comp[j] = -128 * sum;
+#else
+    comp[j] = 0 * sum;
+#endif
   }
 }
 
@@ -250,6 +256,11 @@ void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size
                                  reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
                                  mult,   key_bias, scores, scores_stride};
   internal::qs8_scores_avx512vnni(t);
+#elif defined(ENCORE_HAVE_NEONDOT_KERNEL)
+  const internal::Qs8ScoreTile t{rows,   keys, head_dim, q,        q_stride, packed,
+                                 reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
+                                 mult,   key_bias, scores, scores_stride};
+  internal::qs8_scores_neondot(t);
 #else
   (void)rows, (void)keys, (void)head_dim, (void)q, (void)q_stride, (void)packed, (void)mult, (void)key_bias,
       (void)scores, (void)scores_stride;

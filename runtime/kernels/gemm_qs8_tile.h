@@ -92,6 +92,7 @@ void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t
 #define ENCORE_HAVE_NEONDOT_KERNEL 1
 void qs8_tile_neondot(const Qs8Tile& t);
 void qs8_tile_neoni8mm(const Qs8Tile& t);
+void qs8_scores_neondot(const Qs8ScoreTile& t);
 #endif
 
 }  // namespace encore::internal

@@ -136,7 +136,7 @@ TEST_CASE("qs8 gemm: two threads give the one-thread result") {
   pthreadpool_destroy(pool);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS) || defined(ENCORE_HAVE_NEONDOT_KERNEL)
 // Attention scores: exact integer dot products, then one fused multiply-add with the bias.
 using ScoreFn = void (*)(const internal::Qs8ScoreTile&);
 
@@ -187,6 +187,19 @@ void check_all_scores(ScoreFn tile) {
   check_scores(4, 512, 128, true, tile);
 }
 
+#endif
+
+#if defined(ENCORE_HAVE_NEONDOT_KERNEL)
+TEST_CASE("qs8 attention scores: the sdot kernel equals exact integer math (where the CPU has it)") {
+  if (!qs8_scores_supported(64)) {
+    MESSAGE("no Armv8.2 dot product here");
+    return;
+  }
+  check_all_scores(internal::qs8_scores_neondot);
+}
+#endif
+
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
 // Attention's P x V: fused multiply-adds over keys in order, bit for bit; guards untouched.
 using PvFn = void (*)(size_t, size_t, size_t, const float*, size_t, const float*, size_t, float*, size_t);
 
