@@ -3,6 +3,7 @@
 #include <cpuinfo.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/gemm_qs8_tile.h"
 
@@ -232,14 +233,19 @@ void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t 
   const size_t padded = round_up16(keys);
   // Panels are head_dim * 16 bytes, a multiple of 64: the terms after them are aligned.
   int32_t* comp = reinterpret_cast<int32_t*>(packed + padded * head_dim);
+  // Per key: 4-byte groups (head_dim % 4 == 0) copied as one word each, the sum in its own
+  // loop (it vectorises); padding keys are zero.
   for (size_t j = 0; j < padded; ++j) {
     int8_t* dst = packed + (j / 16) * head_dim * 16 + (j % 16) * 4;
-    int32_t sum = 0;
-    for (size_t c = 0; c < head_dim; ++c) {
-      const int8_t v = j < keys ? k[j * k_stride + c] : 0;
-      dst[(c / 4) * 64 + c % 4] = v;
-      sum += v;
+    if (j >= keys) {
+      for (size_t c = 0; c < head_dim; c += 4) std::memset(dst + (c / 4) * 64, 0, 4);
+      comp[j] = 0;
+      continue;
     }
+    const int8_t* row = k + j * k_stride;
+    for (size_t c = 0; c < head_dim; c += 4) std::memcpy(dst + (c / 4) * 64, row + c, 4);
+    int32_t sum = 0;
+    for (size_t c = 0; c < head_dim; ++c) sum += row[c];
     // vpdpbusd reads the query as q + 128 (unsigned); sdot multiplies signed bytes as they are.
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
     comp[j] = -128 * sum;

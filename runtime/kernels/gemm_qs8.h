@@ -67,7 +67,8 @@ void qs8_gemm_run(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t*
 // integer part. K is packed once per head (per sequence) into `packed`, which needs
 // qs8_scores_packed_bytes(keys, head_dim) bytes: 16-key panels [keys/16][head_dim/4][16][4],
 // then per key -128 * sum_c k[j][c] (vpdpbusd reads the query as q + 128).
-// qs8_scores_supported: this CPU has such a kernel (AVX-512 VNNI) and head_dim % 4 == 0.
+// qs8_scores_supported: this CPU has such a kernel (AVX-512 VNNI, aarch64 dot product) and
+// head_dim % 4 == 0, which packing and scores require.
 bool qs8_scores_supported(size_t head_dim);
 size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim);
 void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed);
