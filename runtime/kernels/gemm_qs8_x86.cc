@@ -10,10 +10,14 @@
 #else
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -Wmaybe-uninitialized
 // reports inside the header once they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
 #define ENCORE_X86_TARGET(features) __attribute__((target(features)))
 #define ENCORE_GEMM_X86_BEGIN
 #define ENCORE_GEMM_X86_END
