@@ -97,9 +97,13 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_tile_avx512vnni(const Qs8Tile& 
       const __m128i bytes = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp));
       int8_t* dst = t.y + m * t.y_stride + 16 * q;
       const size_t n = t.nc - 16 * q < 16 ? t.nc - 16 * q : 16;
-      alignas(16) int8_t tmp[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
-      std::memcpy(dst, tmp, n);
+      if (n == 16) {  // every store of a full tile: one instruction, not a memcpy call
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
+      } else {
+        alignas(16) int8_t tmp[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+        std::memcpy(dst, tmp, n);
+      }
     }
   }
 }

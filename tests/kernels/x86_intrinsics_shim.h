@@ -98,6 +98,7 @@ inline __m128i _mm512_cvtsepi32_epi8(__m512i a) {
   return v;
 }
 inline void _mm_store_si128(__m128i* p, __m128i v) { std::memcpy(p, &v, sizeof v); }
+inline void _mm_storeu_si128(__m128i* p, __m128i v) { std::memcpy(p, &v, sizeof v); }
 inline void _mm512_store_si512(void* p, __m512i v) { std::memcpy(p, &v, sizeof v); }
 
 // Masked float loads and stores touch only the lanes whose mask bit is set (the others may lie
