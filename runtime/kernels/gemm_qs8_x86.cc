@@ -211,7 +211,9 @@ ENCORE_X86_TARGET("avx512f") inline void f32_pv_block(size_t rows, size_t keys, 
   _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
     _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_setzero_ps();
   }
-  const size_t last = cols - c0 - 16 * (NV - 1);  // columns in the last vector, 1..16
+  // Columns in the last vector, 1..16 (a full block of a wider row has 16 there too).
+  const size_t rest = cols - c0 - 16 * (NV - 1);
+  const size_t last = rest < 16 ? rest : 16;
   const __mmask16 last_mask = static_cast<__mmask16>((1u << last) - 1u);
   const float* vr = v + c0;
   for (size_t j = 0; j < keys; ++j, vr += v_stride) {
