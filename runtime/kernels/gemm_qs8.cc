@@ -212,6 +212,14 @@ namespace encore {
 
 namespace {
 size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
+
+// What the score kernel adds to every query byte: vpdpbusd reads it as q + 128 (unsigned);
+// sdot multiplies signed bytes as they are.
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+constexpr int32_t kScoresInputOffset = 128;
+#else
+constexpr int32_t kScoresInputOffset = 0;
+#endif
 }  // namespace
 
 bool qs8_scores_supported(size_t head_dim) {
@@ -246,30 +254,21 @@ void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t 
     for (size_t c = 0; c < head_dim; c += 4) std::memcpy(dst + (c / 4) * 64, row + c, 4);
     int32_t sum = 0;
     for (size_t c = 0; c < head_dim; ++c) sum += row[c];
-    // vpdpbusd reads the query as q + 128 (unsigned); sdot multiplies signed bytes as they are.
-#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
-    comp[j] = -128 * sum;
-#else
-    comp[j] = 0 * sum;
-#endif
+    comp[j] = -kScoresInputOffset * sum;
   }
 }
 
 void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
                 float mult, const float* key_bias, float* scores, size_t scores_stride) {
-#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
   const internal::Qs8ScoreTile t{rows,   keys, head_dim, q,        q_stride, packed,
                                  reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
                                  mult,   key_bias, scores, scores_stride};
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
   internal::qs8_scores_avx512vnni(t);
 #elif defined(ENCORE_HAVE_NEONDOT_KERNEL)
-  const internal::Qs8ScoreTile t{rows,   keys, head_dim, q,        q_stride, packed,
-                                 reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
-                                 mult,   key_bias, scores, scores_stride};
   internal::qs8_scores_neondot(t);
 #else
-  (void)rows, (void)keys, (void)head_dim, (void)q, (void)q_stride, (void)packed, (void)mult, (void)key_bias,
-      (void)scores, (void)scores_stride;
+  (void)t;  // qs8_scores_supported() is false: callers never get here
 #endif
 }
 

@@ -1,4 +1,5 @@
-// Internal to gemm_qs8*.cc: the tile microkernels' common signature and the scalar epilogue.
+// Internal to encore's kernels: the signatures of the per-ISA microkernels (GEMM tiles,
+// attention scores and P x V, the activation table) and the GEMM's scalar epilogue.
 #pragma once
 
 #include <cmath>
