@@ -157,9 +157,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   // The int8 GEMM: see Int8Gemm for the auto choice.
   const Qs8GemmKernel best = qs8_gemm_best_kernel();
   const bool own = options.int8_gemm == Int8Gemm::kOwn ||
-                   (options.int8_gemm == Int8Gemm::kAuto &&
-                    (best == Qs8GemmKernel::kAvx512Vnni || best == Qs8GemmKernel::kAvxVnni ||
-                     best == Qs8GemmKernel::kNeonI8mm));
+                   (options.int8_gemm == Int8Gemm::kAuto && qs8_gemm_beats_xnnpack(best));
   impl->layers.resize(w.layers.size());
   for (size_t l = 0; l < w.layers.size(); ++l) {
     Status st = create_layer_ops(w.layers[l], c, w.quantized, l, own ? &best : nullptr, &impl->layers[l]);

@@ -102,6 +102,10 @@ Qs8GemmKernel qs8_gemm_best_kernel() {
   return Qs8GemmKernel::kPortable;
 }
 
+bool qs8_gemm_beats_xnnpack(Qs8GemmKernel k) {
+  return k == Qs8GemmKernel::kAvx512Vnni || k == Qs8GemmKernel::kAvxVnni || k == Qs8GemmKernel::kNeonI8mm;
+}
+
 Qs8GemmWeights qs8_gemm_pack(Qs8GemmKernel kernel, size_t out, size_t in, const int8_t* weight,
                              const int32_t* bias, const float* weight_scales, const float* output_scales,
                              float input_scale, int32_t input_zero_point, int32_t output_zero_point) {

@@ -38,6 +38,11 @@ bool qs8_gemm_kernel_supported(Qs8GemmKernel k);
 std::vector<Qs8GemmKernel> qs8_gemm_supported_kernels();
 // The dot-product kernel for this CPU, or kPortable when it has none.
 Qs8GemmKernel qs8_gemm_best_kernel();
+// Whether `k` beats Debian's XNNPACK on the CPUs that have it, so that Int8Gemm::kAuto runs it:
+// the kernels on instructions XNNPACK does not use (AVX-512 VNNI: measured 430-455 vs 156 GOPS
+// on Zen 4; AVX-VNNI and i8mm: from instruction counts). Not sdot (XNNPACK uses it too) nor
+// the portable kernel.
+bool qs8_gemm_beats_xnnpack(Qs8GemmKernel k);
 
 struct Qs8GemmWeights {
   Qs8GemmKernel kernel = Qs8GemmKernel::kPortable;

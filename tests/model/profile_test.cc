@@ -36,10 +36,7 @@ std::vector<ProfileStep> expected_layer_steps(bool int8) {
 // (and always for the f32 pooler and classifier).
 std::string linear_kernel_prefix(bool int8_layer) {
   const Qs8GemmKernel best = qs8_gemm_best_kernel();
-  if (int8_layer && (best == Qs8GemmKernel::kAvx512Vnni || best == Qs8GemmKernel::kAvxVnni ||
-                     best == Qs8GemmKernel::kNeonI8mm)) {
-    return qs8_gemm_kernel_name(best);
-  }
+  if (int8_layer && qs8_gemm_beats_xnnpack(best)) return qs8_gemm_kernel_name(best);
   return "xnnpack";
 }
 
