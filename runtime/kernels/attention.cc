@@ -166,7 +166,9 @@ ENCORE_INLINE void attend_all(size_t seq_len, size_t head_dim, const LoadQ& load
 
 size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
   // 4 score rows + 4 scaled query rows + transposed K + dequantized V (int8 path only) + K
-  // packed for the int8 score kernel (int8 path on CPUs that have one).
+  // packed for the int8 score kernel (int8 path on CPUs that have one). The integer P x V
+  // path keeps its int16 probability rows where the query rows and transposed K go, and its
+  // packed V where the dequantized V goes (both fit: head_dim >= 4, seq_len >= 1).
   return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim +
          (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float);
 }
@@ -202,6 +204,29 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
     // shape), then softmax and P x V in float as below.
     int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
     qs8_scores_pack_keys(seq_len, head_dim, k, row_stride, k_packed);
+    if (qs8_pv_supported()) {
+      // P x V in integers too: int16 softmax numerators times int8 V on vpdpwssd, scaled by
+      // v_scale / denominator at the end. The probabilities output, when asked for, comes from
+      // the float softmax of the same scores; the context is the same either way.
+      const size_t p_stride = seq_len + seq_len % 2;
+      int16_t* p16 = reinterpret_cast<int16_t*>(q_rows);
+      int16_t* v16 = reinterpret_cast<int16_t*>(v_f);
+      qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v16);
+      const int32_t p_scale = qs8_pv_prob_scale(seq_len);
+      for (size_t i = 0; i < seq_len; i += 4) {
+        const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
+        qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores,
+                   seq_len);
+        float mult[4];
+        for (size_t r = 0; r < rows; ++r) {
+          const float total = qs8_pv_softmax_row(seq_len, scores + r * seq_len, p_scale, p16 + r * p_stride);
+          mult[r] = v_scale / (total * static_cast<float>(p_scale));
+          if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
+        }
+        qs8_pv(rows, seq_len, head_dim, p16, p_stride, v16, mult, out + i * out_stride, out_stride);
+      }
+      return;
+    }
     for (size_t j = 0; j < seq_len; ++j) {
       for (size_t c = 0; c < head_dim; ++c) v_f[j * head_dim + c] = static_cast<float>(v[j * row_stride + c]);
     }

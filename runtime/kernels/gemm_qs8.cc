@@ -276,4 +276,63 @@ void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size
 #endif
 }
 
+// ---- Attention P x V -----------------------------------------------------------------------
+
+bool qs8_pv_supported() {
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+  // The softmax half packs its codes with an AVX-512 BW word permute.
+  static const bool dot = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni) && cpuinfo_has_x86_avx512bw();
+  return dot;
+#else
+  return false;
+#endif
+}
+
+int32_t qs8_pv_prob_scale(size_t keys) {
+  // |sum| <= padded keys * scale * 128 must stay within int32.
+  const uint64_t padded = (static_cast<uint64_t>(keys) + 1) / 2 * 2;
+  const uint64_t limit = static_cast<uint64_t>(INT32_MAX) / (128 * (padded ? padded : 1));
+  return static_cast<int32_t>(limit < 32767 ? limit : 32767);
+}
+
+size_t qs8_pv_packed_values(size_t keys, size_t cols) { return (keys + 1) / 2 * 2 * cols; }
+
+void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int16_t* packed) {
+  for (size_t j = 0; j < keys; j += 2) {
+    const int8_t* v0 = v + j * v_stride;
+    const int8_t* v1 = j + 1 < keys ? v0 + v_stride : nullptr;  // odd count: a zero key
+    int16_t* dst = packed + j * cols;
+    if (v1) {
+      for (size_t c = 0; c < cols; ++c) {
+        dst[2 * c] = v0[c];
+        dst[2 * c + 1] = v1[c];
+      }
+    } else {
+      for (size_t c = 0; c < cols; ++c) {
+        dst[2 * c] = v0[c];
+        dst[2 * c + 1] = 0;
+      }
+    }
+  }
+}
+
+float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int16_t* p16) {
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+  return internal::softmax_i16_avx512(keys, scores, static_cast<float>(p_scale), p16);
+#else
+  (void)keys, (void)scores, (void)p_scale, (void)p16;  // qs8_pv_supported() is false
+  return 0.0f;
+#endif
+}
+
+void qs8_pv(size_t rows, size_t keys, size_t cols, const int16_t* p, size_t p_stride, const int16_t* packed,
+            const float* mult, float* out, size_t out_stride) {
+  const internal::Qs8PvTile t{rows, (keys + 1) / 2, cols, p, p_stride, packed, mult, out, out_stride};
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+  internal::qs8_pv_avx512vnni(t);
+#else
+  (void)t;  // qs8_pv_supported() is false: callers never get here
+#endif
+}
+
 }  // namespace encore

@@ -81,4 +81,23 @@ void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t 
 void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
                 float mult, const float* key_bias, float* scores, size_t scores_stride);
 
+// Attention's P x V in integers: out[r][c] = float(sum_j p[r][j] * v[j][c]) * mult[r] for
+// int16 probabilities p (softmax numerators times qs8_pv_prob_scale(keys), rows padded with a
+// zero to an even length) and int8 V with zero point 0, exact in the integer part. Twice the
+// multiply-adds per instruction of float, with probabilities kept to 15 bits. V is packed once
+// per head into qs8_pv_packed_values(keys, cols) int16s: key pairs [keys/2][cols][2].
+// qs8_pv_supported: this CPU has the kernel (AVX-512 VNNI's vpdpwssd).
+bool qs8_pv_supported();
+// The largest probability code whose sums cannot overflow int32 for this many keys.
+int32_t qs8_pv_prob_scale(size_t keys);
+size_t qs8_pv_packed_values(size_t keys, size_t cols);
+void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int16_t* packed);
+// The int16 row for qs8_pv from a row of scores: p16[j] = round(exp(scores[j] - max) *
+// p_scale), then a zero if keys is odd; returns the float sum of the exponentials (the softmax
+// denominator). p_scale is qs8_pv_prob_scale(keys).
+float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int16_t* p16);
+// Rows 1..4; p_stride in int16s; no allocation.
+void qs8_pv(size_t rows, size_t keys, size_t cols, const int16_t* p, size_t p_stride, const int16_t* packed,
+            const float* mult, float* out, size_t out_stride);
+
 }  // namespace encore

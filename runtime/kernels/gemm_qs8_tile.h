@@ -75,6 +75,16 @@ struct Qs8ScoreTile {
 };
 
 // qs8_gemm_run with a given tile function (tests run shimmed x86 tiles through it).
+struct Qs8PvTile {
+  size_t rows, pairs, cols;
+  const int16_t* p;  // rows of 2 * pairs probabilities
+  size_t p_stride;
+  const int16_t* v;  // qs8_pv_pack_values layout, [pairs][cols][2]
+  const float* mult;  // [rows]
+  float* out;
+  size_t out_stride;
+};
+
 void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y,
                        pthreadpool_t pool, void (*tile)(const Qs8Tile&));
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -82,12 +92,16 @@ void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, in
 void qs8_tile_avx512vnni(const Qs8Tile& t);
 void qs8_tile_avxvnni(const Qs8Tile& t);
 void qs8_scores_avx512vnni(const Qs8ScoreTile& t);
-// Attention's P x V in float for rows 1..4: out[r][c] = sum over j ascending of
-// fma(p[r][j], v[j][c], .), for c < cols. AVX-512F.
 // y[i] = lut[x[i] + 128] with AVX-512 VBMI byte permutes; x and y may alias.
 void lut_qs8_avx512vbmi(size_t n, const int8_t* x, const int8_t* lut, int8_t* y);
+// Attention's P x V in float for rows 1..4: out[r][c] = sum over j ascending of
+// fma(p[r][j], v[j][c], .), for c < cols. AVX-512F.
 void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t p_stride, const float* v,
                    size_t v_stride, float* out, size_t out_stride);
+// Attention's P x V in integers for rows 1..4 (qs8_pv's contract): vpdpwssd on key pairs.
+void qs8_pv_avx512vnni(const Qs8PvTile& t);
+// qs8_pv_softmax_row's contract on AVX-512F.
+float softmax_i16_avx512(size_t n, const float* scores, float p_scale, int16_t* p16);
 #endif
 #if defined(__aarch64__) && defined(__GNUC__) && defined(__linux__)
 #define ENCORE_HAVE_NEONDOT_KERNEL 1

@@ -9,10 +9,11 @@
 #define ENCORE_GEMM_X86_END }
 #else
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -Wmaybe-uninitialized
-// reports inside the header once they are inlined here.
+// and -Wuninitialized report inside the header once they are inlined here.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #else
@@ -22,6 +23,8 @@
 #define ENCORE_GEMM_X86_BEGIN
 #define ENCORE_GEMM_X86_END
 #endif
+
+#include <limits>
 
 #include "kernels/gemm_qs8_tile.h"
 
@@ -250,6 +253,134 @@ void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t
     case 1: f32_pv_block<1>(rows, keys, cols, prow, v, v_stride, out, out_stride, c0); break;
     default: break;
   }
+}
+
+// Attention's P x V in integers: 4 probability rows x NV vectors of 16 output columns, NV <= 4;
+// each vpdpwssd adds one key pair (two int16 probabilities broadcast, two int16 values per
+// column) to 16 int32 sums.
+template <size_t NV>
+ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_pv_block(const Qs8PvTile& t, const int16_t* const* p,
+                                                                 size_t c0) {
+  __m512i acc[kQs8TileRows][NV];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+    _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_setzero_si512();
+  }
+  const size_t rest = t.cols - c0 - 16 * (NV - 1);
+  const size_t last = rest < 16 ? rest : 16;
+  const __mmask16 last_mask = static_cast<__mmask16>((1u << last) - 1u);
+  const int16_t* vr = t.v + 2 * c0;
+  for (size_t j = 0; j < t.pairs; ++j, vr += 2 * t.cols) {
+    __m512i w[NV];
+    _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
+      w[q] = q + 1 < NV ? _mm512_loadu_si512(vr + 32 * q) : _mm512_maskz_loadu_epi32(last_mask, vr + 32 * q);
+    }
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+      int32_t pair;
+      std::memcpy(&pair, p[m] + 2 * j, sizeof pair);
+      const __m512i pm = _mm512_set1_epi32(pair);
+      _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_dpwssd_epi32(acc[m][q], pm, w[q]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+    if (m < t.rows) {
+      const __m512 mult = _mm512_set1_ps(t.mult[m]);
+      _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
+        _mm512_mask_storeu_ps(t.out + m * t.out_stride + c0 + 16 * q, q + 1 < NV ? __mmask16(0xFFFF) : last_mask,
+                              _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][q]), mult));
+      }
+    }
+  }
+}
+
+ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_pv_avx512vnni(const Qs8PvTile& t) {
+  const int16_t* prow[kQs8TileRows];
+  for (size_t m = 0; m < kQs8TileRows; ++m) prow[m] = t.p + (m < t.rows ? m : 0) * t.p_stride;
+  size_t c0 = 0;
+  for (; c0 + 64 <= t.cols; c0 += 64) qs8_pv_block<4>(t, prow, c0);
+  switch ((t.cols - c0 + 15) / 16) {
+    case 4: qs8_pv_block<4>(t, prow, c0); break;
+    case 3: qs8_pv_block<3>(t, prow, c0); break;
+    case 2: qs8_pv_block<2>(t, prow, c0); break;
+    case 1: qs8_pv_block<1>(t, prow, c0); break;
+    default: break;
+  }
+}
+
+// e^x for x <= 0 (softmax numerators, which become 15-bit codes): x = n ln2 + r, |r| <= ln2/2,
+// e^r by its degree-5 Taylor polynomial (relative error <= 3e-6), vscalefps for 2^n. One-word
+// ln2 adds at most 126 * 2e-8 to r, also far below a code step; exp_approx's 2-ulp form costs
+// three more multiply-adds per vector, a fifth of the softmax. Below -87.3 the result is ~1e-38,
+// not 0 (below any code); NaN stays NaN (vmaxps returns its second operand when one is NaN).
+ENCORE_X86_TARGET("avx512f") inline __m512 exp_nonpositive_avx512(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-87.33654f), x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945f), x);
+  __m512 p = _mm512_set1_ps(1.0f / 120.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Maximum / sum over all 16 lanes, in every lane: trees of 4 steps (a 16-step chain through
+// memory cost as much as a row's exponentials at 128 keys; GCC 12's _mm512_reduce_* trip
+// -Wuninitialized in its header).
+ENCORE_X86_TARGET("avx512f") inline __m512 max_across_lanes(__m512 v) {
+  v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // 256-bit halves swapped
+  v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));  // 128-bit quarters swapped in pairs
+  v = _mm512_max_ps(v, _mm512_permute_ps(v, 0x4E));        // 64-bit halves of each quarter
+  return _mm512_max_ps(v, _mm512_permute_ps(v, 0xB1));     // neighbours
+}
+
+ENCORE_X86_TARGET("avx512f") inline __m512 sum_across_lanes(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+  return _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+}
+
+ENCORE_X86_TARGET("avx512f,avx512bw")
+float softmax_i16_avx512(size_t n, const float* scores, float p_scale, int16_t* p16) {
+  const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  const size_t full = n / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
+  __m512 vmax = lowest;
+  for (size_t j = 0; j < full; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(scores + j));
+  if (tail) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(lowest, tail, scores + full));
+  const __m512 max = max_across_lanes(vmax);
+  // Codes by the 1.5 * 2^23 trick: e * scale + magic rounds to an integer held in the low
+  // mantissa bits, so each lane's low 16 bits are the code (e in [0, 1] plus an ulp; the min
+  // keeps the excess, and NaN, vminps's second operand, within range). One word permute then
+  // packs 32 codes, cheaper than a convert and a narrowing move per 16.
+  const __m512 scale = _mm512_set1_ps(p_scale), magic = _mm512_set1_ps(12582912.0f);
+  const __m512 top = _mm512_set1_ps(12582912.0f + p_scale);
+  const auto codes = [&](__m512 e) ENCORE_X86_TARGET("avx512f") {
+    return _mm512_castps_si512(_mm512_min_ps(_mm512_fmadd_ps(e, scale, magic), top));
+  };
+  alignas(64) static constexpr int16_t kLowWords[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20,
+                                                        22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
+                                                        44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
+  const __m512i low_words = _mm512_load_si512(kLowWords);
+  __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
+  size_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const __m512 e0 = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(scores + j), max));
+    const __m512 e1 = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(scores + j + 16), max));
+    total0 = _mm512_add_ps(total0, e0);
+    total1 = _mm512_add_ps(total1, e1);
+    _mm512_storeu_si512(p16 + j, _mm512_permutex2var_epi16(codes(e0), low_words, codes(e1)));
+  }
+  for (; j < n; j += 16) {
+    const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : tail;
+    const __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_mask_loadu_ps(max, mask, scores + j), max));
+    total0 = _mm512_mask_add_ps(total0, mask, total0, e);
+    _mm512_mask_cvtepi32_storeu_epi16(p16 + j, mask, codes(e));  // vpmovdw keeps the low words
+  }
+  if (n % 2) p16[n] = 0;
+  return _mm512_cvtss_f32(sum_across_lanes(_mm512_add_ps(total0, total1)));
 }
 
 #ifndef ENCORE_GEMM_X86_SHIM

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/gemm_qs8.h"
 #include "kernels/math_approx.h"
 #include "kernels/reference/reference.h"
 
@@ -121,8 +122,14 @@ TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") 
                          bias.data(), scale, &want);
     double err = 0.0;
     for (size_t i = 0; i < out.size(); ++i) err = std::max(err, std::fabs(out[i] - want[i]));
+    // Where P x V runs in integers, each softmax numerator (at most 1) is a code of
+    // 1 / qs8_pv_prob_scale: rounding (half a step) plus the exponential's error (under 0.1)
+    // moves the output by at most keys * 0.6 steps * max |v|, the denominator being >= 1.
+    const double p_codes = qs8_pv_supported() && qs8_scores_supported(c.head_dim)
+                               ? c.seq_len * 0.6 / qs8_pv_prob_scale(c.seq_len) * 128 * v_scale
+                               : 0.0;
     INFO(c.name());
-    CHECK(err <= 2e-5);
+    CHECK(err <= 2e-5 + p_codes);
   }
 }
 
@@ -171,7 +178,7 @@ TEST_CASE("attention probabilities out: both kernels match the reference softmax
         for (size_t j = 0; j < c.seq_len; ++j) sum += probs[i * c.seq_len + j];
         worst_sum = std::max(worst_sum, std::fabs(sum - 1.0));
       }
-      INFO(c.name(), int8 ? " int8" : " f32");
+      INFO(c.name() << (int8 ? " int8" : " f32"));
       CHECK(err <= 2e-6);
       CHECK(worst_sum <= 1e-5);
       CHECK(plain == with);

@@ -248,6 +248,131 @@ TEST_CASE("attention P x V: the AVX-512 tile on intrinsic stand-ins (any x86 CPU
   check_all_pv(internal::shim::f32_pv_avx512);
 }
 
+// Integer P x V: exact int64 sums times the row multiplier, bit for bit; guards untouched.
+using Qs8PvFn = void (*)(const internal::Qs8PvTile&);
+
+void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, Qs8PvFn pv) {
+  INFO("rows " << rows << " keys " << keys << " cols " << cols << " extreme " << extreme);
+  std::mt19937 rng(static_cast<uint32_t>(rows * 7 + keys * 131 + cols + extreme));
+  const int32_t p_scale = qs8_pv_prob_scale(keys);
+  std::uniform_int_distribution<int> code(0, p_scale), v8(-128, 127);
+  const size_t p_stride = keys + keys % 2 + 4, v_stride = cols + 5, out_stride = cols + 3;
+  std::vector<int16_t> p(rows * p_stride, 0);
+  std::vector<int8_t> v(keys * v_stride);
+  // extreme: every product at the bound qs8_pv_prob_scale guards (p_scale * -128).
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < keys; ++j) p[r * p_stride + j] = static_cast<int16_t>(extreme ? p_scale : code(rng));
+  for (auto& x : v) x = static_cast<int8_t>(extreme ? -128 : v8(rng));
+  std::vector<int16_t> packed(qs8_pv_packed_values(keys, cols));
+  qs8_pv_pack_values(keys, cols, v.data(), v_stride, packed.data());
+  const float mult[4] = {1.5e-7f, -2.25e-6f, 3.0e-5f, 7.0e-8f};
+  const float guard = -7777.0f;
+  std::vector<float> out(4 * out_stride, guard);
+  pv({rows, (keys + 1) / 2, cols, p.data(), p_stride, packed.data(), mult, out.data(), out_stride});
+  size_t differ = 0;
+  for (size_t r = 0; r < 4; ++r) {
+    for (size_t c = 0; c < out_stride; ++c) {
+      float want = guard;
+      if (r < rows && c < cols) {
+        int64_t acc = 0;
+        for (size_t j = 0; j < keys; ++j) acc += int64_t{p[r * p_stride + j]} * v[j * v_stride + c];
+        want = static_cast<float>(acc) * mult[r];
+      }
+      differ += std::memcmp(&want, &out[r * out_stride + c], sizeof want) != 0;
+    }
+  }
+  CHECK(differ == 0);
+}
+
+void check_all_qs8_pv(Qs8PvFn pv) {
+  for (size_t rows : {1, 3, 4}) {
+    for (size_t keys : {1, 2, 7, 64, 129}) {
+      for (size_t cols : {4, 13, 16, 32, 50, 64, 65, 100, 128}) check_qs8_pv(rows, keys, cols, false, pv);
+    }
+  }
+  for (size_t keys : {511, 512, 1000, 4097}) check_qs8_pv(4, keys, 32, true, pv);
+}
+
+TEST_CASE("qs8 attention P x V: the prob scale keeps every sum within int32") {
+  CHECK(qs8_pv_prob_scale(1) == 32767);
+  CHECK(qs8_pv_prob_scale(512) == 32767);
+  for (size_t keys : {1, 2, 3, 511, 512, 513, 1000, 4097, 100000}) {
+    INFO("keys " << keys);
+    const int64_t padded = static_cast<int64_t>((keys + 1) / 2 * 2);
+    CHECK(qs8_pv_prob_scale(keys) >= 1);
+    CHECK(padded * qs8_pv_prob_scale(keys) * 128 <= INT32_MAX);
+  }
+  CHECK(qs8_pv_prob_scale(1000) < 32767);
+}
+
+TEST_CASE("qs8 attention P x V: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {
+  if (!qs8_pv_supported()) {
+    MESSAGE("no AVX-512 VNNI + BW here: the kernel runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  check_all_qs8_pv(internal::qs8_pv_avx512vnni);
+}
+
+TEST_CASE("qs8 attention P x V: the AVX-512 VNNI kernel on intrinsic stand-ins (any x86 CPU)") {
+  check_all_qs8_pv(internal::shim::qs8_pv_avx512vnni);
+}
+
+// Softmax numerators as codes: within one code of round(exp(s - max) * scale) in double, the
+// sum within 1e-5 of the exact one, masked keys 0, the pad after an odd count 0, no write past.
+using SoftmaxI16Fn = float (*)(size_t, const float*, float, int16_t*);
+
+void check_softmax_i16(size_t keys, SoftmaxI16Fn softmax) {
+  INFO("keys " << keys);
+  std::mt19937 rng(static_cast<uint32_t>(keys));
+  std::uniform_real_distribution<float> u(-12.0f, 12.0f);
+  std::uniform_int_distribution<int> coin(0, 5);
+  std::vector<float> s(keys);
+  for (auto& x : s) x = coin(rng) == 0 ? std::numeric_limits<float>::lowest() + 1e30f : u(rng);
+  const int32_t p_scale = qs8_pv_prob_scale(keys);
+  const int16_t guard = -31111;
+  std::vector<int16_t> p(keys + 8, guard);
+  const float total = softmax(keys, s.data(), static_cast<float>(p_scale), p.data());
+  double max = -std::numeric_limits<double>::infinity();
+  for (float x : s) max = std::max(max, double{x});
+  double want_total = 0.0;
+  size_t off = 0;
+  for (size_t j = 0; j < keys; ++j) {
+    const double e = std::exp(double{s[j]} - max);
+    want_total += e;
+    off += std::abs(std::lround(e * p_scale) - p[j]) > 1;
+  }
+  CHECK(off == 0);
+  CHECK(std::abs(total - want_total) <= 1e-5 * want_total);
+  const size_t end = keys + keys % 2;
+  if (keys % 2) CHECK(p[keys] == 0);
+  for (size_t j = end; j < p.size(); ++j) CHECK(p[j] == guard);
+}
+
+void check_all_softmax_i16(SoftmaxI16Fn softmax) {
+  for (size_t keys : {1, 2, 3, 15, 16, 17, 31, 32, 33, 64, 100, 128, 513}) check_softmax_i16(keys, softmax);
+  // Every key masked: a uniform row (as the float softmax gives), no NaN.
+  std::vector<float> masked(9, std::numeric_limits<float>::lowest());
+  std::vector<int16_t> p(10, -1);
+  const float total = softmax(9, masked.data(), 32767.0f, p.data());
+  CHECK(total == doctest::Approx(9.0));
+  for (size_t j = 0; j < 9; ++j) CHECK(p[j] == 32767);
+  // A NaN score makes the sum NaN, so that the output is NaN, as in the float path.
+  std::vector<float> with_nan{0.5f, std::numeric_limits<float>::quiet_NaN(), 1.0f};
+  CHECK(std::isnan(softmax(3, with_nan.data(), 32767.0f, p.data())));
+}
+
+TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel against double exp (where the CPU has it)") {
+  if (!qs8_pv_supported()) {
+    MESSAGE("no AVX-512 VNNI + BW here: the kernel runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  check_all_softmax_i16(internal::softmax_i16_avx512);
+}
+
+TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel on intrinsic stand-ins (any x86 CPU)") {
+  check_all_softmax_i16(internal::shim::softmax_i16_avx512);
+}
+
 TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {
   if (!qs8_scores_supported(64)) {
     MESSAGE("no AVX-512 VNNI here: the kernel runs on intrinsic stand-ins in the next test");
