@@ -88,6 +88,17 @@ struct Session::Impl {
     return base + head_offset[layer] * static_cast<size_t>(batch * seq * seq);
   }
   void layer_norm(size_t rows, float* x, const internal::NormWeights& n);
+  // residual_layer_norm's quantized output for the int8 model: layer `layer`'s input `point`
+  // into q (none for the float model or past the last layer).
+  ResidualNormQs8 quantized_for(size_t layer, size_t point, int8_t* q) const {
+    ResidualNormQs8 io;
+    const auto& w = model->weights();
+    if (!w.quantized || layer >= w.layers.size()) return io;
+    io.q = q;
+    io.q_scale = w.layers[layer].act[point].scale;
+    io.q_zero_point = w.layers[layer].act[point].zero_point;
+    return io;
+  }
   void observe(size_t layer, size_t point, const float* data, size_t rows, size_t cols, size_t stride) {
     if (!options.observer) return;
     options.observer->observe(observe_names[layer * fmt::kActivationPointCount + point], data, rows, cols, stride);
@@ -348,8 +359,8 @@ void Session::Impl::embed(const Inputs& in, size_t rows, const internal::Activat
       for (size_t i = 0; i < H; ++i) x[i] += pos[i] + tt[i];
       b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
     }
-    layer_norm_f32(end - begin, H, b.hidden + begin * H, w.embed_norm.gamma, w.embed_norm.beta, c.layer_norm_eps,
-                   b.hidden + begin * H);
+    residual_layer_norm(end - begin, H, b.hidden + begin * H, w.embed_norm.gamma, w.embed_norm.beta,
+                        c.layer_norm_eps, quantized_for(0, fmt::kQkvInput, b.hidden_q + begin * H));
   });
 }
 
@@ -452,15 +463,21 @@ Status Session::Impl::forward(const Inputs& in) {
         auto t = profiler.step(li, ProfileStep::kQuantize, "encore quantize", 3 * M * cols, 5 * M * cols);
         rows_parallel(cols, [&](size_t at, size_t n) { quantize_f32_qs8(n, x + at, q.scale, q.zero_point, y + at); });
       };
-      // A bypassed FFN adds nothing: only the LayerNorm runs.
-      auto residual_norm = [&](ProfileStep step, const int8_t* y, ActivationQuant q, const internal::NormWeights& n) {
-        auto t = profiler.step(li, step, "encore dequantize-add + layernorm", 12 * M * H, 13 * M * H);
-        if (y) {
-          rows_parallel(H, [&](size_t at, size_t k) { dequantize_add_qs8_f32(k, y + at, q.scale, q.zero_point, b.hidden + at); });
-        }
-        layer_norm(M, b.hidden, n);
+      // Residual add, LayerNorm and the quantization of the next GEMM's input (`next`) in one
+      // pass per row. A bypassed FFN adds nothing: only the LayerNorm runs.
+      auto residual_norm = [&](ProfileStep step, const int8_t* y, ActivationQuant q, const internal::NormWeights& n,
+                               ResidualNormQs8 io) {
+        auto t = profiler.step(li, step, "encore dequantize-add + layernorm + quantize", 12 * M * H, 14 * M * H);
+        if (y) io.residual = y, io.residual_scale = q.scale, io.residual_zero_point = q.zero_point;
+        parallel_for(pool, M, 16, [&](size_t r0, size_t r1) {
+          ResidualNormQs8 rows = io;
+          if (rows.residual) rows.residual += r0 * H;
+          if (rows.q) rows.q += r0 * H;
+          residual_layer_norm(r1 - r0, H, b.hidden + r0 * H, n.gamma, n.beta, c.layer_norm_eps, rows);
+        });
       };
-      quantize(b.hidden, H, a[fmt::kQkvInput], b.hidden_q);
+      // b.hidden_q holds this layer's QKV input: quantized by the embeddings or the previous
+      // layer's last LayerNorm.
       {
         auto t = gemm(li, ProfileStep::kQkvProjection, 3 * A, H);
         st = ops.qkv.run(M, b.hidden_q, b.qkv_q, pool);
@@ -476,9 +493,9 @@ Status Session::Impl::forward(const Inputs& in) {
         st = ops.attn_out.run(M, b.hidden_q, b.proj_q, pool);
       }
       if (!st.ok()) return st.with_context(cat("layer ", l));
-      residual_norm(ProfileStep::kAttnResidualNorm, b.proj_q, a[fmt::kAttnOutOutput], lw.attn_norm);
+      residual_norm(ProfileStep::kAttnResidualNorm, b.proj_q, a[fmt::kAttnOutOutput], lw.attn_norm,
+                    ffn ? quantized_for(l, fmt::kFfnUpInput, b.hidden_q) : ResidualNormQs8{});
       if (ffn) {
-        quantize(b.hidden, H, a[fmt::kFfnUpInput], b.hidden_q);
         {
           auto t = gemm(li, ProfileStep::kFfnUp, I, H);
           st = ops.ffn_up.run(M, b.hidden_q, b.ffn_q, pool);
@@ -494,7 +511,8 @@ Status Session::Impl::forward(const Inputs& in) {
         }
         if (!st.ok()) return st.with_context(cat("layer ", l));
       }
-      residual_norm(ProfileStep::kFfnResidualNorm, ffn ? b.proj_q : nullptr, a[fmt::kFfnDownOutput], lw.ffn_norm);
+      residual_norm(ProfileStep::kFfnResidualNorm, ffn ? b.proj_q : nullptr, a[fmt::kFfnDownOutput], lw.ffn_norm,
+                    quantized_for(l + 1, fmt::kQkvInput, b.hidden_q));
     } else {
       auto residual_norm = [&](ProfileStep step, const float* y, const internal::NormWeights& n) {
         auto t = profiler.step(li, step, "encore add + layernorm", 11 * M * H, 16 * M * H);

@@ -5,28 +5,14 @@
 
 #include "core/half.h"
 #include "kernels/gemm_qs8_tile.h"
+#include "kernels/math_approx.h"
 #include "kernels/multiversion.h"
 
 namespace encore {
 namespace {
 
-// Rounds half to even for |v| < 2^22 in the default rounding mode, without a libm call so
-// the loops below vectorise on baseline SSE2 / NEON.
-ENCORE_INLINE float round_half_even(float v) {
-  const float magic = 12582912.0f;  // 1.5 * 2^23
-  return (v + magic) - magic;
-}
-
 ENCORE_INLINE int8_t quantize_one(float x, float scale, float zp) {
-  float v = x / scale;
-  v = v == v ? v : 0.0f;  // NaN -> zero point
-  // Clamp before rounding so the magic-number trick stays exact; 300 is outside any code.
-  // std::max/min (not nested ?:) so that GCC if-converts this into min/max instructions and
-  // vectorises the loop at every ISA level (the nested form stayed scalar for AVX2).
-  v = std::min(std::max(v, -300.0f), 300.0f);
-  float q = round_half_even(v) + zp;
-  q = std::min(std::max(q, -128.0f), 127.0f);
-  return static_cast<int8_t>(static_cast<int32_t>(q));
+  return internal::saturate_round_qs8(x / scale, zp);
 }
 
 inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }

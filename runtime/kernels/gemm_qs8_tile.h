@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/gemm_qs8.h"
+#include "kernels/layer_norm.h"
 
 namespace encore::internal {
 
@@ -102,6 +103,9 @@ void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t
 void qs8_pv_avx512vnni(const Qs8PvTile& t);
 // qs8_pv_softmax_row's contract on AVX-512F.
 float softmax_i16_avx512(size_t n, const float* scores, float p_scale, int16_t* p16);
+// residual_layer_norm's contract on AVX-512 F + BW + VL.
+void residual_layer_norm_avx512(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
+                                const ResidualNormQs8& io);
 #endif
 #if defined(__aarch64__) && defined(__GNUC__) && defined(__linux__)
 #define ENCORE_HAVE_NEONDOT_KERNEL 1

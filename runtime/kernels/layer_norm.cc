@@ -2,41 +2,31 @@
 
 #include <cmath>
 
+#include "kernels/gemm_qs8_tile.h"
+#include "kernels/math_approx.h"
 #include "kernels/multiversion.h"
 
 namespace encore {
 namespace {
 
-// Sums with 8 independent partial sums: the compiler keeps them in one vector register
-// (it may not reorder a single float accumulator), and the rounding error stays lower than
-// a sequential sum's.
-constexpr size_t kLanes = 8;
-
+// Row sums as `omp simd` reductions (-fopenmp-simd: the pragma only): the compiler keeps
+// vector partial sums, which it may not do for one float accumulator by itself. (An array of
+// 8 scalar partial sums, the previous form, stayed scalar code: 0.7 ns per element.) The
+// result differs from a sequential sum by rounding only, and is more accurate.
 ENCORE_INLINE float sum(size_t n, const float* x) {
-  float acc[kLanes] = {};
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t l = 0; l < kLanes; ++l) acc[l] += x[i + l];
-  for (; i < n; ++i) acc[i % kLanes] += x[i];
   float s = 0.0f;
-  for (float a : acc) s += a;
+#pragma omp simd reduction(+ : s)
+  for (size_t i = 0; i < n; ++i) s += x[i];
   return s;
 }
 
 ENCORE_INLINE float sum_squared_deviation(size_t n, const float* x, float mean) {
-  float acc[kLanes] = {};
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t l = 0; l < kLanes; ++l) {
-      const float d = x[i + l] - mean;
-      acc[l] += d * d;
-    }
-  for (; i < n; ++i) {
-    const float d = x[i] - mean;
-    acc[i % kLanes] += d * d;
-  }
   float s = 0.0f;
-  for (float a : acc) s += a;
+#pragma omp simd reduction(+ : s)
+  for (size_t i = 0; i < n; ++i) {
+    const float d = x[i] - mean;
+    s += d * d;
+  }
   return s;
 }
 
@@ -56,6 +46,48 @@ void layer_norm_f32(size_t rows, size_t cols, const float* x, const float* gamma
     const float inv_std = 1.0f / std::sqrt(var + eps);
     for (size_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * inv_std * gamma[c] + beta[c];
   }
+}
+
+namespace internal {
+
+ENCORE_MULTIVERSION
+void residual_layer_norm_portable(size_t rows, size_t cols, float* x, const float* gamma, const float* beta,
+                                  float eps, const ResidualNormQs8& io) {
+  const float inv_cols = 1.0f / static_cast<float>(cols);
+  const float residual_zp = static_cast<float>(io.residual_zero_point);
+  const float q_zp = static_cast<float>(io.q_zero_point), inv_q_scale = 1.0f / io.q_scale;
+  for (size_t r = 0; r < rows; ++r) {
+    float* xr = x + r * cols;
+    if (io.residual) {
+      const int8_t* rr = io.residual + r * cols;
+      for (size_t c = 0; c < cols; ++c) xr[c] += io.residual_scale * (static_cast<float>(rr[c]) - residual_zp);
+    }
+    const float mean = sum(cols, xr) * inv_cols;
+    const float var = sum_squared_deviation(cols, xr, mean) * inv_cols;
+    const float inv_std = 1.0f / std::sqrt(var + eps);
+    for (size_t c = 0; c < cols; ++c) xr[c] = (xr[c] - mean) * inv_std * gamma[c] + beta[c];
+    if (io.q) {
+      int8_t* qr = io.q + r * cols;
+      for (size_t c = 0; c < cols; ++c) qr[c] = saturate_round_qs8(xr[c] * inv_q_scale, q_zp);
+    }
+  }
+}
+
+}  // namespace internal
+
+void residual_layer_norm(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
+                         const ResidualNormQs8& io) {
+#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
+  // Explicit AVX-512 where the CPU has it: the vectorised loops above end each row in serial
+  // reductions through memory that cost as much as the row's arithmetic at 384 columns.
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl");
+  if (avx512) {
+    internal::residual_layer_norm_avx512(rows, cols, x, gamma, beta, eps, io);
+    return;
+  }
+#endif
+  internal::residual_layer_norm_portable(rows, cols, x, gamma, beta, eps, io);
 }
 
 }  // namespace encore

@@ -2,6 +2,7 @@
 // -ffast-math). Accuracy: exp_approx within 2 ulp over the whole float range.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -45,6 +46,26 @@ inline __attribute__((always_inline)) float exp_approx(float x) {
   const float scale = bits_to_float(static_cast<uint32_t>(ni + 127) << 23);
   const float y = p * scale;
   return nan ? input : (underflow ? 0.0f : y);
+}
+
+// Rounds half to even for |v| < 2^22 in the default rounding mode, without a libm call so
+// that loops using it vectorise on baseline SSE2 / NEON.
+inline __attribute__((always_inline)) float round_half_even(float v) {
+  const float magic = 12582912.0f;  // 1.5 * 2^23
+  return (v + magic) - magic;
+}
+
+// An already scaled value v (x / scale, or x * (1 / scale)) to its int8 code: NaN to the zero
+// point, rounded half to even, saturated.
+inline __attribute__((always_inline)) int8_t saturate_round_qs8(float v, float zero_point) {
+  v = v == v ? v : 0.0f;
+  // Clamp before rounding so the magic-number trick stays exact; 300 is outside any code.
+  // std::max/min (not nested ?:) so that GCC if-converts this into min/max instructions
+  // and vectorises the loop at every ISA level (the nested form stayed scalar for AVX2).
+  v = std::min(std::max(v, -300.0f), 300.0f);
+  float q = round_half_even(v) + zero_point;
+  q = std::min(std::max(q, -128.0f), 127.0f);
+  return static_cast<int8_t>(static_cast<int32_t>(q));
 }
 
 }  // namespace encore::internal

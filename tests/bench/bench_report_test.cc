@@ -101,9 +101,10 @@ TEST_CASE("trace: valid trace-event JSON with one complete event per step, in ti
     CHECK(ev[i]["args"]["kernel"].get<std::string>().size() > 0);
   }
   CHECK(ev[1]["name"] == "embeddings");
-  CHECK(ev[2]["name"] == "layer 0 quantize");
-  CHECK(ev[3]["name"] == "layer 0 qkv");
-  CHECK(ev[3]["cat"] == "linear");
+  CHECK(ev[2]["name"] == "layer 0 qkv");
+  CHECK(ev[2]["cat"] == "linear");
+  CHECK(ev[3]["name"] == "layer 0 attention");
+  CHECK(ev[4]["name"] == "layer 0 quantize");
 }
 
 }  // namespace

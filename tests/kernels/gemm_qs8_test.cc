@@ -11,6 +11,7 @@
 
 #include "kernels/gemm_qs8.h"
 #include "kernels/gemm_qs8_tile.h"
+#include "residual_norm_check.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // The VNNI tiles once more, on plain C++ stand-ins for their intrinsics (in namespace
@@ -371,6 +372,19 @@ TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel against double exp (w
 
 TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel on intrinsic stand-ins (any x86 CPU)") {
   check_all_softmax_i16(internal::shim::softmax_i16_avx512);
+}
+
+TEST_CASE("residual_layer_norm: the AVX-512 kernel (where the CPU has it)") {
+  if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))) {
+    MESSAGE("no AVX-512 here: the kernel runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  test::check_residual_layer_norm(internal::residual_layer_norm_avx512);
+}
+
+TEST_CASE("residual_layer_norm: the AVX-512 kernel on intrinsic stand-ins (any x86 CPU)") {
+  test::check_residual_layer_norm(internal::shim::residual_layer_norm_avx512);
 }
 
 TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {

@@ -2,11 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "kernels/layer_norm.h"
+#include "kernels/math_approx.h"
 #include "kernels/reference/reference.h"
+#include "residual_norm_check.h"
 
 namespace encore {
 namespace {
@@ -45,5 +49,80 @@ TEST_CASE("layer_norm_f32 of a constant row is beta (eps keeps it finite)") {
   for (size_t i = 0; i < 10; ++i) CHECK(y[i] == doctest::Approx(beta[i]));
 }
 
+TEST_CASE("residual_layer_norm: the dispatched kernel and the portable loops") {
+  test::check_residual_layer_norm(residual_layer_norm);
+  test::check_residual_layer_norm(internal::residual_layer_norm_portable);
+}
+
 }  // namespace
+
+namespace test {
+
+// Against the double reference of LayerNorm(x + dequantized residual): floats within 2e-5 (as
+// layer_norm_f32), codes equal to quantizing the kernel's own floats by the reciprocal and
+// within one of quantizing the reference; NaN rows give the zero point; codes saturate.
+void check_residual_layer_norm(ResidualNormFn fn) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::uniform_int_distribution<int> code(-128, 127);
+  for (size_t rows : {1, 3}) {
+    for (size_t cols : {1, 15, 16, 17, 33, 64, 100, 384}) {
+      for (bool with_residual : {false, true}) {
+        for (bool with_q : {false, true}) {
+          INFO("rows " << rows << " cols " << cols << " residual " << with_residual << " q " << with_q);
+          std::vector<float> x(rows * cols), gamma(cols), beta(cols);
+          std::vector<int8_t> residual(rows * cols), q(rows * cols + 16, 99);
+          for (float& v : x) v = 20.0f + 3.0f * d(rng);
+          for (float& v : gamma) v = 1.0f + 0.2f * d(rng);
+          for (float& v : beta) v = 0.1f * d(rng);
+          for (int8_t& v : residual) v = static_cast<int8_t>(code(rng));
+          ResidualNormQs8 io;
+          if (with_residual) io = {residual.data(), 0.037f, 3, nullptr, 1.0f, 0};
+          io.q = with_q ? q.data() : nullptr;
+          io.q_scale = 0.021f;
+          io.q_zero_point = -5;
+          std::vector<float> summed = x;
+          if (with_residual) {
+            for (size_t i = 0; i < summed.size(); ++i) summed[i] += 0.037f * float(residual[i] - 3);
+          }
+          std::vector<double> want;
+          reference::layer_norm(rows, cols, summed.data(), gamma.data(), beta.data(), 1e-5, &want);
+          fn(rows, cols, x.data(), gamma.data(), beta.data(), 1e-5f, io);
+          double err = 0.0;
+          size_t own = 0, far = 0;
+          for (size_t i = 0; i < x.size(); ++i) {
+            err = std::max(err, std::fabs(x[i] - want[i]));
+            if (!with_q) continue;
+            own += q[i] != internal::saturate_round_qs8(x[i] * (1.0f / 0.021f), -5.0f);
+            const double ref = std::min(127.0, std::max(-128.0, std::nearbyint(want[i] / 0.021) - 5));
+            far += std::fabs(q[i] - ref) > 1;
+          }
+          CHECK(err <= 2e-5);
+          CHECK(own == 0);
+          CHECK(far == 0);
+          for (size_t i = rows * cols; i < q.size(); ++i) CHECK(q[i] == 99);  // nothing past the rows
+          if (!with_q) CHECK(q[0] == 99);
+        }
+      }
+    }
+  }
+  // A NaN in a row makes the row NaN, quantized to the zero point; the other row is unaffected.
+  const size_t cols = 40;
+  std::vector<float> x(2 * cols, 1.0f), gamma(cols, 1.0f), beta(cols, 0.0f);
+  for (size_t c = 0; c < cols; ++c) x[cols + c] = float(c % 5);
+  x[7] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<int8_t> q(2 * cols, 99);
+  ResidualNormQs8 io;
+  io.q = q.data();
+  io.q_scale = 0.001f;  // |x_hat| up to ~1.4: far past 127 codes, so the row saturates
+  io.q_zero_point = 7;
+  fn(2, cols, x.data(), gamma.data(), beta.data(), 1e-5f, io);
+  for (size_t c = 0; c < cols; ++c) CHECK(q[c] == 7);
+  for (size_t c = 0; c < cols; ++c) {
+    const float v = x[cols + c];
+    CHECK(q[cols + c] == (v > 0.0f ? 127 : v < 0.0f ? -128 : 7));
+  }
+}
+
+}  // namespace test
 }  // namespace encore

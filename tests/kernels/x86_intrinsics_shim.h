@@ -189,6 +189,39 @@ inline void _mm512_mask_cvtepi32_storeu_epi16(void* p, __mmask16 mask, __m512i a
 }
 inline void _mm256_storeu_si256(__m256i* p, __m256i v) { std::memcpy(p, &v, sizeof v); }
 inline __m512i _mm512_castps_si512(__m512 a) { return shim_load<__m512i>(&a); }
+inline __m128i _mm_maskz_loadu_epi8(uint16_t mask, const void* p) {
+  __m128i v{};
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) v.b[i] = static_cast<const int8_t*>(p)[i];
+  }
+  return v;
+}
+inline __m512i _mm512_cvtepi8_epi32(__m128i a) {
+  __m512i v;
+  for (int i = 0; i < 16; ++i) v.d[i] = a.b[i];
+  return v;
+}
+inline __m512 _mm512_maskz_sub_ps(__mmask16 mask, __m512 a, __m512 b) {
+  for (int i = 0; i < 16; ++i) a.f[i] = (mask >> i & 1) ? a.f[i] - b.f[i] : 0.0f;
+  return a;
+}
+inline __m512 _mm512_maskz_mov_ps(__mmask16 mask, __m512 a) {
+  for (int i = 0; i < 16; ++i) a.f[i] = (mask >> i & 1) ? a.f[i] : 0.0f;
+  return a;
+}
+constexpr int _CMP_ORD_Q = 7;
+// Only the ordered test (neither operand NaN), which is all the kernels ask for.
+inline __mmask16 _mm512_cmp_ps_mask(__m512 a, __m512 b, int) {
+  __mmask16 m = 0;
+  for (int i = 0; i < 16; ++i) m |= static_cast<__mmask16>((a.f[i] == a.f[i] && b.f[i] == b.f[i]) << i);
+  return m;
+}
+inline void _mm512_mask_cvtsepi32_storeu_epi8(void* p, __mmask16 mask, __m512i a) {
+  for (int i = 0; i < 16; ++i) {
+    const int8_t b = static_cast<int8_t>(a.d[i] < -128 ? -128 : a.d[i] > 127 ? 127 : a.d[i]);
+    if (mask >> i & 1) static_cast<int8_t*>(p)[i] = b;
+  }
+}
 // vshuff32x4 with a = b: 128-bit block i of the result is block (imm >> 2i) & 3 of a.
 inline __m512 _mm512_shuffle_f32x4(__m512 a, __m512 b, int imm) {
   __m512 r;

@@ -284,6 +284,27 @@ void bm_layer_norm(benchmark::State& state) {
   set_bytes(state, 8.0 * double(rows) * cols);
 }
 
+// The int8 encoder's step around a LayerNorm: residual add, LayerNorm, quantize (rows, cols).
+void bm_residual_layer_norm(benchmark::State& state) {
+  const size_t rows = static_cast<size_t>(state.range(0)), cols = static_cast<size_t>(state.range(1));
+  auto x0 = random_vector<float>(rows * cols, -3, 3, 5);
+  auto residual = random_vector<int8_t>(rows * cols, -128, 127, 9);
+  auto g = random_vector<float>(cols, 0.5f, 1.5f, 6);
+  auto b = random_vector<float>(cols, -0.1f, 0.1f, 7);
+  std::vector<float> x = x0;
+  std::vector<int8_t> q(rows * cols);
+  encore::ResidualNormQs8 io;
+  io.residual = residual.data();
+  io.residual_scale = 0.01f;
+  io.q = q.data();
+  io.q_scale = 0.03f;
+  for (auto _ : state) {
+    encore::residual_layer_norm(rows, cols, x.data(), g.data(), b.data(), 1e-12f, io);
+    benchmark::DoNotOptimize(q.data());
+  }
+  set_bytes(state, 10.0 * double(rows) * cols);  // x read and written, residual read, q written
+}
+
 // n = 128 tokens x width: the element counts one layer's step touches at seq 128.
 void bm_quantize(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
@@ -366,6 +387,8 @@ void register_all() {
         ->Unit(benchmark::kMicrosecond);
   }
   benchmark::RegisterBenchmark("layer_norm_f32", bm_layer_norm)
+      ->ArgNames({"rows", "cols"})->Args({128, 384})->Args({128, 768})->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("residual_layer_norm", bm_residual_layer_norm)
       ->ArgNames({"rows", "cols"})->Args({128, 384})->Args({128, 768})->Unit(benchmark::kMicrosecond);
   for (int width : {384, 768, 3072}) {
     benchmark::RegisterBenchmark("quantize_f32_qs8", bm_quantize)->ArgName("n")->Arg(128 * width)
