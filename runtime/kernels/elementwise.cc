@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/half.h"
 #include "kernels/gemm_qs8_tile.h"
@@ -10,6 +11,12 @@
 
 namespace encore {
 namespace {
+
+ENCORE_INLINE uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
 
 ENCORE_INLINE int8_t quantize_one(float x, float scale, float zp) {
   return internal::saturate_round_qs8(x / scale, zp);
@@ -40,8 +47,20 @@ void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_poi
   for (size_t i = 0; i < n; ++i) y[i] = scale * (static_cast<float>(q[i]) - zp);
 }
 
+// half_to_float without branches, so that the loop vectorises (the branchy form measured
+// 0.1 ms of a 9 ms MiniLM run, converting embedding rows): normal numbers, infinities and NaN
+// re-bias the exponent field (twice for the all-ones exponent); zeros and subnormals are
+// mantissa * 2^-24, exact in float. Checked against half_to_float on all 65536 patterns.
+ENCORE_MULTIVERSION
 void f16_to_f32(size_t n, const uint16_t* x, float* y) {
-  for (size_t i = 0; i < n; ++i) y[i] = half_to_float(x[i]);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t h = x[i];
+    const uint32_t magnitude = h & 0x7fffu, sign = (h & 0x8000u) << 16;
+    const uint32_t rebias = (112u << 23) + (magnitude >= 0x7c00u ? (112u << 23) : 0u);
+    const uint32_t normal = (magnitude << 13) + rebias;
+    const uint32_t small = float_bits(static_cast<float>(magnitude) * 5.9604644775390625e-8f);  // 2^-24
+    y[i] = internal::bits_to_float(sign | (magnitude < 0x400u ? small : normal));
+  }
 }
 
 ENCORE_MULTIVERSION
