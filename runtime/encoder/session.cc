@@ -396,10 +396,19 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
       // zeros for positions after the last unmasked token (not computed).
       float* p = probs ? probs + job * S_full * S_full : nullptr;
       if (p) std::fill(p, p + S_full * S_full, 0.0f);
+      // The int8 model's context goes straight to the output projection's int8 input.
+      const ContextQs8 context_q{b.hidden_q + row0 * A + h * d, w.quantized ? w.layers[layer].act[fmt::kAttnOutInput].scale : 1.0f,
+                                 w.quantized ? w.layers[layer].act[fmt::kAttnOutInput].zero_point : 0};
       if (masked[h]) {
         // The head's context is zero: what zero value rows (or zero output-projection
         // columns) give, with none of the work.
-        for (size_t r = 0; r < S; ++r) std::fill(out + r * A, out + r * A + d, 0.0f);
+        for (size_t r = 0; r < S; ++r) {
+          if (w.quantized) {
+            std::fill(context_q.out + r * A, context_q.out + r * A + d, static_cast<int8_t>(context_q.zero_point));
+          } else {
+            std::fill(out + r * A, out + r * A + d, 0.0f);
+          }
+        }
         continue;
       }
       const float* bias = b.key_bias + row0;
@@ -407,7 +416,7 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
         const auto& a = w.layers[layer].act;
         const int8_t* q = b.qkv_q + row0 * 3 * A + h * d;
         attention_head_qs8(S, d, q, a[fmt::kQOutput].scale, q + A, a[fmt::kKOutput].scale, q + 2 * A,
-                           a[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, out, A, p, S_full);
+                           a[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, nullptr, A, p, S_full, &context_q);
       } else {
         const float* q = b.qkv_f32 + row0 * 3 * A + h * d;
         attention_head_f32(S, d, q, q + A, q + 2 * A, 3 * A, bias, scale, scratch, out, A, p, S_full);
@@ -459,10 +468,6 @@ Status Session::Impl::forward(const Inputs& in) {
     Status st;
     if (q8) {
       const auto& a = lw.act;
-      auto quantize = [&](const float* x, size_t cols, ActivationQuant q, int8_t* y) {
-        auto t = profiler.step(li, ProfileStep::kQuantize, "encore quantize", 3 * M * cols, 5 * M * cols);
-        rows_parallel(cols, [&](size_t at, size_t n) { quantize_f32_qs8(n, x + at, q.scale, q.zero_point, y + at); });
-      };
       // Residual add, LayerNorm and the quantization of the next GEMM's input (`next`) in one
       // pass per row. A bypassed FFN adds nothing: only the LayerNorm runs.
       auto residual_norm = [&](ProfileStep step, const int8_t* y, ActivationQuant q, const internal::NormWeights& n,
@@ -484,10 +489,9 @@ Status Session::Impl::forward(const Inputs& in) {
       }
       if (!st.ok()) return st.with_context(cat("layer ", l));
       {
-        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention qs8", attn_ops, M * A * 7);
+        auto t = profiler.step(li, ProfileStep::kAttention, "encore attention qs8 (context quantized)", attn_ops, M * A * 4);
         attention(l, in, b);
       }
-      quantize(b.context, A, a[fmt::kAttnOutInput], b.hidden_q);
       {
         auto t = gemm(li, ProfileStep::kOutputProjection, H, A);
         st = ops.attn_out.run(M, b.hidden_q, b.proj_q, pool);

@@ -162,6 +162,19 @@ ENCORE_INLINE void attend_all(size_t seq_len, size_t head_dim, const LoadQ& load
   }
 }
 
+// Where a path without an int8 epilogue keeps its float context before quantizing it (int8
+// path with ContextQs8 only; a region of its own at the end of the scratch).
+size_t float_context_floats(size_t seq_len, size_t head_dim) { return seq_len * head_dim; }
+
+void quantize_context(size_t seq_len, size_t head_dim, const float* context, const ContextQs8& q, size_t stride) {
+  const float inv_scale = 1.0f / q.scale, zp = static_cast<float>(q.zero_point);
+  for (size_t i = 0; i < seq_len; ++i) {
+    for (size_t c = 0; c < head_dim; ++c) {
+      q.out[i * stride + c] = internal::saturate_round_qs8(context[i * head_dim + c] * inv_scale, zp);
+    }
+  }
+}
+
 }  // namespace
 
 size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
@@ -170,7 +183,8 @@ size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
   // path keeps its int16 probability rows where the query rows and transposed K go, and its
   // packed V where the dequantized V goes (both fit: head_dim >= 4, seq_len >= 1).
   return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim +
-         (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float);
+         (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float) +
+         float_context_floats(seq_len, head_dim);
 }
 
 ENCORE_MULTIVERSION
@@ -192,41 +206,56 @@ ENCORE_MULTIVERSION
 void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,
                         float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
                         float scale, float* scratch, float* out, size_t out_stride, float* probs,
-                        size_t probs_stride) {
+                        size_t probs_stride, const ContextQs8* quantized_out) {
   float* scores = scratch;
   float* q_rows = scratch + 4 * seq_len;
   float* k_t = q_rows + 4 * head_dim;
   float* v_f = k_t + seq_len * head_dim;
   const float q_mult = q_scale * k_scale * scale;
   const size_t probs_step = probs_stride ? probs_stride : seq_len;
+  if (qs8_scores_supported(head_dim) && qs8_pv_supported()) {
+    // Scores and P x V in integers: int16 softmax numerators times int8 V on vpdpwssd, scaled
+    // by v_scale / denominator (and by the context's quantization) in the epilogue. The
+    // probabilities output, when asked for, comes from the float softmax of the same scores;
+    // the context is the same either way.
+    int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
+    qs8_scores_pack_keys(seq_len, head_dim, k, row_stride, k_packed);
+    const size_t p_stride = seq_len + seq_len % 2;
+    int16_t* p16 = reinterpret_cast<int16_t*>(q_rows);
+    int16_t* v16 = reinterpret_cast<int16_t*>(v_f);
+    qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v16);
+    const int32_t p_scale = qs8_pv_prob_scale(seq_len);
+    const float out_mult = v_scale / (static_cast<float>(p_scale) * (quantized_out ? quantized_out->scale : 1.0f));
+    for (size_t i = 0; i < seq_len; i += 4) {
+      const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
+      qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len);
+      float mult[4];
+      for (size_t r = 0; r < rows; ++r) {
+        mult[r] = out_mult / qs8_pv_softmax_row(seq_len, scores + r * seq_len, p_scale, p16 + r * p_stride);
+        if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
+      }
+      if (quantized_out) {
+        qs8_pv(rows, seq_len, head_dim, p16, p_stride, v16, mult, nullptr, out_stride,
+               quantized_out->out + i * out_stride, quantized_out->zero_point);
+      } else {
+        qs8_pv(rows, seq_len, head_dim, p16, p_stride, v16, mult, out + i * out_stride, out_stride);
+      }
+    }
+    return;
+  }
+  // The paths below compute the context in float; asked for int8, they write it to the end
+  // of the scratch and quantize it there.
+  float* context = out;
+  size_t context_stride = out_stride;
+  if (quantized_out) {
+    context = scratch + (attention_scratch_floats(seq_len, head_dim) - float_context_floats(seq_len, head_dim));
+    context_stride = head_dim;
+  }
   if (qs8_scores_supported(head_dim)) {
     // Scores in exact integer arithmetic on the CPU's int8 dot product (encore's GEMM tile
     // shape), then softmax and P x V in float as below.
     int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
     qs8_scores_pack_keys(seq_len, head_dim, k, row_stride, k_packed);
-    if (qs8_pv_supported()) {
-      // P x V in integers too: int16 softmax numerators times int8 V on vpdpwssd, scaled by
-      // v_scale / denominator at the end. The probabilities output, when asked for, comes from
-      // the float softmax of the same scores; the context is the same either way.
-      const size_t p_stride = seq_len + seq_len % 2;
-      int16_t* p16 = reinterpret_cast<int16_t*>(q_rows);
-      int16_t* v16 = reinterpret_cast<int16_t*>(v_f);
-      qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v16);
-      const int32_t p_scale = qs8_pv_prob_scale(seq_len);
-      for (size_t i = 0; i < seq_len; i += 4) {
-        const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
-        qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores,
-                   seq_len);
-        float mult[4];
-        for (size_t r = 0; r < rows; ++r) {
-          const float total = qs8_pv_softmax_row(seq_len, scores + r * seq_len, p_scale, p16 + r * p_stride);
-          mult[r] = v_scale / (total * static_cast<float>(p_scale));
-          if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
-        }
-        qs8_pv(rows, seq_len, head_dim, p16, p_stride, v16, mult, out + i * out_stride, out_stride);
-      }
-      return;
-    }
     for (size_t j = 0; j < seq_len; ++j) {
       for (size_t c = 0; c < head_dim; ++c) v_f[j * head_dim + c] = static_cast<float>(v[j * row_stride + c]);
     }
@@ -236,8 +265,9 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
       for (size_t r = 0; r < rows; ++r) {
         softmax_row(seq_len, scores + r * seq_len, v_scale, probs ? probs + (i + r) * probs_step : nullptr);
       }
-      probs_times_v(rows, seq_len, head_dim, scores, v_f, head_dim, out + i * out_stride, out_stride);
+      probs_times_v(rows, seq_len, head_dim, scores, v_f, head_dim, context + i * context_stride, context_stride);
     }
+    if (quantized_out) quantize_context(seq_len, head_dim, context, *quantized_out, out_stride);
     return;
   }
   // Dequantize K (transposed) and V once per head; the K and V scales are folded into the
@@ -253,8 +283,9 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
   auto load_q = [&](size_t i, float* dst) {
     for (size_t c = 0; c < head_dim; ++c) dst[c] = static_cast<float>(q[i * row_stride + c]) * q_mult;
   };
-  attend_all(seq_len, head_dim, load_q, k_t, v_f, head_dim, v_scale, key_bias, q_rows, scores, out, out_stride,
-             probs, probs_step);
+  attend_all(seq_len, head_dim, load_q, k_t, v_f, head_dim, v_scale, key_bias, q_rows, scores, context,
+             context_stride, probs, probs_step);
+  if (quantized_out) quantize_context(seq_len, head_dim, context, *quantized_out, out_stride);
 }
 
 }  // namespace encore

@@ -25,10 +25,20 @@ void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const f
                         float* scratch, float* out, size_t out_stride, float* probs = nullptr,
                         size_t probs_stride = 0);
 
-// int8 Q/K/V with zero point 0 (symmetric) and one scale each; real = scale * q.
+// The int8 kernel's context as int8 for the output projection, instead of floats:
+// code = saturate(round_half_even(context * (1 / scale)) + zero_point), rows out_stride apart.
+struct ContextQs8 {
+  int8_t* out;
+  float scale;
+  int32_t zero_point;
+};
+
+// int8 Q/K/V with zero point 0 (symmetric) and one scale each; real = scale * q. With
+// `quantized_out`, the context goes there as int8 and `out` is not written (may be null).
 void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale,
                         const int8_t* k, float k_scale, const int8_t* v, float v_scale,
                         size_t row_stride, const float* key_bias, float scale, float* scratch,
-                        float* out, size_t out_stride, float* probs = nullptr, size_t probs_stride = 0);
+                        float* out, size_t out_stride, float* probs = nullptr, size_t probs_stride = 0,
+                        const ContextQs8* quantized_out = nullptr);
 
 }  // namespace encore

@@ -326,8 +326,9 @@ float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int1
 }
 
 void qs8_pv(size_t rows, size_t keys, size_t cols, const int16_t* p, size_t p_stride, const int16_t* packed,
-            const float* mult, float* out, size_t out_stride) {
-  const internal::Qs8PvTile t{rows, (keys + 1) / 2, cols, p, p_stride, packed, mult, out, out_stride};
+            const float* mult, float* out, size_t out_stride, int8_t* out_q, int32_t out_zero_point) {
+  const internal::Qs8PvTile t{rows,      (keys + 1) / 2, cols,  p,     p_stride,      packed,
+                              mult,      out,            out_q, out_stride, out_zero_point};
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
   internal::qs8_pv_avx512vnni(t);
 #else

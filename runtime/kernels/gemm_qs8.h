@@ -96,8 +96,10 @@ void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stri
 // p_scale), then a zero if keys is odd; returns the float sum of the exponentials (the softmax
 // denominator). p_scale is qs8_pv_prob_scale(keys).
 float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int16_t* p16);
-// Rows 1..4; p_stride in int16s; no allocation.
+// Rows 1..4; p_stride in int16s; no allocation. With out_q not null the rows go there as int8
+// instead: saturate(round_half_even(float(sum) * mult[r]) + out_zero_point) (NaN: the zero
+// point), and out is not written.
 void qs8_pv(size_t rows, size_t keys, size_t cols, const int16_t* p, size_t p_stride, const int16_t* packed,
-            const float* mult, float* out, size_t out_stride);
+            const float* mult, float* out, size_t out_stride, int8_t* out_q = nullptr, int32_t out_zero_point = 0);
 
 }  // namespace encore

@@ -83,7 +83,9 @@ struct Qs8PvTile {
   const int16_t* v;  // qs8_pv_pack_values layout, [pairs][cols][2]
   const float* mult;  // [rows]
   float* out;
+  int8_t* out_q;  // when not null: int8 rows here instead of out (qs8_pv's contract)
   size_t out_stride;
+  int32_t out_zero_point;
 };
 
 void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y,

@@ -282,12 +282,23 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_pv_block(const Qs8PvTile
       _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_dpwssd_epi32(acc[m][q], pm, w[q]);
     }
   }
+  const __m512 lo = _mm512_set1_ps(-300.0f), hi = _mm512_set1_ps(300.0f);
+  const __m512i zp = _mm512_set1_epi32(t.out_zero_point);
   _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
     if (m < t.rows) {
       const __m512 mult = _mm512_set1_ps(t.mult[m]);
       _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
-        _mm512_mask_storeu_ps(t.out + m * t.out_stride + c0 + 16 * q, q + 1 < NV ? __mmask16(0xFFFF) : last_mask,
-                              _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][q]), mult));
+        const __mmask16 mask = q + 1 < NV ? __mmask16(0xFFFF) : last_mask;
+        const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][q]), mult);
+        if (t.out_q) {
+          // NaN to 0, clamped so that the conversion stays exact; vcvtps2dq rounds half to
+          // even in the default mode; vpmovsdb saturates.
+          const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, y, _CMP_ORD_Q), y), lo), hi);
+          _mm512_mask_cvtsepi32_storeu_epi8(t.out_q + m * t.out_stride + c0 + 16 * q, mask,
+                                            _mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
+        } else {
+          _mm512_mask_storeu_ps(t.out + m * t.out_stride + c0 + 16 * q, mask, y);
+        }
       }
     }
   }

@@ -59,8 +59,9 @@ Profiled profile_tiny_model(int runs) {
 TEST_CASE("profile summary: one cell per (layer, step), totals consistent, table lists every layer") {
   Profiled p = profile_tiny_model(5);
   ProfileSummary s = summarize_profile(p.runs, p.run_ms);
-  // embeddings + per layer 9 distinct steps (quantize merged) + pooler + classifier
-  CHECK(s.cells.size() == size_t(1 + 9 * p.layers + 2));
+  // embeddings + per layer 8 steps (the int8 GEMM inputs are quantized inside the steps
+  // before them) + pooler + classifier
+  CHECK(s.cells.size() == size_t(1 + 8 * p.layers + 2));
   std::set<std::pair<int, int>> keys;
   double sum = 0, linear = 0;
   for (const auto& c : s.cells) {
@@ -104,7 +105,7 @@ TEST_CASE("trace: valid trace-event JSON with one complete event per step, in ti
   CHECK(ev[2]["name"] == "layer 0 qkv");
   CHECK(ev[2]["cat"] == "linear");
   CHECK(ev[3]["name"] == "layer 0 attention");
-  CHECK(ev[4]["name"] == "layer 0 quantize");
+  CHECK(ev[4]["name"] == "layer 0 attn_out");
 }
 
 }  // namespace

@@ -133,6 +133,59 @@ TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") 
   }
 }
 
+// The int8 context output: within one code of quantizing the reference context (the float
+// error is far below a code step here), and of quantizing the same call's float context; the
+// other head's columns untouched.
+TEST_CASE("attention_head_qs8 with an int8 context: the reference, quantized") {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> code(-128, 127);
+  const float q_scale = 0.031f, k_scale = 0.027f, v_scale = 0.019f;
+  const float ctx_scale = 0.013f;
+  const int32_t ctx_zp = 4;
+  for (const AttentionCase& c : cases()) {
+    std::vector<int8_t> qkv(c.seq_len * c.stride());
+    for (int8_t& v : qkv) v = static_cast<int8_t>(code(rng));
+    const int8_t* q = qkv.data() + c.head * c.head_dim;
+    std::vector<float> bias = c.mask(), scratch(attention_scratch_floats(c.seq_len, c.head_dim));
+    const size_t out_stride = c.hidden();
+    std::vector<float> out(c.seq_len * c.head_dim);
+    std::vector<int8_t> out_q(c.seq_len * out_stride, 99);
+    const float scale = 1.0f / std::sqrt(float(c.head_dim));
+    attention_head_qs8(c.seq_len, c.head_dim, q, q_scale, q + c.hidden(), k_scale, q + 2 * c.hidden(), v_scale,
+                       c.stride(), bias.data(), scale, scratch.data(), out.data(), c.head_dim);
+    const ContextQs8 ctx{out_q.data() + c.head * c.head_dim, ctx_scale, ctx_zp};
+    attention_head_qs8(c.seq_len, c.head_dim, q, q_scale, q + c.hidden(), k_scale, q + 2 * c.hidden(), v_scale,
+                       c.stride(), bias.data(), scale, scratch.data(), nullptr, out_stride, nullptr, 0, &ctx);
+
+    std::vector<double> deq(qkv.size()), want;
+    for (size_t i = 0; i < qkv.size(); ++i) {
+      const size_t part = (i % c.stride()) / c.hidden();
+      deq[i] = qkv[i] * double(part == 0 ? q_scale : part == 1 ? k_scale : v_scale);
+    }
+    const double* qd = deq.data() + c.head * c.head_dim;
+    reference::attention(c.seq_len, c.head_dim, qd, qd + c.hidden(), qd + 2 * c.hidden(), c.stride(),
+                         bias.data(), scale, &want);
+    size_t off_reference = 0, off_float = 0, touched = 0;
+    for (size_t i = 0; i < c.seq_len; ++i) {
+      for (size_t col = 0; col < out_stride; ++col) {
+        const int8_t got = out_q[i * out_stride + col];
+        if (col < c.head * c.head_dim || col >= (c.head + 1) * c.head_dim) {
+          touched += got != 99;
+          continue;
+        }
+        const size_t e = i * c.head_dim + col - c.head * c.head_dim;
+        const double ref = std::min(127.0, std::max(-128.0, std::nearbyint(want[e] / ctx_scale) + ctx_zp));
+        off_reference += std::fabs(got - ref) > 1;
+        off_float += std::abs(got - internal::saturate_round_qs8(out[e] / ctx_scale, float(ctx_zp))) > 1;
+      }
+    }
+    INFO(c.name());
+    CHECK(off_reference == 0);
+    CHECK(off_float == 0);
+    CHECK(touched == 0);
+  }
+}
+
 // The optional probabilities output: the reference's softmax, the same context with and
 // without it, and every row summing to 1 (padded keys 0).
 TEST_CASE("attention probabilities out: both kernels match the reference softmax") {

@@ -11,6 +11,7 @@
 
 #include "kernels/gemm_qs8.h"
 #include "kernels/gemm_qs8_tile.h"
+#include "kernels/math_approx.h"
 #include "residual_norm_check.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -252,8 +253,8 @@ TEST_CASE("attention P x V: the AVX-512 tile on intrinsic stand-ins (any x86 CPU
 // Integer P x V: exact int64 sums times the row multiplier, bit for bit; guards untouched.
 using Qs8PvFn = void (*)(const internal::Qs8PvTile&);
 
-void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, Qs8PvFn pv) {
-  INFO("rows " << rows << " keys " << keys << " cols " << cols << " extreme " << extreme);
+void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, bool int8_out, Qs8PvFn pv) {
+  INFO("rows " << rows << " keys " << keys << " cols " << cols << " extreme " << extreme << " int8 " << int8_out);
   std::mt19937 rng(static_cast<uint32_t>(rows * 7 + keys * 131 + cols + extreme));
   const int32_t p_scale = qs8_pv_prob_scale(keys);
   std::uniform_int_distribution<int> code(0, p_scale), v8(-128, 127);
@@ -266,20 +267,34 @@ void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, Qs8PvFn p
   for (auto& x : v) x = static_cast<int8_t>(extreme ? -128 : v8(rng));
   std::vector<int16_t> packed(qs8_pv_packed_values(keys, cols));
   qs8_pv_pack_values(keys, cols, v.data(), v_stride, packed.data());
+  // int8: multipliers that put typical sums around tens of codes, and some past saturation.
   const float mult[4] = {1.5e-7f, -2.25e-6f, 3.0e-5f, 7.0e-8f};
   const float guard = -7777.0f;
+  const int8_t guard_q = 99;
+  const int32_t zp = -3;
   std::vector<float> out(4 * out_stride, guard);
-  pv({rows, (keys + 1) / 2, cols, p.data(), p_stride, packed.data(), mult, out.data(), out_stride});
+  std::vector<int8_t> out_q(4 * out_stride, guard_q);
+  pv({rows, (keys + 1) / 2, cols, p.data(), p_stride, packed.data(), mult, out.data(),
+      int8_out ? out_q.data() : nullptr, out_stride, zp});
   size_t differ = 0;
   for (size_t r = 0; r < 4; ++r) {
     for (size_t c = 0; c < out_stride; ++c) {
       float want = guard;
+      int8_t want_q = guard_q;
       if (r < rows && c < cols) {
         int64_t acc = 0;
         for (size_t j = 0; j < keys; ++j) acc += int64_t{p[r * p_stride + j]} * v[j * v_stride + c];
-        want = static_cast<float>(acc) * mult[r];
+        if (int8_out) {
+          want_q = internal::saturate_round_qs8(static_cast<float>(acc) * mult[r], float(zp));
+        } else {
+          want = static_cast<float>(acc) * mult[r];
+        }
       }
-      differ += std::memcmp(&want, &out[r * out_stride + c], sizeof want) != 0;
+      if (int8_out) {
+        differ += out_q[r * out_stride + c] != want_q || out[r * out_stride + c] != guard;
+      } else {
+        differ += std::memcmp(&want, &out[r * out_stride + c], sizeof want) != 0 || out_q[r * out_stride + c] != guard_q;
+      }
     }
   }
   CHECK(differ == 0);
@@ -288,10 +303,13 @@ void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, Qs8PvFn p
 void check_all_qs8_pv(Qs8PvFn pv) {
   for (size_t rows : {1, 3, 4}) {
     for (size_t keys : {1, 2, 7, 64, 129}) {
-      for (size_t cols : {4, 13, 16, 32, 50, 64, 65, 100, 128}) check_qs8_pv(rows, keys, cols, false, pv);
+      for (size_t cols : {4, 13, 16, 32, 50, 64, 65, 100, 128}) {
+        check_qs8_pv(rows, keys, cols, false, false, pv);
+        check_qs8_pv(rows, keys, cols, false, true, pv);
+      }
     }
   }
-  for (size_t keys : {511, 512, 1000, 4097}) check_qs8_pv(4, keys, 32, true, pv);
+  for (size_t keys : {511, 512, 1000, 4097}) check_qs8_pv(4, keys, 32, true, false, pv);
 }
 
 TEST_CASE("qs8 attention P x V: the prob scale keeps every sum within int32") {
