@@ -214,8 +214,8 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
   const float q_mult = q_scale * k_scale * scale;
   const size_t probs_step = probs_stride ? probs_stride : seq_len;
   if (qs8_scores_supported(head_dim) && qs8_pv_supported()) {
-    // Scores and P x V in integers: int16 softmax numerators times int8 V on vpdpwssd, scaled
-    // by v_scale / denominator (and by the context's quantization) in the epilogue. The
+    // Scores and P x V in integers: int16 softmax numerator codes times int8 V on vpdpwssd,
+    // scaled by v_scale / (sum of the codes) (and the context's quantization) in the epilogue. The
     // probabilities output, when asked for, comes from the float softmax of the same scores;
     // the context is the same either way.
     int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
@@ -225,7 +225,7 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
     int16_t* v16 = reinterpret_cast<int16_t*>(v_f);
     qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v16);
     const int32_t p_scale = qs8_pv_prob_scale(seq_len);
-    const float out_mult = v_scale / (static_cast<float>(p_scale) * (quantized_out ? quantized_out->scale : 1.0f));
+    const float out_mult = v_scale / (quantized_out ? quantized_out->scale : 1.0f);
     for (size_t i = 0; i < seq_len; i += 4) {
       const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
       qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len);

@@ -93,8 +93,9 @@ int32_t qs8_pv_prob_scale(size_t keys);
 size_t qs8_pv_packed_values(size_t keys, size_t cols);
 void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int16_t* packed);
 // The int16 row for qs8_pv from a row of scores: p16[j] = round(exp(scores[j] - max) *
-// p_scale), then a zero if keys is odd; returns the float sum of the exponentials (the softmax
-// denominator). p_scale is qs8_pv_prob_scale(keys).
+// p_scale) (within one), then a zero if keys is odd; returns the sum of the codes, the softmax
+// denominator in code units (so the probabilities used are exactly codes / sum), or NaN with
+// zero codes when a score is NaN. p_scale is qs8_pv_prob_scale(keys).
 float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int16_t* p16);
 // Rows 1..4; p_stride in int16s; no allocation. With out_q not null the rows go there as int8
 // instead: saturate(round_half_even(float(sum) * mult[r]) + out_zero_point) (NaN: the zero

@@ -318,25 +318,6 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_pv_avx512vnni(const Qs8PvTile& 
   }
 }
 
-// e^x for x <= 0 (softmax numerators, which become 15-bit codes): x = n ln2 + r, |r| <= ln2/2,
-// e^r by its degree-5 Taylor polynomial (relative error <= 3e-6), vscalefps for 2^n. One-word
-// ln2 adds at most 126 * 2e-8 to r, also far below a code step; exp_approx's 2-ulp form costs
-// three more multiply-adds per vector, a fifth of the softmax. Below -87.3 the result is ~1e-38,
-// not 0 (below any code); NaN stays NaN (vmaxps returns its second operand when one is NaN).
-ENCORE_X86_TARGET("avx512f") inline __m512 exp_nonpositive_avx512(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-87.33654f), x);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147180559945f), x);
-  __m512 p = _mm512_set1_ps(1.0f / 120.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
 // Maximum / sum over all 16 lanes, in every lane: trees of 4 steps (a 16-step chain through
 // memory cost as much as a row's exponentials at 128 keys; GCC 12's _mm512_reduce_* trip
 // -Wuninitialized in its header).
@@ -354,45 +335,90 @@ ENCORE_X86_TARGET("avx512f") inline __m512 sum_across_lanes(__m512 v) {
   return _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
 }
 
+// Softmax numerator codes, round(e^x * scale) for x = score - max <= 0, 16 lanes at a time:
+// x = n ln2 + r, |r| <= ln2/2, by the 1.5 * 2^23 trick (t = x log2e + magic holds n in its
+// low mantissa bits, and t's bits + 127 shifted into the exponent field are 2^n); e^r * scale by
+// the degree-5 Taylor polynomial with scale folded into its coefficients (relative error
+// <= 3e-6, a tenth of a code); then p * 2^n + magic rounds to the code, which sits in the low
+// bits. Below -87.3 x is clamped (the code is 0 there anyway); NaN gives the top code.
+struct SoftmaxCodeConstants {
+  __m512 lo, log2e, magic, ln2, top, c[6];
+};
+
+ENCORE_X86_TARGET("avx512f") inline __m512 softmax_codes(__m512 x, const SoftmaxCodeConstants& k) {
+  x = _mm512_max_ps(x, k.lo);
+  const __m512 t = _mm512_fmadd_ps(x, k.log2e, k.magic);
+  const __m512 n = _mm512_sub_ps(t, k.magic);
+  const __m512 pow2n = _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(127)), 23));
+  const __m512 r = _mm512_fnmadd_ps(n, k.ln2, x);
+  __m512 p = _mm512_fmadd_ps(k.c[5], r, k.c[4]);
+  p = _mm512_fmadd_ps(p, r, k.c[3]);
+  p = _mm512_fmadd_ps(p, r, k.c[2]);
+  p = _mm512_fmadd_ps(p, r, k.c[1]);
+  p = _mm512_fmadd_ps(p, r, k.c[0]);
+  return _mm512_min_ps(_mm512_fmadd_ps(p, pow2n, k.magic), k.top);
+}
+
 ENCORE_X86_TARGET("avx512f,avx512bw")
 float softmax_i16_avx512(size_t n, const float* scores, float p_scale, int16_t* p16) {
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
   const size_t full = n / 16 * 16;
   const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
-  __m512 vmax = lowest;
-  for (size_t j = 0; j < full; j += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(scores + j));
-  if (tail) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(lowest, tail, scores + full));
+  // The maximum, and a plain sum that is NaN exactly when a score is (or +inf meets -inf).
+  __m512 vmax = lowest, vsum = _mm512_setzero_ps();
+  for (size_t j = 0; j < full; j += 16) {
+    const __m512 s = _mm512_loadu_ps(scores + j);
+    vmax = _mm512_max_ps(vmax, s);
+    vsum = _mm512_add_ps(vsum, s);
+  }
+  if (tail) {
+    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(lowest, tail, scores + full));
+    vsum = _mm512_add_ps(vsum, _mm512_maskz_loadu_ps(tail, scores + full));
+  }
+  const float any_nan = _mm512_cvtss_f32(sum_across_lanes(vsum));
+  if (any_nan != any_nan) {
+    for (size_t j = 0; j < n + n % 2; ++j) p16[j] = 0;
+    return any_nan;  // NaN: the context comes out NaN, as in the float path
+  }
   const __m512 max = max_across_lanes(vmax);
-  // Codes by the 1.5 * 2^23 trick: e * scale + magic rounds to an integer held in the low
-  // mantissa bits, so each lane's low 16 bits are the code (e in [0, 1] plus an ulp; the min
-  // keeps the excess, and NaN, vminps's second operand, within range). One word permute then
-  // packs 32 codes, cheaper than a convert and a narrowing move per 16.
-  const __m512 scale = _mm512_set1_ps(p_scale), magic = _mm512_set1_ps(12582912.0f);
-  const __m512 top = _mm512_set1_ps(12582912.0f + p_scale);
-  const auto codes = [&](__m512 e) ENCORE_X86_TARGET("avx512f") {
-    return _mm512_castps_si512(_mm512_min_ps(_mm512_fmadd_ps(e, scale, magic), top));
-  };
+  SoftmaxCodeConstants k;
+  k.lo = _mm512_set1_ps(-87.33654f);
+  k.log2e = _mm512_set1_ps(1.44269504088896341f);
+  k.magic = _mm512_set1_ps(12582912.0f);
+  k.ln2 = _mm512_set1_ps(0.693147180559945f);
+  k.top = _mm512_set1_ps(12582912.0f + p_scale);
+  const float taylor[6] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120};
+  for (int i = 0; i < 6; ++i) k.c[i] = _mm512_set1_ps(taylor[i] * p_scale);
+  // The sum of the codes is kept on the float bits: each is magic's bits + code, and the
+  // magic parts cancel modulo 2^32 at the end (the true sum, <= keys * scale, fits int32).
   alignas(64) static constexpr int16_t kLowWords[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20,
                                                         22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
                                                         44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
   const __m512i low_words = _mm512_load_si512(kLowWords);
-  __m512 total0 = _mm512_setzero_ps(), total1 = _mm512_setzero_ps();
+  __m512i sum0 = _mm512_setzero_si512(), sum1 = _mm512_setzero_si512();
   size_t j = 0;
   for (; j + 32 <= n; j += 32) {
-    const __m512 e0 = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(scores + j), max));
-    const __m512 e1 = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_loadu_ps(scores + j + 16), max));
-    total0 = _mm512_add_ps(total0, e0);
-    total1 = _mm512_add_ps(total1, e1);
-    _mm512_storeu_si512(p16 + j, _mm512_permutex2var_epi16(codes(e0), low_words, codes(e1)));
+    const __m512i c0 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(scores + j), max), k));
+    const __m512i c1 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(scores + j + 16), max), k));
+    sum0 = _mm512_add_epi32(sum0, c0);
+    sum1 = _mm512_add_epi32(sum1, c1);
+    // One word permute packs the 32 codes (each lane's low 16 bits).
+    _mm512_storeu_si512(p16 + j, _mm512_permutex2var_epi16(c0, low_words, c1));
   }
   for (; j < n; j += 16) {
     const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : tail;
-    const __m512 e = exp_nonpositive_avx512(_mm512_sub_ps(_mm512_mask_loadu_ps(max, mask, scores + j), max));
-    total0 = _mm512_mask_add_ps(total0, mask, total0, e);
-    _mm512_mask_cvtepi32_storeu_epi16(p16 + j, mask, codes(e));  // vpmovdw keeps the low words
+    const __m512i c = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_mask_loadu_ps(max, mask, scores + j), max), k));
+    sum0 = _mm512_mask_add_epi32(sum0, mask, sum0, c);
+    _mm512_mask_cvtepi32_storeu_epi16(p16 + j, mask, c);  // vpmovdw keeps the low words
   }
   if (n % 2) p16[n] = 0;
-  return _mm512_cvtss_f32(sum_across_lanes(_mm512_add_ps(total0, total1)));
+  alignas(64) uint32_t lanes[16];
+  _mm512_store_si512(lanes, _mm512_add_epi32(sum0, sum1));
+  uint32_t total = 0;
+  for (uint32_t l : lanes) total += l;
+  total -= static_cast<uint32_t>(n) * 0x4B400000u;  // the bits of 1.5 * 2^23, once per code
+  return static_cast<float>(static_cast<int32_t>(total));
 }
 
 // residual_layer_norm, one row at a time in three passes over it (L1-resident): residual add

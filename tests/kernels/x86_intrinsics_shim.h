@@ -189,6 +189,17 @@ inline void _mm512_mask_cvtepi32_storeu_epi16(void* p, __mmask16 mask, __m512i a
 }
 inline void _mm256_storeu_si256(__m256i* p, __m256i v) { std::memcpy(p, &v, sizeof v); }
 inline __m512i _mm512_castps_si512(__m512 a) { return shim_load<__m512i>(&a); }
+inline __m512 _mm512_castsi512_ps(__m512i a) { return shim_load<__m512>(&a); }
+inline __m512i _mm512_slli_epi32(__m512i a, unsigned int n) {
+  for (auto& d : a.d) d = n > 31 ? 0 : static_cast<int32_t>(static_cast<uint32_t>(d) << n);
+  return a;
+}
+inline __m512i _mm512_mask_add_epi32(__m512i src, __mmask16 mask, __m512i a, __m512i b) {
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) src.d[i] = static_cast<int32_t>(static_cast<uint32_t>(a.d[i]) + static_cast<uint32_t>(b.d[i]));
+  }
+  return src;
+}
 inline __m128i _mm_maskz_loadu_epi8(uint16_t mask, const void* p) {
   __m128i v{};
   for (int i = 0; i < 16; ++i) {

@@ -23,6 +23,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm_qs8.h"
 #include "kernels/layer_norm.h"
 #include "xnnpack/xnn_linear.h"
 
@@ -241,6 +242,24 @@ void bm_linear_f32(benchmark::State& state, LinearShape shape) {
 // ------------------------------------------------------------------ attention core
 
 // One head over a fused [seq, 3 * hidden] QKV buffer, as the session calls it.
+// The integer attention's softmax alone: one row of scores to int16 numerator codes.
+void bm_softmax_codes(benchmark::State& state) {
+  const size_t keys = static_cast<size_t>(state.range(0));
+  if (!encore::qs8_pv_supported()) {
+    state.SkipWithError("no integer P x V kernel on this CPU");
+    return;
+  }
+  auto scores = random_vector<float>(keys, -8, 8, 12);
+  std::vector<int16_t> codes(keys + 1);
+  const int32_t scale = encore::qs8_pv_prob_scale(keys);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(encore::qs8_pv_softmax_row(keys, scores.data(), scale, codes.data()));
+    benchmark::DoNotOptimize(codes.data());
+  }
+  state.counters["ns/key"] = benchmark::Counter(double(keys) * double(state.iterations()),
+                                                benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 void bm_attention(benchmark::State& state, bool int8) {
   const size_t seq = static_cast<size_t>(state.range(0));
   const size_t head_dim = static_cast<size_t>(state.range(1));
@@ -386,6 +405,7 @@ void register_all() {
         ->ArgsProduct({{16, 128, 512}, {32, 64}})
         ->Unit(benchmark::kMicrosecond);
   }
+  benchmark::RegisterBenchmark("softmax_codes", bm_softmax_codes)->ArgName("keys")->Arg(128)->Arg(512);
   benchmark::RegisterBenchmark("layer_norm_f32", bm_layer_norm)
       ->ArgNames({"rows", "cols"})->Args({128, 384})->Args({128, 768})->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("residual_layer_norm", bm_residual_layer_norm)
