@@ -190,6 +190,11 @@ inline void _mm512_mask_cvtepi32_storeu_epi16(void* p, __mmask16 mask, __m512i a
 inline void _mm256_storeu_si256(__m256i* p, __m256i v) { std::memcpy(p, &v, sizeof v); }
 inline __m512i _mm512_castps_si512(__m512 a) { return shim_load<__m512i>(&a); }
 inline __m512 _mm512_castsi512_ps(__m512i a) { return shim_load<__m512>(&a); }
+inline __m512 _mm512_div_ps(__m512 a, __m512 b) { return shim_map(a, b, [](float x, float y) { return x / y; }); }
+inline __m512 _mm512_sqrt_ps(__m512 a) {
+  for (auto& f : a.f) f = std::sqrt(f);
+  return a;
+}
 inline __m512i _mm512_slli_epi32(__m512i a, unsigned int n) {
   for (auto& d : a.d) d = n > 31 ? 0 : static_cast<int32_t>(static_cast<uint32_t>(d) << n);
   return a;
