@@ -86,13 +86,27 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_tile_avx512vnni(const Qs8Tile& 
   for (; k < full; k += 4, wg += kNr * 4) ENCORE_AVX512_GROUP(load4(rows[m] + k));
   if (k < t.in) ENCORE_AVX512_GROUP(load_group(rows[m], k, t.in));
 
+  const __m512 zp_f_lo = _mm512_set1_ps(static_cast<float>(-128 - t.output_zero_point));
+  const __m512 zp_f_hi = _mm512_set1_ps(static_cast<float>(127 - t.output_zero_point));
+  const __m512i zp = _mm512_set1_epi32(t.output_zero_point);
+  if (t.mr == kQs8TileRows && t.nc == kNr) {
+    // A full tile (all but the edges) requantizes straight from the registers: going through
+    // the array below cost 32 more memory operations per tile, ~4% of a K = 384 GEMM.
+    _Pragma("GCC unroll 4") for (size_t q = 0; q < 4; ++q) {
+      const __m512 scale = _mm512_loadu_ps(t.scale + 16 * q);
+      _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][q]), scale);
+        f = _mm512_min_ps(_mm512_max_ps(f, zp_f_lo), zp_f_hi);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(t.y + m * t.y_stride + 16 * q),
+                         _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zp)));
+      }
+    }
+    return;
+  }
   alignas(64) int32_t sums[kQs8TileRows][kNr];
   _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
     _Pragma("GCC unroll 4") for (size_t q = 0; q < 4; ++q) _mm512_store_si512(sums[m] + 16 * q, acc[m][q]);
   }
-  const __m512 zp_f_lo = _mm512_set1_ps(static_cast<float>(-128 - t.output_zero_point));
-  const __m512 zp_f_hi = _mm512_set1_ps(static_cast<float>(127 - t.output_zero_point));
-  const __m512i zp = _mm512_set1_epi32(t.output_zero_point);
   for (size_t m = 0; m < t.mr; ++m) {
     for (size_t q = 0; q < 4 && 16 * q < t.nc; ++q) {
       __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums[m] + 16 * q)), _mm512_loadu_ps(t.scale + 16 * q));
