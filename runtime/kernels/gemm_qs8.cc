@@ -242,6 +242,19 @@ size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim) {
 }
 
 void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed) {
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+  // Gathers where the score kernel runs (its offset is 128 there); the loops below otherwise.
+  static const bool avx512 = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni);
+  if (avx512 && k_stride <= static_cast<size_t>(INT32_MAX) / 16) {  // gather offsets are int32
+    internal::qs8_scores_pack_keys_avx512vnni(keys, head_dim, k, k_stride, packed);
+    return;
+  }
+#endif
+  internal::qs8_scores_pack_keys_portable(keys, head_dim, k, k_stride, packed, kScoresInputOffset);
+}
+
+void internal::qs8_scores_pack_keys_portable(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride,
+                                             int8_t* packed, int32_t input_offset) {
   const size_t padded = round_up16(keys);
   // Panels are head_dim * 16 bytes, a multiple of 64: the terms after them are aligned.
   int32_t* comp = reinterpret_cast<int32_t*>(packed + padded * head_dim);
@@ -258,7 +271,7 @@ void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t 
     for (size_t c = 0; c < head_dim; c += 4) std::memcpy(dst + (c / 4) * 64, row + c, 4);
     int32_t sum = 0;
     for (size_t c = 0; c < head_dim; ++c) sum += row[c];
-    comp[j] = -kScoresInputOffset * sum;
+    comp[j] = -input_offset * sum;
   }
 }
 

@@ -88,6 +88,10 @@ struct Qs8PvTile {
   int32_t out_zero_point;
 };
 
+// qs8_scores_pack_keys with the term -input_offset * sum_c k[j][c], in plain loops.
+void qs8_scores_pack_keys_portable(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed,
+                                   int32_t input_offset);
+
 void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t* y,
                        pthreadpool_t pool, void (*tile)(const Qs8Tile&));
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -95,6 +99,8 @@ void qs8_gemm_run_tile(const Qs8GemmWeights& w, size_t rows, const int8_t* x, in
 void qs8_tile_avx512vnni(const Qs8Tile& t);
 void qs8_tile_avxvnni(const Qs8Tile& t);
 void qs8_scores_avx512vnni(const Qs8ScoreTile& t);
+// qs8_scores_pack_keys for that kernel (offset 128), by 32-bit gathers.
+void qs8_scores_pack_keys_avx512vnni(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed);
 // y[i] = lut[x[i] + 128] with AVX-512 VBMI byte permutes; x and y may alias.
 void lut_qs8_avx512vbmi(size_t n, const int8_t* x, const int8_t* lut, int8_t* y);
 // Attention's P x V in float for rows 1..4: out[r][c] = sum over j ascending of

@@ -219,6 +219,31 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_scores_avx512vnni(const Qs8Scor
   }
 }
 
+// Key panels by gathers: each 64-byte group row of a panel is one 4-byte column group of its
+// 16 keys (padding keys zero, by the gather mask); the per-key sums come from vpdpbusd with
+// ones, as the score kernel's input offset needs them (-128 * sum).
+ENCORE_X86_TARGET("avx512f,avx512vnni")
+void qs8_scores_pack_keys_avx512vnni(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed) {
+  alignas(64) static constexpr int32_t kIota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const __m512i rows = _mm512_mullo_epi32(_mm512_load_si512(kIota), _mm512_set1_epi32(static_cast<int>(k_stride)));
+  const __m512i ones = _mm512_set1_epi32(0x01010101);
+  const size_t panels = (keys + 15) / 16;
+  int32_t* comp = reinterpret_cast<int32_t*>(packed + panels * 16 * head_dim);
+  for (size_t p = 0; p < panels; ++p) {
+    const size_t n = keys - 16 * p < 16 ? keys - 16 * p : 16;
+    const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    const int8_t* base = k + 16 * p * k_stride;
+    int8_t* dst = packed + p * head_dim * 16;
+    __m512i sums = _mm512_setzero_si512();
+    for (size_t c = 0; c < head_dim; c += 4, dst += 64) {
+      const __m512i group = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, rows, base + c, 1);
+      _mm512_storeu_si512(dst, group);
+      sums = _mm512_dpbusd_epi32(sums, ones, group);
+    }
+    _mm512_storeu_si512(comp + 16 * p, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, 7)));
+  }
+}
+
 // Attention's P x V: 4 probability rows x NV vectors of 16 output columns, NV <= 4; the last
 // vector is masked to `cols`.
 template <size_t NV>

@@ -407,6 +407,39 @@ TEST_CASE("residual_layer_norm: the AVX-512 kernel on intrinsic stand-ins (any x
   test::check_residual_layer_norm(internal::shim::residual_layer_norm_avx512);
 }
 
+// Key packing by gathers equals the plain loops byte for byte (panels, padding, sum terms).
+using PackKeysFn = void (*)(size_t, size_t, const int8_t*, size_t, int8_t*);
+
+void check_pack_keys(PackKeysFn pack) {
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> q8(-128, 127);
+  for (size_t keys : {1, 5, 16, 17, 63, 64, 65, 130}) {
+    for (size_t head_dim : {4, 12, 32, 64, 128}) {
+      INFO("keys " << keys << " head_dim " << head_dim);
+      const size_t stride = 3 * head_dim + 7;
+      std::vector<int8_t> k(keys * stride);
+      for (auto& v : k) v = static_cast<int8_t>(q8(rng));
+      const size_t bytes = qs8_scores_packed_bytes(keys, head_dim);
+      std::vector<int8_t> want(bytes + 64, 55), got(bytes + 64, 55);
+      internal::qs8_scores_pack_keys_portable(keys, head_dim, k.data(), stride, want.data(), 128);
+      pack(keys, head_dim, k.data(), stride, got.data());
+      CHECK(want == got);
+    }
+  }
+}
+
+TEST_CASE("qs8 attention key packing: AVX-512 gathers equal the plain loops (where the CPU has it)") {
+  if (!qs8_scores_supported(64)) {
+    MESSAGE("no AVX-512 VNNI here: the packer runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  check_pack_keys(internal::qs8_scores_pack_keys_avx512vnni);
+}
+
+TEST_CASE("qs8 attention key packing: AVX-512 gathers on intrinsic stand-ins (any x86 CPU)") {
+  check_pack_keys(internal::shim::qs8_scores_pack_keys_avx512vnni);
+}
+
 TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {
   if (!qs8_scores_supported(64)) {
     MESSAGE("no AVX-512 VNNI here: the kernel runs on intrinsic stand-ins in the next test");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -190,6 +191,23 @@ inline void _mm512_mask_cvtepi32_storeu_epi16(void* p, __mmask16 mask, __m512i a
 inline void _mm256_storeu_si256(__m256i* p, __m256i v) { std::memcpy(p, &v, sizeof v); }
 inline __m512i _mm512_castps_si512(__m512 a) { return shim_load<__m512i>(&a); }
 inline __m512 _mm512_castsi512_ps(__m512i a) { return shim_load<__m512>(&a); }
+inline __m512i _mm512_mullo_epi32(__m512i a, __m512i b) {
+  for (int i = 0; i < 16; ++i) a.d[i] = static_cast<int32_t>(static_cast<uint32_t>(a.d[i]) * static_cast<uint32_t>(b.d[i]));
+  return a;
+}
+inline __m512i _mm512_sub_epi32(__m512i a, __m512i b) {
+  for (int i = 0; i < 16; ++i) a.d[i] = static_cast<int32_t>(static_cast<uint32_t>(a.d[i]) - static_cast<uint32_t>(b.d[i]));
+  return a;
+}
+// vpgatherdd: lane i (mask set) reads 4 bytes at base + index[i] * scale; others keep src.
+inline __m512i _mm512_mask_i32gather_epi32(__m512i src, __mmask16 mask, __m512i index, const void* base, int scale) {
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) {
+      std::memcpy(&src.d[i], static_cast<const char*>(base) + static_cast<std::ptrdiff_t>(index.d[i]) * scale, 4);
+    }
+  }
+  return src;
+}
 inline __m512 _mm512_div_ps(__m512 a, __m512 b) { return shim_map(a, b, [](float x, float y) { return x / y; }); }
 inline __m512 _mm512_sqrt_ps(__m512 a) {
   for (auto& f : a.f) f = std::sqrt(f);
