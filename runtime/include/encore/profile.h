@@ -11,15 +11,19 @@ namespace encore {
 
 enum class ProfileStep : uint8_t {
   kEmbeddings,        // lookup + position + token type + LayerNorm (layer -1)
-  kQuantize,          // f32 -> int8 copy of a GEMM input (int8 models)
+  kQuantize,          // f32 -> int8 copy of a GEMM input: not recorded any more (the step
+                      // before each GEMM writes its int8 input); kept so the numbers stay
   kQkvProjection,     // fused Q/K/V linear layer
   kAttention,         // QK^T * scale + mask, softmax, x V, per (sequence, head); one fused kernel
+                      // (int8 models: the context written as int8)
   kOutputProjection,  // attention output linear layer
-  kAttnResidualNorm,  // residual add (+ dequantize in int8 models) and LayerNorm
+  kAttnResidualNorm,  // residual add (+ dequantize in int8 models) and LayerNorm (+ quantize
+                      // of the FFN input in int8 models)
   kFfnUp,             // FFN first linear layer
   kActivation,        // GELU / ReLU (an int8 lookup table in int8 models)
   kFfnDown,           // FFN second linear layer
-  kFfnResidualNorm,   // residual add (+ dequantize) and LayerNorm
+  kFfnResidualNorm,   // residual add (+ dequantize) and LayerNorm (+ quantize of the next
+                      // layer's input)
   kPooler,            // [CLS] rows, linear layer, tanh (layer -1)
   kClassifier,        // linear layer on the pooled output (layer -1)
 };
