@@ -70,7 +70,6 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   // Sized for the widest layer: a pruned layer has at most hidden_size attention columns.
   const uint64_t H = static_cast<uint64_t>(cfg.hidden_size), I = static_cast<uint64_t>(cfg.max_intermediate_size());
   b->hidden = c.take<float>(tokens * H);
-  b->context = c.take<float>(tokens * H);
   b->key_bias = c.take<float>(tokens);
   b->token_source = c.take<int32_t>(tokens);
   b->seq_rows = c.take<int64_t>(batch + 1);
@@ -82,6 +81,7 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
     b->proj_q = c.take<int8_t>(tokens * H);
     b->ffn_q = c.take<int8_t>(tokens * I);
   } else {
+    b->context = c.take<float>(tokens * H);  // int8 models' attention writes int8 (hidden_q)
     b->qkv_f32 = c.take<float>(tokens * 3 * H);
     b->proj_f32 = c.take<float>(tokens * H);
     b->ffn_f32 = c.take<float>(tokens * I);

@@ -18,7 +18,7 @@ namespace encore::internal {
 
 struct ActivationBuffers {
   float* hidden = nullptr;     // [tokens, hidden] residual stream (f32 in every model)
-  float* context = nullptr;    // [tokens, heads x head_dim] attention output (<= hidden per token)
+  float* context = nullptr;    // [tokens, heads x head_dim] attention output, f32 models only
   float* key_bias = nullptr;   // [tokens] additive mask per key position
   // Packing: the rows above hold only each sequence's tokens up to its last unmasked one.
   int32_t* token_source = nullptr;  // [tokens] packed row -> flat index into the [batch, seq] inputs

@@ -391,7 +391,7 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
       const size_t seq = job / heads, h = job % heads;
       const size_t row0 = static_cast<size_t>(b.seq_rows[seq]);
       const size_t S = static_cast<size_t>(b.seq_rows[seq + 1]) - row0;  // this sequence's packed length
-      float* out = b.context + row0 * A + h * d;
+      float* out = w.quantized ? nullptr : b.context + row0 * A + h * d;  // f32 models' context
       // Probabilities keep the caller's [seq_len, seq_len] layout: the S x S block computed,
       // zeros for positions after the last unmasked token (not computed).
       float* p = probs ? probs + job * S_full * S_full : nullptr;
