@@ -359,8 +359,10 @@ void Session::Impl::embed(const Inputs& in, size_t rows, const internal::Activat
       for (size_t i = 0; i < H; ++i) x[i] += pos[i] + tt[i];
       b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
     }
+    ResidualNormQs8 io = quantized_for(0, fmt::kQkvInput, b.hidden_q);
+    if (io.q) io.q += begin * H;
     residual_layer_norm(end - begin, H, b.hidden + begin * H, w.embed_norm.gamma, w.embed_norm.beta,
-                        c.layer_norm_eps, quantized_for(0, fmt::kQkvInput, b.hidden_q + begin * H));
+                        c.layer_norm_eps, io);
   });
 }
 
@@ -397,8 +399,11 @@ void Session::Impl::attention(size_t layer, const Inputs& in, const internal::Ac
       float* p = probs ? probs + job * S_full * S_full : nullptr;
       if (p) std::fill(p, p + S_full * S_full, 0.0f);
       // The int8 model's context goes straight to the output projection's int8 input.
-      const ContextQs8 context_q{b.hidden_q + row0 * A + h * d, w.quantized ? w.layers[layer].act[fmt::kAttnOutInput].scale : 1.0f,
-                                 w.quantized ? w.layers[layer].act[fmt::kAttnOutInput].zero_point : 0};
+      ContextQs8 context_q{nullptr, 1.0f, 0};
+      if (w.quantized) {
+        const ActivationQuant& aq = w.layers[layer].act[fmt::kAttnOutInput];
+        context_q = {b.hidden_q + row0 * A + h * d, aq.scale, aq.zero_point};
+      }
       if (masked[h]) {
         // The head's context is zero: what zero value rows (or zero output-projection
         // columns) give, with none of the work.
@@ -468,8 +473,8 @@ Status Session::Impl::forward(const Inputs& in) {
     Status st;
     if (q8) {
       const auto& a = lw.act;
-      // Residual add, LayerNorm and the quantization of the next GEMM's input (`next`) in one
-      // pass per row. A bypassed FFN adds nothing: only the LayerNorm runs.
+      // Residual add, LayerNorm and the quantization of the next GEMM's input (io.q, when there
+      // is one) in one pass per row. A bypassed FFN adds nothing: only the LayerNorm runs.
       auto residual_norm = [&](ProfileStep step, const int8_t* y, ActivationQuant q, const internal::NormWeights& n,
                                ResidualNormQs8 io) {
         auto t = profiler.step(li, step, "encore dequantize-add + layernorm + quantize", 12 * M * H, 14 * M * H);

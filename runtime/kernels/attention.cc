@@ -179,9 +179,10 @@ void quantize_context(size_t seq_len, size_t head_dim, const float* context, con
 
 size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
   // 4 score rows + 4 scaled query rows + transposed K + dequantized V (int8 path only) + K
-  // packed for the int8 score kernel (int8 path on CPUs that have one). The integer P x V
-  // path keeps its int16 probability rows where the query rows and transposed K go, and its
-  // packed V where the dequantized V goes (both fit: head_dim >= 4, seq_len >= 1).
+  // packed for the int8 score kernel (int8 path on CPUs that have one) + the float context
+  // that int8 paths without an int8 epilogue quantize from. The integer P x V path keeps its
+  // int16 probability rows where the query rows and transposed K go, and its packed V where
+  // the dequantized V goes (both fit: head_dim >= 4, seq_len >= 1).
   return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim +
          (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float) +
          float_context_floats(seq_len, head_dim);
