@@ -97,6 +97,21 @@ TEST_CASE("attention_head_f32 without a mask equals an all-zero mask") {
   CHECK(a == b);
 }
 
+// The reference context of head c.head for int8 Q/K/V rows, on their dequantized values: each
+// third of a fused QKV row has its own scale.
+std::vector<double> dequantized_reference(const AttentionCase& c, const std::vector<int8_t>& qkv, float q_scale,
+                                          float k_scale, float v_scale, const std::vector<float>& bias, float scale) {
+  std::vector<double> deq(qkv.size()), want;
+  for (size_t i = 0; i < qkv.size(); ++i) {
+    const size_t part = (i % c.stride()) / c.hidden();
+    deq[i] = qkv[i] * double(part == 0 ? q_scale : part == 1 ? k_scale : v_scale);
+  }
+  const double* qd = deq.data() + c.head * c.head_dim;
+  reference::attention(c.seq_len, c.head_dim, qd, qd + c.hidden(), qd + 2 * c.hidden(), c.stride(), bias.data(),
+                       scale, &want);
+  return want;
+}
+
 TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") {
   std::mt19937 rng(4);
   std::uniform_int_distribution<int> code(-128, 127);
@@ -111,15 +126,7 @@ TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") 
     attention_head_qs8(c.seq_len, c.head_dim, q, q_scale, q + c.hidden(), k_scale, q + 2 * c.hidden(), v_scale,
                        c.stride(), bias.data(), scale, scratch.data(), out.data(), c.head_dim);
 
-    // Reference on dequantized values: each third of the row has its own scale.
-    std::vector<double> deq(qkv.size()), want;
-    for (size_t i = 0; i < qkv.size(); ++i) {
-      const size_t part = (i % c.stride()) / c.hidden();
-      deq[i] = qkv[i] * double(part == 0 ? q_scale : part == 1 ? k_scale : v_scale);
-    }
-    const double* qd = deq.data() + c.head * c.head_dim;
-    reference::attention(c.seq_len, c.head_dim, qd, qd + c.hidden(), qd + 2 * c.hidden(), c.stride(),
-                         bias.data(), scale, &want);
+    const std::vector<double> want = dequantized_reference(c, qkv, q_scale, k_scale, v_scale, bias, scale);
     double err = 0.0;
     for (size_t i = 0; i < out.size(); ++i) err = std::max(err, std::fabs(out[i] - want[i]));
     // Where P x V runs in integers, each softmax numerator (at most 1) is a code of
@@ -157,14 +164,7 @@ TEST_CASE("attention_head_qs8 with an int8 context: the reference, quantized") {
     attention_head_qs8(c.seq_len, c.head_dim, q, q_scale, q + c.hidden(), k_scale, q + 2 * c.hidden(), v_scale,
                        c.stride(), bias.data(), scale, scratch.data(), nullptr, out_stride, nullptr, 0, &ctx);
 
-    std::vector<double> deq(qkv.size()), want;
-    for (size_t i = 0; i < qkv.size(); ++i) {
-      const size_t part = (i % c.stride()) / c.hidden();
-      deq[i] = qkv[i] * double(part == 0 ? q_scale : part == 1 ? k_scale : v_scale);
-    }
-    const double* qd = deq.data() + c.head * c.head_dim;
-    reference::attention(c.seq_len, c.head_dim, qd, qd + c.hidden(), qd + 2 * c.hidden(), c.stride(),
-                         bias.data(), scale, &want);
+    const std::vector<double> want = dequantized_reference(c, qkv, q_scale, k_scale, v_scale, bias, scale);
     size_t off_reference = 0, off_float = 0, touched = 0;
     for (size_t i = 0; i < c.seq_len; ++i) {
       for (size_t col = 0; col < out_stride; ++col) {
