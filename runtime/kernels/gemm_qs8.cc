@@ -315,16 +315,9 @@ void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stri
     const int8_t* v0 = v + j * v_stride;
     const int8_t* v1 = j + 1 < keys ? v0 + v_stride : nullptr;  // odd count: a zero key
     int16_t* dst = packed + j * cols;
-    if (v1) {
-      for (size_t c = 0; c < cols; ++c) {
-        dst[2 * c] = v0[c];
-        dst[2 * c + 1] = v1[c];
-      }
-    } else {
-      for (size_t c = 0; c < cols; ++c) {
-        dst[2 * c] = v0[c];
-        dst[2 * c + 1] = 0;
-      }
+    for (size_t c = 0; c < cols; ++c) {
+      dst[2 * c] = v0[c];
+      dst[2 * c + 1] = v1 ? v1[c] : 0;
     }
   }
 }

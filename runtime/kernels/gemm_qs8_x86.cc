@@ -91,7 +91,7 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_tile_avx512vnni(const Qs8Tile& 
   const __m512i zp = _mm512_set1_epi32(t.output_zero_point);
   if (t.mr == kQs8TileRows && t.nc == kNr) {
     // A full tile (all but the edges) requantizes straight from the registers: going through
-    // the array below cost 32 more memory operations per tile, ~4% of a K = 384 GEMM.
+    // the array below costs 32 more memory operations per tile (MiniLM QKV: 432 -> 437 GOPS).
     _Pragma("GCC unroll 4") for (size_t q = 0; q < 4; ++q) {
       const __m512 scale = _mm512_loadu_ps(t.scale + 16 * q);
       _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
