@@ -36,12 +36,6 @@ void add_f32(size_t n, const float* x, float* acc) {
   for (size_t i = 0; i < n; ++i) acc[i] += x[i];
 }
 
-ENCORE_MULTIVERSION
-void dequantize_add_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* acc) {
-  const float zp = static_cast<float>(zero_point);
-  for (size_t i = 0; i < n; ++i) acc[i] += scale * (static_cast<float>(q[i]) - zp);
-}
-
 void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y) {
   const float zp = static_cast<float>(zero_point);
   for (size_t i = 0; i < n; ++i) y[i] = scale * (static_cast<float>(q[i]) - zp);

@@ -16,9 +16,6 @@ namespace encore {
 // acc[i] += x[i]
 void add_f32(size_t n, const float* x, float* acc);
 
-// acc[i] += scale * (q[i] - zero_point)
-void dequantize_add_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* acc);
-
 // y[i] = scale * (q[i] - zero_point)
 void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y);
 

@@ -336,17 +336,6 @@ void bm_quantize(benchmark::State& state) {
   set_bytes(state, 5.0 * double(n));
 }
 
-void bm_dequantize_add(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  auto q = random_vector<int8_t>(n, -128, 127, 9);
-  auto acc = random_vector<float>(n, -1, 1, 10);
-  for (auto _ : state) {
-    encore::dequantize_add_qs8_f32(n, q.data(), 0.01f, -2, acc.data());
-    benchmark::DoNotOptimize(acc.data());
-  }
-  set_bytes(state, 9.0 * double(n));
-}
-
 void bm_activation(benchmark::State& state, encore::Activation act) {
   const size_t n = static_cast<size_t>(state.range(0));
   auto x = random_vector<float>(n, -5, 5, 11);
@@ -414,8 +403,6 @@ void register_all() {
     benchmark::RegisterBenchmark("quantize_f32_qs8", bm_quantize)->ArgName("n")->Arg(128 * width)
         ->Unit(benchmark::kMicrosecond);
   }
-  benchmark::RegisterBenchmark("dequantize_add_qs8_f32", bm_dequantize_add)->ArgName("n")->Arg(128 * 768)
-      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("gelu_erf_f32", bm_activation, encore::Activation::kGeluErf)
       ->ArgName("n")->Arg(128 * 3072)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("gelu_tanh_f32", bm_activation, encore::Activation::kGeluTanh)
