@@ -231,8 +231,9 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
       const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
       qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len);
       float mult[4];
+      qs8_pv_softmax_rows(rows, seq_len, scores, seq_len, p_scale, p16, p_stride, mult);
       for (size_t r = 0; r < rows; ++r) {
-        mult[r] = out_mult / qs8_pv_softmax_row(seq_len, scores + r * seq_len, p_scale, p16 + r * p_stride);
+        mult[r] = out_mult / mult[r];
         if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
       }
       if (quantized_out) {

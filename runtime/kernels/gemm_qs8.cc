@@ -322,12 +322,13 @@ void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stri
   }
 }
 
-float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int16_t* p16) {
+void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
+                         int16_t* p16, size_t p_stride, float* sums) {
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
-  return internal::softmax_i16_avx512(keys, scores, static_cast<float>(p_scale), p16);
+  internal::softmax_i16_avx512(rows, keys, scores, scores_stride, static_cast<float>(p_scale), p16, p_stride, sums);
 #else
-  (void)keys, (void)scores, (void)p_scale, (void)p16;  // qs8_pv_supported() is false
-  return 0.0f;
+  // qs8_pv_supported() is false
+  (void)rows, (void)keys, (void)scores, (void)scores_stride, (void)p_scale, (void)p16, (void)p_stride, (void)sums;
 #endif
 }
 

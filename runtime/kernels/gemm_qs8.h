@@ -92,11 +92,13 @@ bool qs8_pv_supported();
 int32_t qs8_pv_prob_scale(size_t keys);
 size_t qs8_pv_packed_values(size_t keys, size_t cols);
 void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int16_t* packed);
-// The int16 row for qs8_pv from a row of scores: p16[j] = round(exp(scores[j] - max) *
-// p_scale) (within one), then a zero if keys is odd; returns the sum of the codes, the softmax
-// denominator in code units (so the probabilities used are exactly codes / sum), or NaN with
-// zero codes when a score is NaN. p_scale is qs8_pv_prob_scale(keys).
-float qs8_pv_softmax_row(size_t keys, const float* scores, int32_t p_scale, int16_t* p16);
+// The int16 rows for qs8_pv from rows 1..4 of scores (row r at scores + r * scores_stride, at
+// p16 + r * p_stride): p16[j] = round(exp(scores[j] - max) * p_scale) (within one), then a zero
+// if keys is odd; sums[r] is the sum of row r's codes, the softmax denominator in code units (so
+// the probabilities used are exactly codes / sum), or NaN with zero codes when a score in the
+// row is NaN. p_scale is qs8_pv_prob_scale(keys). No allocation.
+void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
+                         int16_t* p16, size_t p_stride, float* sums);
 // Rows 1..4; p_stride in int16s; no allocation. With out_q not null the rows go there as int8
 // instead: saturate(round_half_even(float(sum) * mult[r]) + out_zero_point) (NaN: the zero
 // point), and out is not written.

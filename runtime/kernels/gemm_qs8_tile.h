@@ -109,8 +109,9 @@ void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t
                    size_t v_stride, float* out, size_t out_stride);
 // Attention's P x V in integers for rows 1..4 (qs8_pv's contract): vpdpwssd on key pairs.
 void qs8_pv_avx512vnni(const Qs8PvTile& t);
-// qs8_pv_softmax_row's contract on AVX-512F.
-float softmax_i16_avx512(size_t n, const float* scores, float p_scale, int16_t* p16);
+// qs8_pv_softmax_rows's contract on AVX-512 F + BW.
+void softmax_i16_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
+                        size_t p_stride, float* sums);
 // residual_layer_norm's contract on AVX-512 F + BW + VL.
 void residual_layer_norm_avx512(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
                                 const ResidualNormQs8& io);

@@ -374,90 +374,145 @@ ENCORE_X86_TARGET("avx512f") inline __m512 sum_across_lanes(__m512 v) {
   return _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
 }
 
-// Softmax numerator codes, round(e^x * scale) for x = score - max <= 0, 16 lanes at a time:
-// x = n ln2 + r, |r| <= ln2/2, by the 1.5 * 2^23 trick (t = x log2e + magic holds n in its
-// low mantissa bits, and t's bits + 127 shifted into the exponent field are 2^n); e^r * scale by
-// the degree-5 Taylor polynomial with scale folded into its coefficients (relative error
-// <= 3e-6, a tenth of a code); then p * 2^n + magic rounds to the code, which sits in the low
-// bits. Below -87.3 x is clamped (the code is 0 there anyway); NaN gives the top code.
+// The int32 sum of all 16 lanes (modulo 2^32), by the same tree on the float-typed shuffles.
+ENCORE_X86_TARGET("avx512f") inline uint32_t isum_across_lanes(__m512i v) {
+  __m512 f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_shuffle_f32x4(f, f, 0x4E)));
+  f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_shuffle_f32x4(f, f, 0xB1)));
+  f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_permute_ps(f, 0x4E)));
+  f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_permute_ps(f, 0xB1)));
+  const float lane0 = _mm512_cvtss_f32(_mm512_castsi512_ps(v));
+  uint32_t bits;
+  std::memcpy(&bits, &lane0, sizeof bits);
+  return bits;
+}
+
+// Softmax numerator codes, round(e^x * scale) for x = score - max <= 0, 16 lanes at a time.
+// x log2e = k + f with k a multiple of 1/16 and |f| <= 1/32, by the 1.5 * 2^19 trick (t = x
+// log2e + magic rounds to sixteenths; its low 4 mantissa bits are k's fraction j); then
+// scale * 2^(j/16) from a 16-entry table (one vpermps), times 2^f by a degree-2 polynomial
+// (relative error <= 1.7e-6, a twentieth of a code), times 2^floor(k) by vscalefps; adding
+// 1.5 * 2^23 rounds to the code, which sits in the low bits. x is clamped at -16 first
+// (codes are 0 below, and no denormal or infinite step follows), which also turns NaN into -16.
+// Eleven vector instructions for 16 keys, where exponent bits by shifts and a degree-5
+// polynomial took fourteen.
 struct SoftmaxCodeConstants {
-  __m512 lo, log2e, magic, ln2, top, c[6];
+  __m512 lo, log2e, magic16, table, c1, c2, magic23;
 };
 
 ENCORE_X86_TARGET("avx512f") inline __m512 softmax_codes(__m512 x, const SoftmaxCodeConstants& k) {
   x = _mm512_max_ps(x, k.lo);
-  const __m512 t = _mm512_fmadd_ps(x, k.log2e, k.magic);
-  const __m512 n = _mm512_sub_ps(t, k.magic);
-  const __m512 pow2n = _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(127)), 23));
-  const __m512 r = _mm512_fnmadd_ps(n, k.ln2, x);
-  __m512 p = _mm512_fmadd_ps(k.c[5], r, k.c[4]);
-  p = _mm512_fmadd_ps(p, r, k.c[3]);
-  p = _mm512_fmadd_ps(p, r, k.c[2]);
-  p = _mm512_fmadd_ps(p, r, k.c[1]);
-  p = _mm512_fmadd_ps(p, r, k.c[0]);
-  return _mm512_min_ps(_mm512_fmadd_ps(p, pow2n, k.magic), k.top);
+  const __m512 t = _mm512_fmadd_ps(x, k.log2e, k.magic16);
+  const __m512 sixteenths = _mm512_sub_ps(t, k.magic16);
+  const __m512 f = _mm512_fmsub_ps(x, k.log2e, sixteenths);
+  const __m512 table = _mm512_permutexvar_ps(_mm512_castps_si512(t), k.table);
+  const __m512 poly = _mm512_mul_ps(_mm512_fmadd_ps(k.c2, f, k.c1), f);  // 2^f - 1
+  const __m512 e = _mm512_scalef_ps(_mm512_fmadd_ps(table, poly, table), sixteenths);
+  return _mm512_add_ps(e, k.magic23);
 }
 
+// qs8_pv_softmax_rows for R rows interleaved, so that one row's reductions (the maximum's
+// tree before its exponentials, the codes' sum after) overlap with the other rows' work. Per
+// row only vector work: the NaN test is one compare of the lane sums, the codes' sum a tree
+// (a store and 16 scalar adds per row had cost a fifth of the row). 128 keys: 37 ns per row
+// one row at a time with the degree-5 exponential, 29 ns now.
+template <size_t R>
 ENCORE_X86_TARGET("avx512f,avx512bw")
-float softmax_i16_avx512(size_t n, const float* scores, float p_scale, int16_t* p16) {
+inline void softmax_i16_rows(size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
+                             size_t p_stride, float* sums) {
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
   const size_t full = n / 16 * 16;
   const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
-  // The maximum, and a plain sum that is NaN exactly when a score is (or +inf meets -inf).
-  __m512 vmax = lowest, vsum = _mm512_setzero_ps();
+  // Per row the maximum, and a plain sum that is NaN exactly when a score is (or +inf meets -inf).
+  __m512 vmax[R], vsum[R];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+    vmax[m] = lowest;
+    vsum[m] = _mm512_setzero_ps();
+  }
   for (size_t j = 0; j < full; j += 16) {
-    const __m512 s = _mm512_loadu_ps(scores + j);
-    vmax = _mm512_max_ps(vmax, s);
-    vsum = _mm512_add_ps(vsum, s);
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      const __m512 s = _mm512_loadu_ps(scores + m * s_stride + j);
+      vmax[m] = _mm512_max_ps(vmax[m], s);
+      vsum[m] = _mm512_add_ps(vsum[m], s);
+    }
   }
   if (tail) {
-    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(lowest, tail, scores + full));
-    vsum = _mm512_add_ps(vsum, _mm512_maskz_loadu_ps(tail, scores + full));
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      vmax[m] = _mm512_max_ps(vmax[m], _mm512_mask_loadu_ps(lowest, tail, scores + m * s_stride + full));
+      vsum[m] = _mm512_add_ps(vsum[m], _mm512_maskz_loadu_ps(tail, scores + m * s_stride + full));
+    }
   }
-  const float any_nan = _mm512_cvtss_f32(sum_across_lanes(vsum));
-  if (any_nan != any_nan) {
-    for (size_t j = 0; j < n + n % 2; ++j) p16[j] = 0;
-    return any_nan;  // NaN: the context comes out NaN, as in the float path
+  bool has_nan[R];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+    vmax[m] = max_across_lanes(vmax[m]);
+    has_nan[m] = _mm512_cmp_ps_mask(vsum[m], vsum[m], _CMP_ORD_Q) != 0xFFFF;
   }
-  const __m512 max = max_across_lanes(vmax);
+  alignas(64) static const float kPow2Sixteenths[16] = {
+      1.0f,          1.04427378f, 1.09050773f, 1.13878863f, 1.18920712f, 1.24185781f, 1.29683955f, 1.35425555f,
+      1.41421356f,   1.47682615f, 1.54221083f, 1.61049033f, 1.68179283f, 1.75625216f, 1.83400809f, 1.91520656f};
   SoftmaxCodeConstants k;
-  k.lo = _mm512_set1_ps(-87.33654f);
+  k.lo = _mm512_set1_ps(-16.0f);
   k.log2e = _mm512_set1_ps(1.44269504088896341f);
-  k.magic = _mm512_set1_ps(12582912.0f);
-  k.ln2 = _mm512_set1_ps(0.693147180559945f);
-  k.top = _mm512_set1_ps(12582912.0f + p_scale);
-  const float taylor[6] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120};
-  for (int i = 0; i < 6; ++i) k.c[i] = _mm512_set1_ps(taylor[i] * p_scale);
+  k.magic16 = _mm512_set1_ps(786432.0f);  // 1.5 * 2^19: its ulp is 1/16
+  k.table = _mm512_mul_ps(_mm512_loadu_ps(kPow2Sixteenths), _mm512_set1_ps(p_scale));
+  k.c1 = _mm512_set1_ps(0.693147180559945f);      // ln 2
+  k.c2 = _mm512_set1_ps(0.240226506959101f);      // ln^2 2 / 2
+  k.magic23 = _mm512_set1_ps(12582912.0f);        // 1.5 * 2^23: its ulp is 1
   // The sum of the codes is kept on the float bits: each is magic's bits + code, and the
   // magic parts cancel modulo 2^32 at the end (the true sum, <= keys * scale, fits int32).
   alignas(64) static constexpr int16_t kLowWords[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20,
                                                         22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
                                                         44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
   const __m512i low_words = _mm512_load_si512(kLowWords);
-  __m512i sum0 = _mm512_setzero_si512(), sum1 = _mm512_setzero_si512();
+  __m512i sum[R];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) sum[m] = _mm512_setzero_si512();
   size_t j = 0;
   for (; j + 32 <= n; j += 32) {
-    const __m512i c0 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(scores + j), max), k));
-    const __m512i c1 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(scores + j + 16), max), k));
-    sum0 = _mm512_add_epi32(sum0, c0);
-    sum1 = _mm512_add_epi32(sum1, c1);
-    // One word permute packs the 32 codes (each lane's low 16 bits).
-    _mm512_storeu_si512(p16 + j, _mm512_permutex2var_epi16(c0, low_words, c1));
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      const float* s = scores + m * s_stride + j;
+      const __m512i c0 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(s), vmax[m]), k));
+      const __m512i c1 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(s + 16), vmax[m]), k));
+      sum[m] = _mm512_add_epi32(sum[m], _mm512_add_epi32(c0, c1));
+      // One word permute packs the 32 codes (each lane's low 16 bits).
+      _mm512_storeu_si512(p16 + m * p_stride + j, _mm512_permutex2var_epi16(c0, low_words, c1));
+    }
   }
   for (; j < n; j += 16) {
     const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : tail;
-    const __m512i c = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_mask_loadu_ps(max, mask, scores + j), max), k));
-    sum0 = _mm512_mask_add_epi32(sum0, mask, sum0, c);
-    _mm512_mask_cvtepi32_storeu_epi16(p16 + j, mask, c);  // vpmovdw keeps the low words
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      const __m512 s = _mm512_mask_loadu_ps(vmax[m], mask, scores + m * s_stride + j);
+      const __m512i c = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(s, vmax[m]), k));
+      sum[m] = _mm512_mask_add_epi32(sum[m], mask, sum[m], c);
+      _mm512_mask_cvtepi32_storeu_epi16(p16 + m * p_stride + j, mask, c);  // vpmovdw keeps the low words
+    }
   }
-  if (n % 2) p16[n] = 0;
-  alignas(64) uint32_t lanes[16];
-  _mm512_store_si512(lanes, _mm512_add_epi32(sum0, sum1));
-  uint32_t total = 0;
-  for (uint32_t l : lanes) total += l;
-  total -= static_cast<uint32_t>(n) * 0x4B400000u;  // the bits of 1.5 * 2^23, once per code
-  return static_cast<float>(static_cast<int32_t>(total));
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+    int16_t* p = p16 + m * p_stride;
+    if (n % 2) p[n] = 0;
+    if (has_nan[m]) {
+      for (size_t i = 0; i < n + n % 2; ++i) p[i] = 0;
+      sums[m] = std::numeric_limits<float>::quiet_NaN();  // the context comes out NaN, as in the float path
+      continue;
+    }
+    uint32_t total = isum_across_lanes(sum[m]);
+    total -= static_cast<uint32_t>(n) * 0x4B400000u;  // the bits of 1.5 * 2^23, once per code
+    sums[m] = static_cast<float>(static_cast<int32_t>(total));
+  }
+}
+
+ENCORE_X86_TARGET("avx512f,avx512bw")
+void softmax_i16_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
+                        size_t p_stride, float* sums) {
+  switch (rows) {
+    case 4: softmax_i16_rows<4>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
+    case 3: softmax_i16_rows<3>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
+    case 2: softmax_i16_rows<2>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
+    case 1: softmax_i16_rows<1>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
+    default: break;
+  }
 }
 
 // residual_layer_norm in three passes over blocks of up to 8 rows (L1-resident): residual add

@@ -336,50 +336,71 @@ TEST_CASE("qs8 attention P x V: the AVX-512 VNNI kernel on intrinsic stand-ins (
   check_all_qs8_pv(internal::shim::qs8_pv_avx512vnni);
 }
 
-// Softmax numerators as codes: within one code of round(exp(s - max) * scale) in double; the
-// sum returned is exactly the codes' sum; masked keys 0, the pad after an odd count 0, nothing
-// written past it.
-using SoftmaxI16Fn = float (*)(size_t, const float*, float, int16_t*);
+// Softmax numerators as codes, for 1..4 rows at once (each its own scores): within one code of
+// round(exp(s - max) * scale) in double; each sum returned is exactly its row's codes' sum;
+// masked keys 0, the pad after an odd count 0, nothing written past it or between rows.
+using SoftmaxI16Fn = void (*)(size_t, size_t, const float*, size_t, float, int16_t*, size_t, float*);
 
-void check_softmax_i16(size_t keys, SoftmaxI16Fn softmax) {
-  INFO("keys " << keys);
-  std::mt19937 rng(static_cast<uint32_t>(keys));
+void check_softmax_i16(size_t rows, size_t keys, SoftmaxI16Fn softmax) {
+  INFO("rows " << rows << ", keys " << keys);
+  std::mt19937 rng(static_cast<uint32_t>(keys * 4 + rows));
   std::uniform_real_distribution<float> u(-12.0f, 12.0f);
   std::uniform_int_distribution<int> coin(0, 5);
-  std::vector<float> s(keys);
-  for (auto& x : s) x = coin(rng) == 0 ? std::numeric_limits<float>::lowest() : u(rng);
+  const size_t s_stride = keys + 3, p_stride = keys + keys % 2 + 6;
+  std::vector<float> s(rows * s_stride, std::numeric_limits<float>::quiet_NaN());  // gaps NaN: must not be read
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t j = 0; j < keys; ++j) s[r * s_stride + j] = coin(rng) == 0 ? std::numeric_limits<float>::lowest() : u(rng);
+  }
   const int32_t p_scale = qs8_pv_prob_scale(keys);
   const int16_t guard = -31111;
-  std::vector<int16_t> p(keys + 8, guard);
-  const float total = softmax(keys, s.data(), static_cast<float>(p_scale), p.data());
-  double max = -std::numeric_limits<double>::infinity();
-  for (float x : s) max = std::max(max, double{x});
-  int64_t code_sum = 0;
-  size_t off = 0;
-  for (size_t j = 0; j < keys; ++j) {
-    const double e = std::exp(double{s[j]} - max);
-    off += std::abs(std::lround(e * p_scale) - p[j]) > 1;
-    code_sum += p[j];
+  std::vector<int16_t> p(rows * p_stride, guard);
+  float totals[4];
+  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p.data(), p_stride, totals);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* sr = s.data() + r * s_stride;
+    const int16_t* pr = p.data() + r * p_stride;
+    double max = -std::numeric_limits<double>::infinity();
+    for (size_t j = 0; j < keys; ++j) max = std::max(max, double{sr[j]});
+    int64_t code_sum = 0;
+    size_t off = 0;
+    for (size_t j = 0; j < keys; ++j) {
+      const double e = std::exp(double{sr[j]} - max);
+      // The contract: within one of the rounded value; the kernel's error budget: the
+      // approximation stays within a quarter code of exact (rounding adds the other half).
+      off += std::abs(std::lround(e * p_scale) - pr[j]) > 1;
+      off += std::abs(e * p_scale - pr[j]) > 0.75;
+      code_sum += pr[j];
+    }
+    CHECK(off == 0);
+    CHECK(totals[r] == static_cast<float>(code_sum));
+    const size_t end = keys + keys % 2;
+    if (keys % 2) CHECK(pr[keys] == 0);
+    for (size_t j = end; j < p_stride; ++j) CHECK(pr[j] == guard);
   }
-  CHECK(off == 0);
-  CHECK(total == static_cast<float>(code_sum));
-  const size_t end = keys + keys % 2;
-  if (keys % 2) CHECK(p[keys] == 0);
-  for (size_t j = end; j < p.size(); ++j) CHECK(p[j] == guard);
 }
 
 void check_all_softmax_i16(SoftmaxI16Fn softmax) {
-  for (size_t keys : {1, 2, 3, 15, 16, 17, 31, 32, 33, 64, 100, 128, 513, 4097}) check_softmax_i16(keys, softmax);
+  for (size_t rows = 1; rows <= 4; ++rows) {
+    for (size_t keys : {1, 2, 3, 15, 16, 17, 31, 32, 33, 64, 100, 128, 513, 4097}) check_softmax_i16(rows, keys, softmax);
+  }
   // Every key masked: a uniform row (as the float softmax gives).
   std::vector<float> masked(9, std::numeric_limits<float>::lowest());
-  std::vector<int16_t> p(10, -1);
-  const float total = softmax(9, masked.data(), 32767.0f, p.data());
-  CHECK(total == 9.0f * 32767.0f);
+  std::vector<int16_t> p(12, -1);
+  float totals[4];
+  softmax(1, 9, masked.data(), 9, 32767.0f, p.data(), 10, totals);
+  CHECK(totals[0] == 9.0f * 32767.0f);
   for (size_t j = 0; j < 9; ++j) CHECK(p[j] == 32767);
-  // A NaN score makes the sum NaN, so that the output is NaN, as in the float path; codes 0.
-  std::vector<float> with_nan{0.5f, std::numeric_limits<float>::quiet_NaN(), 1.0f};
-  CHECK(std::isnan(softmax(3, with_nan.data(), 32767.0f, p.data())));
-  for (size_t j = 0; j < 4; ++j) CHECK(p[j] == 0);
+  // A NaN score makes its row's sum NaN, so that its output is NaN, as in the float path; its
+  // codes 0; the rows around it as without it.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> three_rows{0.5f, 0.0f, 1.0f, 0.5f, nan, 1.0f, 0.0f, 0.0f, 0.0f};
+  softmax(3, 3, three_rows.data(), 3, 32767.0f, p.data(), 4, totals);
+  CHECK(std::isnan(totals[1]));
+  for (size_t j = 4; j < 8; ++j) CHECK(p[j] == 0);
+  CHECK(p[2] == 32767);
+  CHECK(p[10] == 32767);
+  CHECK(totals[2] == 3.0f * 32767.0f);
+  CHECK(totals[0] == static_cast<float>(p[0] + p[1] + p[2]));
 }
 
 TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel against double exp (where the CPU has it)") {

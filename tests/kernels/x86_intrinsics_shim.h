@@ -133,6 +133,16 @@ inline __m512 shim_map(__m512 a, __m512 b, F f) {
 }
 inline __m512 _mm512_add_ps(__m512 a, __m512 b) { return shim_map(a, b, [](float x, float y) { return x + y; }); }
 inline __m512 _mm512_sub_ps(__m512 a, __m512 b) { return shim_map(a, b, [](float x, float y) { return x - y; }); }
+inline __m512 _mm512_fmsub_ps(__m512 a, __m512 b, __m512 c) {
+  for (int i = 0; i < 16; ++i) a.f[i] = std::fma(a.f[i], b.f[i], -c.f[i]);
+  return a;
+}
+// vpermps: element i is element idx[i] % 16 of a (only the low 4 bits of each index count).
+inline __m512 _mm512_permutexvar_ps(__m512i idx, __m512 a) {
+  __m512 r;
+  for (int i = 0; i < 16; ++i) r.f[i] = a.f[static_cast<uint32_t>(idx.d[i]) % 16];
+  return r;
+}
 inline __m512 _mm512_fnmadd_ps(__m512 a, __m512 b, __m512 c) {
   for (int i = 0; i < 16; ++i) a.f[i] = std::fma(-a.f[i], b.f[i], c.f[i]);
   return a;

@@ -242,21 +242,25 @@ void bm_linear_f32(benchmark::State& state, LinearShape shape) {
 // ------------------------------------------------------------------ attention core
 
 // One head over a fused [seq, 3 * hidden] QKV buffer, as the session calls it.
-// The integer attention's softmax alone: one row of scores to int16 numerator codes.
+// The integer attention's softmax alone: 4 rows of scores (a query tile) to int16 numerator codes.
 void bm_softmax_codes(benchmark::State& state) {
   const size_t keys = static_cast<size_t>(state.range(0));
   if (!encore::qs8_pv_supported()) {
     state.SkipWithError("no integer P x V kernel on this CPU");
     return;
   }
-  auto scores = random_vector<float>(keys, -8, 8, 12);
-  std::vector<int16_t> codes(keys + 1);
+  constexpr size_t kRows = 4;
+  auto scores = random_vector<float>(kRows * keys, -8, 8, 12);
+  const size_t p_stride = keys + keys % 2;
+  std::vector<int16_t> codes(kRows * p_stride);
+  float sums[kRows];
   const int32_t scale = encore::qs8_pv_prob_scale(keys);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(encore::qs8_pv_softmax_row(keys, scores.data(), scale, codes.data()));
+    encore::qs8_pv_softmax_rows(kRows, keys, scores.data(), keys, scale, codes.data(), p_stride, sums);
+    benchmark::DoNotOptimize(sums);
     benchmark::DoNotOptimize(codes.data());
   }
-  state.counters["ns/key"] = benchmark::Counter(double(keys) * double(state.iterations()),
+  state.counters["ns/key"] = benchmark::Counter(double(kRows * keys) * double(state.iterations()),
                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
