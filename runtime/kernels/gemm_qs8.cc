@@ -276,14 +276,20 @@ void internal::qs8_scores_pack_keys_portable(size_t keys, size_t head_dim, const
 }
 
 void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
-                float mult, const float* key_bias, float* scores, size_t scores_stride) {
-  const internal::Qs8ScoreTile t{rows,   keys, head_dim, q,        q_stride, packed,
+                float mult, const float* key_bias, float* scores, size_t scores_stride, float* row_max) {
+  const internal::Qs8ScoreTile t{rows,   keys,     head_dim, q,      q_stride, packed,
                                  reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
-                                 mult,   key_bias, scores, scores_stride};
+                                 mult,   key_bias, scores,   scores_stride, row_max};
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
-  internal::qs8_scores_avx512vnni(t);
+  internal::qs8_scores_avx512vnni(t);  // sets row_max itself
 #elif defined(ENCORE_HAVE_NEONDOT_KERNEL)
   internal::qs8_scores_neondot(t);
+  for (size_t r = 0; row_max && r < rows; ++r) {
+    const float* sr = scores + r * scores_stride;
+    float m = sr[0];
+    for (size_t j = 1; j < keys; ++j) m = sr[j] > m ? sr[j] : m;
+    row_max[r] = m;
+  }
 #else
   (void)t;  // qs8_scores_supported() is false: callers never get here
 #endif
@@ -323,12 +329,14 @@ void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stri
 }
 
 void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
-                         int16_t* p16, size_t p_stride, float* sums) {
+                         int16_t* p16, size_t p_stride, float* sums, const float* row_max) {
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
-  internal::softmax_i16_avx512(rows, keys, scores, scores_stride, static_cast<float>(p_scale), p16, p_stride, sums);
+  internal::softmax_i16_avx512(rows, keys, scores, scores_stride, static_cast<float>(p_scale), p16, p_stride, sums,
+                               row_max);
 #else
   // qs8_pv_supported() is false
   (void)rows, (void)keys, (void)scores, (void)scores_stride, (void)p_scale, (void)p16, (void)p_stride, (void)sums;
+  (void)row_max;
 #endif
 }
 

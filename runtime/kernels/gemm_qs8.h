@@ -77,9 +77,10 @@ void qs8_gemm_run(const Qs8GemmWeights& w, size_t rows, const int8_t* x, int8_t*
 bool qs8_scores_supported(size_t head_dim);
 size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim);
 void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed);
-// Rows 1..4 of queries against every key; no allocation.
+// Rows 1..4 of queries against every key; no allocation. With row_max not null, row_max[r]
+// is also set to the largest of row r's scores (what the softmax needs first).
 void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
-                float mult, const float* key_bias, float* scores, size_t scores_stride);
+                float mult, const float* key_bias, float* scores, size_t scores_stride, float* row_max = nullptr);
 
 // Attention's P x V in integers: out[r][c] = float(sum_j p[r][j] * v[j][c]) * mult[r] for
 // int16 probabilities p (softmax numerators times qs8_pv_prob_scale(keys), rows padded with a
@@ -96,9 +97,11 @@ void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stri
 // p16 + r * p_stride): p16[j] = round(exp(scores[j] - max) * p_scale) (within one), then a zero
 // if keys is odd; sums[r] is the sum of row r's codes, the softmax denominator in code units (so
 // the probabilities used are exactly codes / sum), or NaN with zero codes when a score in the
-// row is NaN. p_scale is qs8_pv_prob_scale(keys). No allocation.
+// row is NaN. p_scale is qs8_pv_prob_scale(keys). No allocation. row_max, when not null,
+// holds each row's maximum score (from qs8_scores) and promises that no score is NaN: the pass
+// that finds both is skipped.
 void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
-                         int16_t* p16, size_t p_stride, float* sums);
+                         int16_t* p16, size_t p_stride, float* sums, const float* row_max = nullptr);
 // Rows 1..4; p_stride in int16s; no allocation. With out_q not null the rows go there as int8
 // instead: saturate(round_half_even(float(sum) * mult[r]) + out_zero_point) (NaN: the zero
 // point), and out is not written.

@@ -73,6 +73,7 @@ struct Qs8ScoreTile {
   const float* key_bias;  // may be null
   float* scores;
   size_t scores_stride;
+  float* row_max;  // [rows] or null: each row's maximum score
 };
 
 // qs8_gemm_run with a given tile function (tests run shimmed x86 tiles through it).
@@ -111,7 +112,7 @@ void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t
 void qs8_pv_avx512vnni(const Qs8PvTile& t);
 // qs8_pv_softmax_rows's contract on AVX-512 F + BW.
 void softmax_i16_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
-                        size_t p_stride, float* sums);
+                        size_t p_stride, float* sums, const float* row_max);
 // residual_layer_norm's contract on AVX-512 F + BW + VL.
 void residual_layer_norm_avx512(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
                                 const ResidualNormQs8& io);

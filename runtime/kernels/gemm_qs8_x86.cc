@@ -169,11 +169,44 @@ ENCORE_X86_TARGET("avx2,avxvnni") void qs8_tile_avxvnni(const Qs8Tile& t) {
 }
 #undef ENCORE_AVXVNNI_GROUP
 
+// Maximum / sum over all 16 lanes, in every lane: trees of 4 steps (a 16-step chain through
+// memory cost as much as a row's exponentials at 128 keys; GCC 12's _mm512_reduce_* trip
+// -Wuninitialized in its header).
+ENCORE_X86_TARGET("avx512f") inline __m512 max_across_lanes(__m512 v) {
+  v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // 256-bit halves swapped
+  v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));  // 128-bit quarters swapped in pairs
+  v = _mm512_max_ps(v, _mm512_permute_ps(v, 0x4E));        // 64-bit halves of each quarter
+  return _mm512_max_ps(v, _mm512_permute_ps(v, 0xB1));     // neighbours
+}
+
+ENCORE_X86_TARGET("avx512f") inline __m512 sum_across_lanes(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+  return _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+}
+
+// The int32 sum of all 16 lanes (modulo 2^32), by the same tree on the float-typed shuffles.
+ENCORE_X86_TARGET("avx512f") inline uint32_t isum_across_lanes(__m512i v) {
+  __m512 f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_shuffle_f32x4(f, f, 0x4E)));
+  f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_shuffle_f32x4(f, f, 0xB1)));
+  f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_permute_ps(f, 0x4E)));
+  f = _mm512_castsi512_ps(v);
+  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_permute_ps(f, 0xB1)));
+  const float lane0 = _mm512_cvtss_f32(_mm512_castsi512_ps(v));
+  uint32_t bits;
+  std::memcpy(&bits, &lane0, sizeof bits);
+  return bits;
+}
+
 // Attention scores: 4 query rows x NP panels of 16 keys, NP <= 4 (a template, so that the
-// accumulators keep constant indices).
-template <size_t NP>
+// accumulators keep constant indices). Flipped: the rows already hold q + 128 (q xor 0x80).
+template <size_t NP, bool Flipped>
 ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_scores_block(const Qs8ScoreTile& t, const int8_t* const* rows,
-                                                                     size_t j0) {
+                                                                     size_t j0, __m512* vmax) {
   __m512i acc[kQs8TileRows][NP];
   _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) {
     const __m512i comp = _mm512_loadu_si512(t.comp + j0 + 16 * p);
@@ -186,37 +219,76 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_scores_block(const Qs8Sc
     __m512i w[NP];
     _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) w[p] = _mm512_loadu_si512(kp + p * panel_bytes);
     _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
-      const __m512i xm = _mm512_xor_si512(_mm512_set1_epi32(static_cast<int>(load4(rows[m] + c))), flip);
+      const __m512i xb = _mm512_set1_epi32(static_cast<int>(load4(rows[m] + c)));
+      const __m512i xm = Flipped ? xb : _mm512_xor_si512(xb, flip);
       _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) acc[m][p] = _mm512_dpbusd_epi32(acc[m][p], xm, w[p]);
     }
   }
+  // The tile's fields in locals: the stores below may alias anything as far as the compiler
+  // knows, and it reloaded them from memory after each one.
   const __m512 mult = _mm512_set1_ps(t.mult);
+  const size_t tile_rows = t.rows, keys = t.keys, stride = t.scores_stride;
+  const float* const key_bias = t.key_bias;
+  float* const scores = t.scores;
+  __m512 block_max[kQs8TileRows];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) block_max[m] = vmax[m];
   _Pragma("GCC unroll 4") for (size_t p = 0; p < NP; ++p) {
     const size_t j = j0 + 16 * p;
-    const size_t n = t.keys - j < 16 ? t.keys - j : 16;
+    const size_t n = keys - j < 16 ? keys - j : 16;
     const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
-    const __m512 bias = t.key_bias ? _mm512_maskz_loadu_ps(mask, t.key_bias + j) : _mm512_setzero_ps();
+    const __m512 bias = key_bias ? _mm512_maskz_loadu_ps(mask, key_bias + j) : _mm512_setzero_ps();
     _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
-      if (m < t.rows) {
-        _mm512_mask_storeu_ps(t.scores + m * t.scores_stride + j, mask,
-                              _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][p]), mult, bias));
+      if (m < tile_rows) {
+        const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][p]), mult, bias);
+        // Masked stores cost several times a plain one on Zen 4: only a partial panel's.
+        if (n == 16) {
+          _mm512_storeu_ps(scores + m * stride + j, y);
+        } else {
+          _mm512_mask_storeu_ps(scores + m * stride + j, mask, y);
+        }
+        block_max[m] = _mm512_mask_max_ps(block_max[m], mask, block_max[m], y);
       }
     }
+  }
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) vmax[m] = block_max[m];
+}
+
+// The blocks of a tile, keeping each row's running maximum in a register (one vmaxps per
+// stored vector) so that the softmax need not read the row once more to find it.
+template <bool Flipped>
+ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_scores_blocks(const Qs8ScoreTile& t, const int8_t* const* rows) {
+  __m512 vmax[kQs8TileRows];
+  for (size_t m = 0; m < kQs8TileRows; ++m) vmax[m] = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  size_t j = 0;
+  for (; j + 64 <= t.keys; j += 64) qs8_scores_block<4, Flipped>(t, rows, j, vmax);
+  switch ((t.keys - j + 15) / 16) {
+    case 4: qs8_scores_block<4, Flipped>(t, rows, j, vmax); break;
+    case 3: qs8_scores_block<3, Flipped>(t, rows, j, vmax); break;
+    case 2: qs8_scores_block<2, Flipped>(t, rows, j, vmax); break;
+    case 1: qs8_scores_block<1, Flipped>(t, rows, j, vmax); break;
+    default: break;
+  }
+  if (t.row_max) {
+    for (size_t m = 0; m < t.rows; ++m) t.row_max[m] = _mm512_cvtss_f32(max_across_lanes(vmax[m]));
   }
 }
 
 ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_scores_avx512vnni(const Qs8ScoreTile& t) {
   const int8_t* rows[kQs8TileRows];
   for (size_t m = 0; m < kQs8TileRows; ++m) rows[m] = t.q + (m < t.rows ? m : 0) * t.q_stride;
-  size_t j = 0;
-  for (; j + 64 <= t.keys; j += 64) qs8_scores_block<4>(t, rows, j);
-  switch ((t.keys - j + 15) / 16) {
-    case 4: qs8_scores_block<4>(t, rows, j); break;
-    case 3: qs8_scores_block<3>(t, rows, j); break;
-    case 2: qs8_scores_block<2>(t, rows, j); break;
-    case 1: qs8_scores_block<1>(t, rows, j); break;
-    default: break;
+  // The query rows flipped to q + 128 once per tile, rather than in every key block's
+  // broadcasts (an eighth of the block's vector instructions at head_dim 32).
+  constexpr size_t kMaxFlipped = 256;
+  if (t.head_dim > kMaxFlipped || t.keys <= 64) {
+    qs8_scores_blocks<false>(t, rows);
+    return;
   }
+  alignas(64) int8_t flipped[kQs8TileRows][kMaxFlipped];
+  for (size_t m = 0; m < kQs8TileRows; ++m) {
+    for (size_t c = 0; c < t.head_dim; ++c) flipped[m][c] = static_cast<int8_t>(rows[m][c] ^ 0x80);
+    rows[m] = flipped[m];
+  }
+  qs8_scores_blocks<true>(t, rows);
 }
 
 // Key panels by gathers: each 64-byte group row of a panel is one 4-byte column group of its
@@ -357,39 +429,6 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_pv_avx512vnni(const Qs8PvTile& 
   }
 }
 
-// Maximum / sum over all 16 lanes, in every lane: trees of 4 steps (a 16-step chain through
-// memory cost as much as a row's exponentials at 128 keys; GCC 12's _mm512_reduce_* trip
-// -Wuninitialized in its header).
-ENCORE_X86_TARGET("avx512f") inline __m512 max_across_lanes(__m512 v) {
-  v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));  // 256-bit halves swapped
-  v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));  // 128-bit quarters swapped in pairs
-  v = _mm512_max_ps(v, _mm512_permute_ps(v, 0x4E));        // 64-bit halves of each quarter
-  return _mm512_max_ps(v, _mm512_permute_ps(v, 0xB1));     // neighbours
-}
-
-ENCORE_X86_TARGET("avx512f") inline __m512 sum_across_lanes(__m512 v) {
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
-  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xB1));
-  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
-  return _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
-}
-
-// The int32 sum of all 16 lanes (modulo 2^32), by the same tree on the float-typed shuffles.
-ENCORE_X86_TARGET("avx512f") inline uint32_t isum_across_lanes(__m512i v) {
-  __m512 f = _mm512_castsi512_ps(v);
-  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_shuffle_f32x4(f, f, 0x4E)));
-  f = _mm512_castsi512_ps(v);
-  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_shuffle_f32x4(f, f, 0xB1)));
-  f = _mm512_castsi512_ps(v);
-  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_permute_ps(f, 0x4E)));
-  f = _mm512_castsi512_ps(v);
-  v = _mm512_add_epi32(v, _mm512_castps_si512(_mm512_permute_ps(f, 0xB1)));
-  const float lane0 = _mm512_cvtss_f32(_mm512_castsi512_ps(v));
-  uint32_t bits;
-  std::memcpy(&bits, &lane0, sizeof bits);
-  return bits;
-}
-
 // Softmax numerator codes, round(e^x * scale) for x = score - max <= 0, 16 lanes at a time.
 // x log2e = k + f with k a multiple of 1/16 and |f| <= 1/32, by the 1.5 * 2^19 trick (t = x
 // log2e + magic rounds to sixteenths; its low 4 mantissa bits are k's fraction j); then
@@ -422,33 +461,42 @@ ENCORE_X86_TARGET("avx512f") inline __m512 softmax_codes(__m512 x, const Softmax
 template <size_t R>
 ENCORE_X86_TARGET("avx512f,avx512bw")
 inline void softmax_i16_rows(size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
-                             size_t p_stride, float* sums) {
+                             size_t p_stride, float* sums, const float* row_max) {
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
   const size_t full = n / 16 * 16;
   const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
-  // Per row the maximum, and a plain sum that is NaN exactly when a score is (or +inf meets -inf).
-  __m512 vmax[R], vsum[R];
-  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
-    vmax[m] = lowest;
-    vsum[m] = _mm512_setzero_ps();
-  }
-  for (size_t j = 0; j < full; j += 16) {
-    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
-      const __m512 s = _mm512_loadu_ps(scores + m * s_stride + j);
-      vmax[m] = _mm512_max_ps(vmax[m], s);
-      vsum[m] = _mm512_add_ps(vsum[m], s);
-    }
-  }
-  if (tail) {
-    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
-      vmax[m] = _mm512_max_ps(vmax[m], _mm512_mask_loadu_ps(lowest, tail, scores + m * s_stride + full));
-      vsum[m] = _mm512_add_ps(vsum[m], _mm512_maskz_loadu_ps(tail, scores + m * s_stride + full));
-    }
-  }
+  // Per row the maximum, and whether a score is NaN: given, or by one pass (a plain sum is NaN
+  // exactly when a score is, or +inf meets -inf).
+  __m512 vmax[R];
   bool has_nan[R];
-  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
-    vmax[m] = max_across_lanes(vmax[m]);
-    has_nan[m] = _mm512_cmp_ps_mask(vsum[m], vsum[m], _CMP_ORD_Q) != 0xFFFF;
+  if (row_max) {
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      vmax[m] = _mm512_set1_ps(row_max[m]);
+      has_nan[m] = false;
+    }
+  } else {
+    __m512 vsum[R];
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      vmax[m] = lowest;
+      vsum[m] = _mm512_setzero_ps();
+    }
+    for (size_t j = 0; j < full; j += 16) {
+      _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+        const __m512 s = _mm512_loadu_ps(scores + m * s_stride + j);
+        vmax[m] = _mm512_max_ps(vmax[m], s);
+        vsum[m] = _mm512_add_ps(vsum[m], s);
+      }
+    }
+    if (tail) {
+      _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+        vmax[m] = _mm512_max_ps(vmax[m], _mm512_mask_loadu_ps(lowest, tail, scores + m * s_stride + full));
+        vsum[m] = _mm512_add_ps(vsum[m], _mm512_maskz_loadu_ps(tail, scores + m * s_stride + full));
+      }
+    }
+    _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      vmax[m] = max_across_lanes(vmax[m]);
+      has_nan[m] = _mm512_cmp_ps_mask(vsum[m], vsum[m], _CMP_ORD_Q) != 0xFFFF;
+    }
   }
   alignas(64) static const float kPow2Sixteenths[16] = {
       1.0f,          1.04427378f, 1.09050773f, 1.13878863f, 1.18920712f, 1.24185781f, 1.29683955f, 1.35425555f,
@@ -505,12 +553,12 @@ inline void softmax_i16_rows(size_t n, const float* scores, size_t s_stride, flo
 
 ENCORE_X86_TARGET("avx512f,avx512bw")
 void softmax_i16_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
-                        size_t p_stride, float* sums) {
+                        size_t p_stride, float* sums, const float* row_max) {
   switch (rows) {
-    case 4: softmax_i16_rows<4>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
-    case 3: softmax_i16_rows<3>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
-    case 2: softmax_i16_rows<2>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
-    case 1: softmax_i16_rows<1>(n, scores, s_stride, p_scale, p16, p_stride, sums); break;
+    case 4: softmax_i16_rows<4>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
+    case 3: softmax_i16_rows<3>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
+    case 2: softmax_i16_rows<2>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
+    case 1: softmax_i16_rows<1>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
     default: break;
   }
 }

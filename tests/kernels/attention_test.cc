@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -137,6 +138,35 @@ TEST_CASE("attention_head_qs8 matches the reference on the dequantized values") 
                                : 0.0;
     INFO(c.name());
     CHECK(err <= 2e-5 + p_codes);
+  }
+}
+
+// Masks of -inf instead of the lowest float send the int8 path down its route for non-finite
+// scores (the softmax finds row maxima and NaNs itself); the context is the same bit for bit,
+// and a NaN scale gives a NaN context, as in float.
+TEST_CASE("attention_head_qs8: non-finite masks take the checked route to the same context") {
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> code(-128, 127);
+  for (size_t S : {5, 33, 130}) {
+    const size_t D = 32, stride = 3 * D;
+    std::vector<int8_t> qkv(S * stride);
+    for (int8_t& v : qkv) v = static_cast<int8_t>(code(rng));
+    std::vector<float> lowest(S, 0.0f), inf(S, 0.0f);
+    for (size_t j = 0; j < S; j += 3) {
+      lowest[j] = std::numeric_limits<float>::lowest();
+      inf[j] = -std::numeric_limits<float>::infinity();
+    }
+    std::vector<float> scratch(attention_scratch_floats(S, D)), a(S * D), b(S * D), n(S * D);
+    const auto run = [&](const std::vector<float>& bias, float q_scale, std::vector<float>& out) {
+      attention_head_qs8(S, D, qkv.data(), q_scale, qkv.data() + D, 0.02f, qkv.data() + 2 * D, 0.03f, stride,
+                         bias.data(), 0.17f, scratch.data(), out.data(), D);
+    };
+    run(lowest, 0.01f, a);
+    run(inf, 0.01f, b);
+    INFO("S=" << S);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    run(lowest, std::numeric_limits<float>::quiet_NaN(), n);
+    CHECK(std::all_of(n.begin(), n.end(), [](float x) { return std::isnan(x); }));
   }
 }
 

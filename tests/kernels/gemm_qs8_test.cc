@@ -139,10 +139,11 @@ TEST_CASE("qs8 gemm: two threads give the one-thread result") {
 }
 
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS) || defined(ENCORE_HAVE_NEONDOT_KERNEL)
-// Attention scores: exact integer dot products, then one fused multiply-add with the bias.
+// Attention scores: exact integer dot products, then one fused multiply-add with the bias; with
+// sets_row_max, each row's maximum too (rows past `rows` untouched).
 using ScoreFn = void (*)(const internal::Qs8ScoreTile&);
 
-void check_scores(size_t rows, size_t keys, size_t head_dim, bool with_bias, ScoreFn tile) {
+void check_scores(size_t rows, size_t keys, size_t head_dim, bool with_bias, ScoreFn tile, bool sets_row_max) {
   INFO("rows " << rows << " keys " << keys << " head_dim " << head_dim << " bias " << with_bias);
   std::mt19937 rng(static_cast<uint32_t>(rows * 131 + keys * 17 + head_dim + with_bias));
   std::uniform_int_distribution<int> q8(-128, 127), coin(0, 3);
@@ -159,11 +160,18 @@ void check_scores(size_t rows, size_t keys, size_t head_dim, bool with_bias, Sco
   const float guard = -7777.0f;
   std::vector<float> scores(4 * stride, guard);
   const size_t padded = (keys + 15) / 16 * 16;
+  float row_max[4] = {guard, guard, guard, guard};
   const internal::Qs8ScoreTile t{rows, keys, head_dim, q.data(), q_stride, packed.data(),
                                  reinterpret_cast<const int32_t*>(packed.data() + padded * head_dim), mult,
-                                 with_bias ? bias.data() : nullptr, scores.data(), stride};
+                                 with_bias ? bias.data() : nullptr, scores.data(), stride,
+                                 sets_row_max ? row_max : nullptr};
   tile(t);
   size_t differ = 0;
+  for (size_t r = 0; sets_row_max && r < 4; ++r) {
+    float want = guard;
+    for (size_t j = 0; r < rows && j < keys; ++j) want = j == 0 || scores[r * stride + j] > want ? scores[r * stride + j] : want;
+    differ += row_max[r] != want;
+  }
   for (size_t r = 0; r < 4; ++r) {
     for (size_t j = 0; j < stride; ++j) {
       float want = guard;  // rows past `rows` and columns past `keys` untouched
@@ -178,15 +186,42 @@ void check_scores(size_t rows, size_t keys, size_t head_dim, bool with_bias, Sco
   CHECK(differ == 0);
 }
 
-void check_all_scores(ScoreFn tile) {
+void check_all_scores(ScoreFn tile, bool sets_row_max) {
   for (size_t rows : {1, 3, 4}) {
     for (size_t keys : {1, 5, 16, 17, 48, 63, 64, 65, 130}) {
       for (size_t head_dim : {4, 12, 32, 64}) {
-        for (bool with_bias : {false, true}) check_scores(rows, keys, head_dim, with_bias, tile);
+        for (bool with_bias : {false, true}) check_scores(rows, keys, head_dim, with_bias, tile, sets_row_max);
       }
     }
   }
-  check_scores(4, 512, 128, true, tile);
+  check_scores(4, 512, 128, true, tile, sets_row_max);
+  // Past the x86 kernel's flipped-row buffer (256 columns): its unflipped path.
+  check_scores(3, 130, 260, true, tile, sets_row_max);
+  if (sets_row_max) check_scores(2, 100, 32, true, tile, false);  // no maximum asked: none written
+}
+
+// The public entry with row_max on whichever kernel this CPU runs (the x86 one sets it in its
+// epilogue; elsewhere the wrapper scans the rows).
+TEST_CASE("qs8 attention scores: qs8_scores gives each row's maximum when asked") {
+  const size_t keys = 77, head_dim = 32;
+  if (!qs8_scores_supported(head_dim)) {
+    MESSAGE("no int8 score kernel here");
+    return;
+  }
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> q8(-128, 127);
+  std::vector<int8_t> q(3 * head_dim), k(keys * head_dim);
+  for (auto& v : q) v = static_cast<int8_t>(q8(rng));
+  for (auto& v : k) v = static_cast<int8_t>(q8(rng));
+  std::vector<int8_t> packed(qs8_scores_packed_bytes(keys, head_dim));
+  qs8_scores_pack_keys(keys, head_dim, k.data(), head_dim, packed.data());
+  std::vector<float> scores(3 * keys);
+  float row_max[4] = {0, 0, 0, -5.0f};
+  qs8_scores(3, keys, head_dim, q.data(), head_dim, packed.data(), 0.01f, nullptr, scores.data(), keys, row_max);
+  for (size_t r = 0; r < 3; ++r) {
+    CHECK(row_max[r] == *std::max_element(scores.begin() + r * keys, scores.begin() + (r + 1) * keys));
+  }
+  CHECK(row_max[3] == -5.0f);
 }
 
 #endif
@@ -197,7 +232,7 @@ TEST_CASE("qs8 attention scores: the sdot kernel equals exact integer math (wher
     MESSAGE("no Armv8.2 dot product here");
     return;
   }
-  check_all_scores(internal::qs8_scores_neondot);
+  check_all_scores(internal::qs8_scores_neondot, false);
 }
 #endif
 
@@ -339,7 +374,7 @@ TEST_CASE("qs8 attention P x V: the AVX-512 VNNI kernel on intrinsic stand-ins (
 // Softmax numerators as codes, for 1..4 rows at once (each its own scores): within one code of
 // round(exp(s - max) * scale) in double; each sum returned is exactly its row's codes' sum;
 // masked keys 0, the pad after an odd count 0, nothing written past it or between rows.
-using SoftmaxI16Fn = void (*)(size_t, size_t, const float*, size_t, float, int16_t*, size_t, float*);
+using SoftmaxI16Fn = void (*)(size_t, size_t, const float*, size_t, float, int16_t*, size_t, float*, const float*);
 
 void check_softmax_i16(size_t rows, size_t keys, SoftmaxI16Fn softmax) {
   INFO("rows " << rows << ", keys " << keys);
@@ -355,7 +390,14 @@ void check_softmax_i16(size_t rows, size_t keys, SoftmaxI16Fn softmax) {
   const int16_t guard = -31111;
   std::vector<int16_t> p(rows * p_stride, guard);
   float totals[4];
-  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p.data(), p_stride, totals);
+  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p.data(), p_stride, totals, nullptr);
+  // Given each row's maximum (as qs8_scores finds it), the same codes and sums.
+  float row_max[4], totals_given[4];
+  for (size_t r = 0; r < rows; ++r) row_max[r] = *std::max_element(s.begin() + r * s_stride, s.begin() + r * s_stride + keys);
+  std::vector<int16_t> p_given(rows * p_stride, guard);
+  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p_given.data(), p_stride, totals_given, row_max);
+  CHECK(p_given == p);
+  CHECK(std::memcmp(totals_given, totals, rows * sizeof(float)) == 0);
   for (size_t r = 0; r < rows; ++r) {
     const float* sr = s.data() + r * s_stride;
     const int16_t* pr = p.data() + r * p_stride;
@@ -387,14 +429,14 @@ void check_all_softmax_i16(SoftmaxI16Fn softmax) {
   std::vector<float> masked(9, std::numeric_limits<float>::lowest());
   std::vector<int16_t> p(12, -1);
   float totals[4];
-  softmax(1, 9, masked.data(), 9, 32767.0f, p.data(), 10, totals);
+  softmax(1, 9, masked.data(), 9, 32767.0f, p.data(), 10, totals, nullptr);
   CHECK(totals[0] == 9.0f * 32767.0f);
   for (size_t j = 0; j < 9; ++j) CHECK(p[j] == 32767);
   // A NaN score makes its row's sum NaN, so that its output is NaN, as in the float path; its
   // codes 0; the rows around it as without it.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> three_rows{0.5f, 0.0f, 1.0f, 0.5f, nan, 1.0f, 0.0f, 0.0f, 0.0f};
-  softmax(3, 3, three_rows.data(), 3, 32767.0f, p.data(), 4, totals);
+  softmax(3, 3, three_rows.data(), 3, 32767.0f, p.data(), 4, totals, nullptr);
   CHECK(std::isnan(totals[1]));
   for (size_t j = 4; j < 8; ++j) CHECK(p[j] == 0);
   CHECK(p[2] == 32767);
@@ -466,11 +508,11 @@ TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel equals exact integer ma
     MESSAGE("no AVX-512 VNNI here: the kernel runs on intrinsic stand-ins in the next test");
     return;
   }
-  check_all_scores(internal::qs8_scores_avx512vnni);
+  check_all_scores(internal::qs8_scores_avx512vnni, true);
 }
 
 TEST_CASE("qs8 attention scores: the AVX-512 VNNI kernel on intrinsic stand-ins (any x86 CPU)") {
-  check_all_scores(internal::shim::qs8_scores_avx512vnni);
+  check_all_scores(internal::shim::qs8_scores_avx512vnni, true);
 }
 #endif
 

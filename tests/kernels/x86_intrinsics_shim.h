@@ -133,6 +133,10 @@ inline __m512 shim_map(__m512 a, __m512 b, F f) {
 }
 inline __m512 _mm512_add_ps(__m512 a, __m512 b) { return shim_map(a, b, [](float x, float y) { return x + y; }); }
 inline __m512 _mm512_sub_ps(__m512 a, __m512 b) { return shim_map(a, b, [](float x, float y) { return x - y; }); }
+inline __m512 _mm512_mask_max_ps(__m512 src, __mmask16 mask, __m512 a, __m512 b) {
+  for (int i = 0; i < 16; ++i) src.f[i] = (mask >> i & 1) ? (a.f[i] > b.f[i] ? a.f[i] : b.f[i]) : src.f[i];
+  return src;
+}
 inline __m512 _mm512_fmsub_ps(__m512 a, __m512 b, __m512 c) {
   for (int i = 0; i < 16; ++i) a.f[i] = std::fma(a.f[i], b.f[i], -c.f[i]);
   return a;
@@ -158,6 +162,7 @@ inline __m512 _mm512_mask_loadu_ps(__m512 src, __mmask16 mask, const float* p) {
   return src;
 }
 inline void _mm512_store_ps(float* p, __m512 v) { std::memcpy(p, &v, sizeof v); }
+inline void _mm512_storeu_ps(float* p, __m512 v) { std::memcpy(p, &v, sizeof v); }
 constexpr int _MM_FROUND_TO_NEAREST_INT = 0, _MM_FROUND_NO_EXC = 8;
 // Only round-to-nearest-even with no scaling bits, which is all the kernel asks for.
 inline __m512 _mm512_roundscale_ps(__m512 a, int) {
