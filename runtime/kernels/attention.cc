@@ -232,17 +232,17 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
     // score kernel's row maxima stand in for the softmax's own pass over the rows. Otherwise
     // (a non-finite scale or mask value) the softmax finds both itself.
     bool finite = std::isfinite(q_mult);
-    for (size_t j = 0; key_bias && j < seq_len; ++j) finite = finite && std::isfinite(key_bias[j]);
+    for (size_t j = 0; finite && key_bias && j < seq_len; ++j) finite = std::isfinite(key_bias[j]);
     float row_max[4];
     float* maxima = finite ? row_max : nullptr;
     for (size_t i = 0; i < seq_len; i += 4) {
       const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
       qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len,
                  maxima);
-      float mult[4];
-      qs8_pv_softmax_rows(rows, seq_len, scores, seq_len, p_scale, p16, p_stride, mult, maxima);
+      float code_sums[4], mult[4];
+      qs8_pv_softmax_rows(rows, seq_len, scores, seq_len, p_scale, p16, p_stride, code_sums, maxima);
       for (size_t r = 0; r < rows; ++r) {
-        mult[r] = out_mult / mult[r];
+        mult[r] = out_mult / code_sums[r];
         if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
       }
       if (quantized_out) {
