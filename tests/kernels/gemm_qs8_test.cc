@@ -15,10 +15,12 @@
 #include "residual_norm_check.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// The VNNI tiles once more, on plain C++ stand-ins for their intrinsics (in namespace
+// The x86 kernels once more, on plain C++ stand-ins for their intrinsics (in namespace
 // encore::internal::shim): their logic is then tested on every x86 CPU, not only on VNNI ones.
 #include "x86_intrinsics_shim.h"
 #define ENCORE_GEMM_X86_SHIM 1
+#include "kernels/attention_x86.cc"
+#include "kernels/elementwise_x86.cc"
 #include "kernels/gemm_qs8_x86.cc"
 #endif
 

@@ -1,6 +1,6 @@
-// Plain C++ stand-ins for the x86 intrinsics runtime/kernels/gemm_qs8_x86.cc uses, with the
+// Plain C++ stand-ins for the x86 intrinsics encore's x86 kernel files use, with the
 // semantics of Intel's intrinsics guide, so that the VNNI tiles' indexing, tails and epilogue
-// run (slowly) on any CPU. Only what that file needs; lanes are little-endian as on x86.
+// run (slowly) on any CPU. Only what those files need; lanes are little-endian as on x86.
 #pragma once
 
 #include <cmath>
