@@ -241,10 +241,12 @@ void bm_linear_f32(benchmark::State& state, LinearShape shape) {
 
 // ------------------------------------------------------------------ attention core
 
-// One head over a fused [seq, 3 * hidden] QKV buffer, as the session calls it.
-// The integer attention's softmax alone: 4 rows of scores (a query tile) to int16 numerator codes.
+// The integer attention's softmax alone: 4 rows of scores (a query tile) to int16 numerator
+// codes; given_max 1 passes the row maxima as the score kernel returns them (the route
+// attention takes when no score can be NaN), 0 lets the softmax find them and check for NaN.
 void bm_softmax_codes(benchmark::State& state) {
   const size_t keys = static_cast<size_t>(state.range(0));
+  const bool given_max = state.range(1) != 0;
   if (!encore::qs8_pv_supported()) {
     state.SkipWithError("no integer P x V kernel on this CPU");
     return;
@@ -255,8 +257,13 @@ void bm_softmax_codes(benchmark::State& state) {
   std::vector<int16_t> codes(kRows * p_stride);
   float sums[kRows];
   const int32_t scale = encore::qs8_pv_prob_scale(keys);
+  float row_max[kRows];
+  for (size_t r = 0; r < kRows; ++r) {
+    row_max[r] = *std::max_element(scores.begin() + r * keys, scores.begin() + (r + 1) * keys);
+  }
   for (auto _ : state) {
-    encore::qs8_pv_softmax_rows(kRows, keys, scores.data(), keys, scale, codes.data(), p_stride, sums);
+    encore::qs8_pv_softmax_rows(kRows, keys, scores.data(), keys, scale, codes.data(), p_stride, sums,
+                                given_max ? row_max : nullptr);
     benchmark::DoNotOptimize(sums);
     benchmark::DoNotOptimize(codes.data());
   }
@@ -264,6 +271,7 @@ void bm_softmax_codes(benchmark::State& state) {
                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// One head over a fused [seq, 3 * hidden] QKV buffer, as the session calls it.
 void bm_attention(benchmark::State& state, bool int8) {
   const size_t seq = static_cast<size_t>(state.range(0));
   const size_t head_dim = static_cast<size_t>(state.range(1));
@@ -398,7 +406,9 @@ void register_all() {
         ->ArgsProduct({{16, 128, 512}, {32, 64}})
         ->Unit(benchmark::kMicrosecond);
   }
-  benchmark::RegisterBenchmark("softmax_codes", bm_softmax_codes)->ArgName("keys")->Arg(128)->Arg(512);
+  benchmark::RegisterBenchmark("softmax_codes", bm_softmax_codes)
+      ->ArgNames({"keys", "given_max"})
+      ->ArgsProduct({{128, 512}, {0, 1}});
   benchmark::RegisterBenchmark("layer_norm_f32", bm_layer_norm)
       ->ArgNames({"rows", "cols"})->Args({128, 384})->Args({128, 768})->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("residual_layer_norm", bm_residual_layer_norm)
