@@ -182,8 +182,9 @@ size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
   // 4 score rows + 4 scaled query rows + transposed K + dequantized V (int8 path only) + K
   // packed for the int8 score kernel (int8 path on CPUs that have one) + the float context
   // that int8 paths without an int8 epilogue quantize from. The integer P x V path keeps its
-  // int16 probability rows where the query rows and transposed K go, and its packed V where
-  // the dequantized V goes (both fit: head_dim >= 4, seq_len >= 1).
+  // uint8 probability rows where the query rows and transposed K go, its packed V where the
+  // dequantized V goes (both fit: head_dim >= 4, seq_len >= 1) and V's column means where the
+  // float context goes.
   return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim +
          (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float) +
          float_context_floats(seq_len, head_dim);
@@ -216,16 +217,18 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
   const float q_mult = q_scale * k_scale * scale;
   const size_t probs_step = probs_stride ? probs_stride : seq_len;
   if (qs8_scores_supported(head_dim) && qs8_pv_supported()) {
-    // Scores and P x V in integers: int16 softmax numerator codes times int8 V on vpdpwssd,
-    // scaled by v_scale / (sum of the codes) (and the context's quantization) in the epilogue. The
-    // probabilities output, when asked for, comes from the float softmax of the same scores;
-    // the context is the same either way.
+    // Scores and P x V in integers: uint8 softmax numerator codes times int8 V on vpdpbusd,
+    // plus what rounding the codes dropped credited at V's column means, scaled by v_scale / (sum
+    // of the numerators) (and the context's quantization) in the epilogue. The probabilities
+    // output, when asked for, comes from the float softmax of the same scores; the context is the
+    // same either way.
     int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
     qs8_scores_pack_keys(seq_len, head_dim, k, row_stride, k_packed);
-    const size_t p_stride = seq_len + seq_len % 2;
-    int16_t* p16 = reinterpret_cast<int16_t*>(q_rows);
-    int16_t* v16 = reinterpret_cast<int16_t*>(v_f);
-    qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v16);
+    const size_t p_stride = (seq_len + 3) / 4 * 4;
+    uint8_t* p8 = reinterpret_cast<uint8_t*>(q_rows);
+    int8_t* v_packed = reinterpret_cast<int8_t*>(v_f);
+    float* v_means = scratch + (attention_scratch_floats(seq_len, head_dim) - float_context_floats(seq_len, head_dim));
+    qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v_packed, v_means);
     const int32_t p_scale = qs8_pv_prob_scale(seq_len);
     const float out_mult = v_scale / (quantized_out ? quantized_out->scale : 1.0f);
     // Scores are exact integers times a finite multiplier plus a finite bias: never NaN, so the
@@ -239,17 +242,18 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
       const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
       qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len,
                  maxima);
-      float code_sums[4], mult[4];
-      qs8_pv_softmax_rows(rows, seq_len, scores, seq_len, p_scale, p16, p_stride, code_sums, maxima);
+      float sums[4], mass[4], mult[4];
+      qs8_pv_softmax_rows(rows, seq_len, scores, seq_len, p_scale, p8, p_stride, sums, mass, maxima);
       for (size_t r = 0; r < rows; ++r) {
-        mult[r] = out_mult / code_sums[r];
+        mult[r] = out_mult / sums[r];
         if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
       }
       if (quantized_out) {
-        qs8_pv(rows, seq_len, head_dim, p16, p_stride, v16, mult, nullptr, out_stride,
+        qs8_pv(rows, seq_len, head_dim, p8, p_stride, v_packed, mult, mass, v_means, nullptr, out_stride,
                quantized_out->out + i * out_stride, quantized_out->zero_point);
       } else {
-        qs8_pv(rows, seq_len, head_dim, p16, p_stride, v16, mult, out + i * out_stride, out_stride);
+        qs8_pv(rows, seq_len, head_dim, p8, p_stride, v_packed, mult, mass, v_means, out + i * out_stride,
+               out_stride);
       }
     }
     return;

@@ -1,6 +1,6 @@
 // x86 kernels of attention: int8 scores on vpdpbusd, their key packing, P x V in float and in
-// integers (vpdpwssd), and the integer softmax's codes. See x86_simd.h for how they are
-// compiled and tested.
+// integers (vpdpbusd on uint8 codes), the integer softmax's codes and V's packing. See
+// x86_simd.h for how they are compiled and tested.
 #include <cmath>
 #include <limits>
 
@@ -176,10 +176,10 @@ void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t
 }
 
 // Attention's P x V in integers: 4 probability rows x NV vectors of 16 output columns, NV <= 4;
-// each vpdpwssd adds one key pair (two int16 probabilities broadcast, two int16 values per
-// column) to 16 int32 sums.
+// each vpdpbusd adds one key quad (four uint8 codes broadcast, four int8 values per column) to
+// 16 int32 sums.
 template <size_t NV>
-ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_pv_block(const Qs8PvTile& t, const int16_t* const* p,
+ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_pv_block(const Qs8PvTile& t, const uint8_t* const* p,
                                                                  size_t c0) {
   __m512i acc[kQs8TileRows][NV];
   _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
@@ -188,33 +188,44 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_pv_block(const Qs8PvTile
   const size_t rest = t.cols - c0 - 16 * (NV - 1);
   const size_t last = rest < 16 ? rest : 16;
   const __mmask16 last_mask = static_cast<__mmask16>((1u << last) - 1u);
-  const int16_t* vr = t.v + 2 * c0;
-  for (size_t j = 0; j < t.pairs; ++j, vr += 2 * t.cols) {
+  const int8_t* vr = t.v + 4 * c0;
+  for (size_t j = 0; j < t.quads; ++j, vr += 4 * t.cols) {
     __m512i w[NV];
     _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
-      w[q] = q + 1 < NV ? _mm512_loadu_si512(vr + 32 * q) : _mm512_maskz_loadu_epi32(last_mask, vr + 32 * q);
+      w[q] = q + 1 < NV ? _mm512_loadu_si512(vr + 64 * q) : _mm512_maskz_loadu_epi32(last_mask, vr + 64 * q);
     }
     _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
-      int32_t pair;
-      std::memcpy(&pair, p[m] + 2 * j, sizeof pair);
-      const __m512i pm = _mm512_set1_epi32(pair);
-      _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_dpwssd_epi32(acc[m][q], pm, w[q]);
+      uint32_t quad;
+      std::memcpy(&quad, p[m] + 4 * j, sizeof quad);
+      const __m512i pm = _mm512_set1_epi32(static_cast<int>(quad));
+      _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) acc[m][q] = _mm512_dpbusd_epi32(acc[m][q], pm, w[q]);
     }
   }
   const __m512 lo = _mm512_set1_ps(-300.0f), hi = _mm512_set1_ps(300.0f);
   const __m512i zp = _mm512_set1_epi32(t.out_zero_point);
+  __m512 means[NV];
+  _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
+    means[q] = t.means ? _mm512_maskz_loadu_ps(q + 1 < NV ? __mmask16(0xFFFF) : last_mask, t.means + c0 + 16 * q)
+                       : _mm512_setzero_ps();
+  }
   _Pragma("GCC unroll 4") for (size_t m = 0; m < kQs8TileRows; ++m) {
     if (m < t.rows) {
       const __m512 mult = _mm512_set1_ps(t.mult[m]);
+      const __m512 mass = _mm512_set1_ps(t.mass && t.means ? t.mass[m] : 0.0f);
       _Pragma("GCC unroll 4") for (size_t q = 0; q < NV; ++q) {
         const __mmask16 mask = q + 1 < NV ? __mmask16(0xFFFF) : last_mask;
-        const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][q]), mult);
+        const __m512 y = _mm512_mul_ps(_mm512_fmadd_ps(mass, means[q], _mm512_cvtepi32_ps(acc[m][q])), mult);
         if (t.out_q) {
           // NaN to 0, clamped so that the conversion stays exact; vcvtps2dq rounds half to
           // even in the default mode; vpmovsdb saturates.
           const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, y, _CMP_ORD_Q), y), lo), hi);
-          _mm512_mask_cvtsepi32_storeu_epi8(t.out_q + m * t.out_stride + c0 + 16 * q, mask,
-                                            _mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
+          const __m512i codes = _mm512_add_epi32(_mm512_cvtps_epi32(v), zp);
+          int8_t* dst = t.out_q + m * t.out_stride + c0 + 16 * q;
+          if (mask == 0xFFFF) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtsepi32_epi8(codes));
+          } else {
+            _mm512_mask_cvtsepi32_storeu_epi8(dst, mask, codes);
+          }
         } else {
           _mm512_mask_storeu_ps(t.out + m * t.out_stride + c0 + 16 * q, mask, y);
         }
@@ -224,7 +235,7 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") inline void qs8_pv_block(const Qs8PvTile
 }
 
 ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_pv_avx512vnni(const Qs8PvTile& t) {
-  const int16_t* prow[kQs8TileRows];
+  const uint8_t* prow[kQs8TileRows];
   for (size_t m = 0; m < kQs8TileRows; ++m) prow[m] = t.p + (m < t.rows ? m : 0) * t.p_stride;
   size_t c0 = 0;
   for (; c0 + 64 <= t.cols; c0 += 64) qs8_pv_block<4>(t, prow, c0);
@@ -237,39 +248,63 @@ ENCORE_X86_TARGET("avx512f,avx512vnni") void qs8_pv_avx512vnni(const Qs8PvTile& 
   }
 }
 
-// Softmax numerator codes, round(e^x * scale) for x = score - max <= 0, 16 lanes at a time.
+// V's key quads, 16 columns at a time: each key's 16 bytes widened to 32-bit lanes and shifted
+// to its byte of the lane; the column sums by vpdpbusd of the quads with ones (V is the signed
+// operand there).
+ENCORE_X86_TARGET("avx512f,avx512bw,avx512vl,avx512vnni")
+void qs8_pv_pack_values_avx512vnni(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int8_t* packed,
+                                   float* means) {
+  const size_t full = cols / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (cols - full)) - 1u);
+  const __m512i ones = _mm512_set1_epi32(0x01010101);
+  const __m512 keys_f = _mm512_set1_ps(static_cast<float>(keys));
+  for (size_t c = 0; c < cols; c += 16) {
+    const __mmask16 mask = c < full ? __mmask16(0xFFFF) : tail;
+    __m512i sums = _mm512_setzero_si512();
+    for (size_t j = 0; j < keys; j += 4) {
+      __m512i quad = _mm512_setzero_si512();
+      for (size_t i = 0; i < 4 && j + i < keys; ++i) {
+        const __m512i b = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, v + (j + i) * v_stride + c));
+        quad = _mm512_or_si512(quad, _mm512_slli_epi32(b, static_cast<unsigned>(8 * i)));
+      }
+      sums = _mm512_dpbusd_epi32(sums, ones, quad);
+      _mm512_mask_storeu_epi32(packed + j * cols + 4 * c, mask, quad);
+    }
+    // float(sum) / keys, as the plain loops compute it.
+    if (means) _mm512_mask_storeu_ps(means + c, mask, _mm512_div_ps(_mm512_cvtepi32_ps(sums), keys_f));
+  }
+}
+
+// Softmax numerators e^x * scale for x = score - max <= 0, 16 lanes at a time.
 // x log2e = k + f with k a multiple of 1/16 and |f| <= 1/32, by the 1.5 * 2^19 trick (t = x
 // log2e + magic rounds to sixteenths; its low 4 mantissa bits are k's fraction j); then
 // scale * 2^(j/16) from a 16-entry table (one vpermps), times 2^f by a degree-2 polynomial
-// (relative error <= 1.7e-6, a twentieth of a code), times 2^floor(k) by vscalefps; adding
-// 1.5 * 2^23 rounds to the code, which sits in the low bits. x is clamped at -16 first
-// (codes are 0 below, and no denormal or infinite step follows), which also turns NaN into -16.
-// Eleven vector instructions for 16 keys, where exponent bits by shifts and a degree-5
-// polynomial took fourteen.
+// (relative error <= 1.7e-6), times 2^floor(k) by vscalefps. x is clamped at -16 first (the
+// numerator is below 3e-5 of the scale there, and no denormal or infinite step follows), which
+// also turns NaN into -16. Ten vector instructions for 16 keys, where exponent bits by shifts
+// and a degree-5 polynomial took thirteen.
 struct SoftmaxCodeConstants {
-  __m512 lo, log2e, magic16, table, c1, c2, magic23;
+  __m512 lo, log2e, magic16, table, c1, c2;
 };
 
-ENCORE_X86_TARGET("avx512f") inline __m512 softmax_codes(__m512 x, const SoftmaxCodeConstants& k) {
+ENCORE_X86_TARGET("avx512f") inline __m512 softmax_numerators(__m512 x, const SoftmaxCodeConstants& k) {
   x = _mm512_max_ps(x, k.lo);
   const __m512 t = _mm512_fmadd_ps(x, k.log2e, k.magic16);
   const __m512 sixteenths = _mm512_sub_ps(t, k.magic16);
   const __m512 f = _mm512_fmsub_ps(x, k.log2e, sixteenths);
   const __m512 table = _mm512_permutexvar_ps(_mm512_castps_si512(t), k.table);
   const __m512 poly = _mm512_mul_ps(_mm512_fmadd_ps(k.c2, f, k.c1), f);  // 2^f - 1
-  const __m512 e = _mm512_scalef_ps(_mm512_fmadd_ps(table, poly, table), sixteenths);
-  return _mm512_add_ps(e, k.magic23);
+  return _mm512_scalef_ps(_mm512_fmadd_ps(table, poly, table), sixteenths);
 }
 
 // qs8_pv_softmax_rows for R rows interleaved, so that one row's reductions (the maximum's
-// tree before its exponentials, the codes' sum after) overlap with the other rows' work. Per
-// row only vector work: the NaN test is one compare of the lane sums, the codes' sum a tree
-// (a store and 16 scalar adds per row had cost a fifth of the row). 128 keys: 37 ns per row
-// one row at a time with the degree-5 exponential, 29 ns now.
+// tree before its exponentials, the sums after) overlap with the other rows' work. Per row only
+// vector work: the NaN test is one compare of the lane sums, the sums trees (a store and 16
+// scalar adds per row had cost a fifth of the row).
 template <size_t R>
 ENCORE_X86_TARGET("avx512f,avx512bw")
-inline void softmax_i16_rows(size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
-                             size_t p_stride, float* sums, const float* row_max) {
+inline void softmax_u8_rows(size_t n, const float* scores, size_t s_stride, float p_scale, uint8_t* p, size_t p_stride,
+                            float* sums, float* mass, const float* row_max) {
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
   const size_t full = n / 16 * 16;
   const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1u);
@@ -316,57 +351,69 @@ inline void softmax_i16_rows(size_t n, const float* scores, size_t s_stride, flo
   k.table = _mm512_mul_ps(_mm512_loadu_ps(kPow2Sixteenths), _mm512_set1_ps(p_scale));
   k.c1 = _mm512_set1_ps(0.693147180559945f);      // ln 2
   k.c2 = _mm512_set1_ps(0.240226506959101f);      // ln^2 2 / 2
-  k.magic23 = _mm512_set1_ps(12582912.0f);        // 1.5 * 2^23: its ulp is 1
-  // The sum of the codes is kept on the float bits: each is magic's bits + code, and the
-  // magic parts cancel modulo 2^32 at the end (the true sum, <= keys * scale, fits int32).
-  alignas(64) static constexpr int16_t kLowWords[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20,
-                                                        22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
-                                                        44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
-  const __m512i low_words = _mm512_load_si512(kLowWords);
-  __m512i sum[R];
-  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) sum[m] = _mm512_setzero_si512();
+  // vcvtps2dq rounds each numerator to its code (to nearest even, the default mode).
+  __m512i code_sum[R];
+  __m512 sum[R];
+  _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+    code_sum[m] = _mm512_setzero_si512();
+    sum[m] = _mm512_setzero_ps();
+  }
+  // 64 keys at a time: two unsigned-saturating packs take four vectors of codes to bytes, ordered
+  // by 128-bit lane, which one dword permute puts back in key order for a single store (the
+  // store form of vpmovdb measured slow on Zen 4, and four of its register form cost more).
+  alignas(64) static constexpr int32_t kLaneOrder[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+  const __m512i lane_order = _mm512_load_si512(kLaneOrder);
   size_t j = 0;
-  for (; j + 32 <= n; j += 32) {
+  for (; j + 64 <= n; j += 64) {
     _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
-      const float* s = scores + m * s_stride + j;
-      const __m512i c0 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(s), vmax[m]), k));
-      const __m512i c1 = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(_mm512_loadu_ps(s + 16), vmax[m]), k));
-      sum[m] = _mm512_add_epi32(sum[m], _mm512_add_epi32(c0, c1));
-      // One word permute packs the 32 codes (each lane's low 16 bits).
-      _mm512_storeu_si512(p16 + m * p_stride + j, _mm512_permutex2var_epi16(c0, low_words, c1));
+      const float* sr = scores + m * s_stride + j;
+      __m512 e[4];
+      __m512i c[4];
+      _Pragma("GCC unroll 4") for (size_t v = 0; v < 4; ++v) {
+        e[v] = softmax_numerators(_mm512_sub_ps(_mm512_loadu_ps(sr + 16 * v), vmax[m]), k);
+        c[v] = _mm512_cvtps_epi32(e[v]);
+      }
+      sum[m] = _mm512_add_ps(sum[m], _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3])));
+      code_sum[m] = _mm512_add_epi32(code_sum[m], _mm512_add_epi32(_mm512_add_epi32(c[0], c[1]), _mm512_add_epi32(c[2], c[3])));
+      const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3]));
+      _mm512_storeu_si512(p + m * p_stride + j, _mm512_permutexvar_epi32(lane_order, bytes));
     }
   }
   for (; j < n; j += 16) {
     const __mmask16 mask = n - j >= 16 ? __mmask16(0xFFFF) : tail;
     _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
+      // Masked-off lanes read the maximum: finite work, kept out of the sums and the store.
       const __m512 s = _mm512_mask_loadu_ps(vmax[m], mask, scores + m * s_stride + j);
-      const __m512i c = _mm512_castps_si512(softmax_codes(_mm512_sub_ps(s, vmax[m]), k));
-      sum[m] = _mm512_mask_add_epi32(sum[m], mask, sum[m], c);
-      _mm512_mask_cvtepi32_storeu_epi16(p16 + m * p_stride + j, mask, c);  // vpmovdw keeps the low words
+      const __m512 e = softmax_numerators(_mm512_sub_ps(s, vmax[m]), k);
+      const __m512i c = _mm512_cvtps_epi32(e);
+      sum[m] = _mm512_mask_add_ps(sum[m], mask, sum[m], e);
+      code_sum[m] = _mm512_mask_add_epi32(code_sum[m], mask, code_sum[m], c);
+      _mm512_mask_cvtepi32_storeu_epi8(p + m * p_stride + j, mask, c);
     }
   }
+  const size_t padded = (n + 3) / 4 * 4;
   _Pragma("GCC unroll 4") for (size_t m = 0; m < R; ++m) {
-    int16_t* p = p16 + m * p_stride;
-    if (n % 2) p[n] = 0;
+    uint8_t* pm = p + m * p_stride;
+    for (size_t i = n; i < padded; ++i) pm[i] = 0;
     if (has_nan[m]) {
-      for (size_t i = 0; i < n + n % 2; ++i) p[i] = 0;
-      sums[m] = std::numeric_limits<float>::quiet_NaN();  // the context comes out NaN, as in the float path
+      for (size_t i = 0; i < n; ++i) pm[i] = 0;
+      sums[m] = mass[m] = std::numeric_limits<float>::quiet_NaN();
       continue;
     }
-    uint32_t total = isum_across_lanes(sum[m]);
-    total -= static_cast<uint32_t>(n) * 0x4B400000u;  // the bits of 1.5 * 2^23, once per code
-    sums[m] = static_cast<float>(static_cast<int32_t>(total));
+    const uint32_t codes = isum_across_lanes(code_sum[m]);  // <= keys * 255: fits int32
+    sums[m] = _mm512_cvtss_f32(sum_across_lanes(sum[m]));
+    mass[m] = sums[m] - static_cast<float>(static_cast<int32_t>(codes));
   }
 }
 
 ENCORE_X86_TARGET("avx512f,avx512bw")
-void softmax_i16_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
-                        size_t p_stride, float* sums, const float* row_max) {
+void softmax_u8_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, uint8_t* p,
+                       size_t p_stride, float* sums, float* mass, const float* row_max) {
   switch (rows) {
-    case 4: softmax_i16_rows<4>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
-    case 3: softmax_i16_rows<3>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
-    case 2: softmax_i16_rows<2>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
-    case 1: softmax_i16_rows<1>(n, scores, s_stride, p_scale, p16, p_stride, sums, row_max); break;
+    case 4: softmax_u8_rows<4>(n, scores, s_stride, p_scale, p, p_stride, sums, mass, row_max); break;
+    case 3: softmax_u8_rows<3>(n, scores, s_stride, p_scale, p, p_stride, sums, mass, row_max); break;
+    case 2: softmax_u8_rows<2>(n, scores, s_stride, p_scale, p, p_stride, sums, mass, row_max); break;
+    case 1: softmax_u8_rows<1>(n, scores, s_stride, p_scale, p, p_stride, sums, mass, row_max); break;
     default: break;
   }
 }

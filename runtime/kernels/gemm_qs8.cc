@@ -299,51 +299,68 @@ void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size
 
 bool qs8_pv_supported() {
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
-  // The softmax half packs its codes with an AVX-512 BW word permute.
-  static const bool dot = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni) && cpuinfo_has_x86_avx512bw();
+  // The softmax half and the V packing use AVX-512 BW (+ VL) byte loads and stores.
+  static const bool dot = qs8_gemm_kernel_supported(Qs8GemmKernel::kAvx512Vnni) && cpuinfo_has_x86_avx512bw() &&
+                          cpuinfo_has_x86_avx512vl();
   return dot;
 #else
   return false;
 #endif
 }
 
+namespace {
+size_t round_up4(size_t n) { return (n + 3) / 4 * 4; }
+}  // namespace
+
 int32_t qs8_pv_prob_scale(size_t keys) {
   // |sum| <= padded keys * scale * 128 must stay within int32.
-  const uint64_t padded = (static_cast<uint64_t>(keys) + 1) / 2 * 2;
-  const uint64_t limit = static_cast<uint64_t>(INT32_MAX) / (128 * (padded ? padded : 1));
-  return static_cast<int32_t>(limit < 32767 ? limit : 32767);
+  const uint64_t padded = round_up4(keys ? keys : 1);
+  const uint64_t limit = static_cast<uint64_t>(INT32_MAX) / (128 * padded);
+  return static_cast<int32_t>(limit < 255 ? limit : 255);
 }
 
-size_t qs8_pv_packed_values(size_t keys, size_t cols) { return (keys + 1) / 2 * 2 * cols; }
+size_t qs8_pv_packed_values(size_t keys, size_t cols) { return round_up4(keys) * cols; }
 
-void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int16_t* packed) {
-  for (size_t j = 0; j < keys; j += 2) {
-    const int8_t* v0 = v + j * v_stride;
-    const int8_t* v1 = j + 1 < keys ? v0 + v_stride : nullptr;  // odd count: a zero key
-    int16_t* dst = packed + j * cols;
-    for (size_t c = 0; c < cols; ++c) {
-      dst[2 * c] = v0[c];
-      dst[2 * c + 1] = v1 ? v1[c] : 0;
-    }
+void internal::qs8_pv_pack_values_portable(size_t keys, size_t cols, const int8_t* v, size_t v_stride,
+                                           int8_t* packed, float* means) {
+  for (size_t j = 0; j < round_up4(keys); ++j) {
+    int8_t* dst = packed + (j / 4) * 4 * cols + j % 4;
+    for (size_t c = 0; c < cols; ++c) dst[4 * c] = j < keys ? v[j * v_stride + c] : int8_t{0};
+  }
+  for (size_t c = 0; means && c < cols; ++c) {
+    int64_t sum = 0;
+    for (size_t j = 0; j < keys; ++j) sum += v[j * v_stride + c];
+    means[c] = static_cast<float>(sum) / static_cast<float>(keys);
   }
 }
 
-void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
-                         int16_t* p16, size_t p_stride, float* sums, const float* row_max) {
+void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int8_t* packed, float* means) {
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
-  internal::softmax_i16_avx512(rows, keys, scores, scores_stride, static_cast<float>(p_scale), p16, p_stride, sums,
-                               row_max);
+  if (qs8_pv_supported()) {
+    internal::qs8_pv_pack_values_avx512vnni(keys, cols, v, v_stride, packed, means);
+    return;
+  }
+#endif
+  internal::qs8_pv_pack_values_portable(keys, cols, v, v_stride, packed, means);
+}
+
+void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
+                         uint8_t* p, size_t p_stride, float* sums, float* mass, const float* row_max) {
+#if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
+  internal::softmax_u8_avx512(rows, keys, scores, scores_stride, static_cast<float>(p_scale), p, p_stride, sums, mass,
+                              row_max);
 #else
   // qs8_pv_supported() is false
-  (void)rows, (void)keys, (void)scores, (void)scores_stride, (void)p_scale, (void)p16, (void)p_stride, (void)sums;
-  (void)row_max;
+  (void)rows, (void)keys, (void)scores, (void)scores_stride, (void)p_scale, (void)p, (void)p_stride, (void)sums;
+  (void)mass, (void)row_max;
 #endif
 }
 
-void qs8_pv(size_t rows, size_t keys, size_t cols, const int16_t* p, size_t p_stride, const int16_t* packed,
-            const float* mult, float* out, size_t out_stride, int8_t* out_q, int32_t out_zero_point) {
-  const internal::Qs8PvTile t{rows,      (keys + 1) / 2, cols,  p,     p_stride,      packed,
-                              mult,      out,            out_q, out_stride, out_zero_point};
+void qs8_pv(size_t rows, size_t keys, size_t cols, const uint8_t* p, size_t p_stride, const int8_t* packed,
+            const float* mult, const float* mass, const float* means, float* out, size_t out_stride, int8_t* out_q,
+            int32_t out_zero_point) {
+  const internal::Qs8PvTile t{rows, round_up4(keys) / 4, cols, p, p_stride, packed, mult, mass, means,
+                              out,  out_q,               out_stride, out_zero_point};
 #if defined(ENCORE_HAVE_X86_VNNI_KERNELS)
   internal::qs8_pv_avx512vnni(t);
 #else

@@ -78,16 +78,22 @@ struct Qs8ScoreTile {
 
 // qs8_gemm_run with a given tile function (tests run shimmed x86 tiles through it).
 struct Qs8PvTile {
-  size_t rows, pairs, cols;
-  const int16_t* p;  // rows of 2 * pairs probabilities
+  size_t rows, quads, cols;
+  const uint8_t* p;  // rows of 4 * quads probability codes
   size_t p_stride;
-  const int16_t* v;  // qs8_pv_pack_values layout, [pairs][cols][2]
+  const int8_t* v;    // qs8_pv_pack_values layout, [quads][cols][4]
   const float* mult;  // [rows]
+  const float* mass;  // [rows] or null (then means is too)
+  const float* means;  // [cols] or null
   float* out;
   int8_t* out_q;  // when not null: int8 rows here instead of out (qs8_pv's contract)
   size_t out_stride;
   int32_t out_zero_point;
 };
+
+// qs8_pv_pack_values in plain loops.
+void qs8_pv_pack_values_portable(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int8_t* packed,
+                                 float* means);
 
 // qs8_scores_pack_keys with the term -input_offset * sum_c k[j][c], in plain loops.
 void qs8_scores_pack_keys_portable(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed,
@@ -108,11 +114,14 @@ void lut_qs8_avx512vbmi(size_t n, const int8_t* x, const int8_t* lut, int8_t* y)
 // fma(p[r][j], v[j][c], .), for c < cols. AVX-512F.
 void f32_pv_avx512(size_t rows, size_t keys, size_t cols, const float* p, size_t p_stride, const float* v,
                    size_t v_stride, float* out, size_t out_stride);
-// Attention's P x V in integers for rows 1..4 (qs8_pv's contract): vpdpwssd on key pairs.
+// Attention's P x V in integers for rows 1..4 (qs8_pv's contract): vpdpbusd on key quads.
 void qs8_pv_avx512vnni(const Qs8PvTile& t);
+// qs8_pv_pack_values's contract on AVX-512 F + BW + VL + VNNI.
+void qs8_pv_pack_values_avx512vnni(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int8_t* packed,
+                                   float* means);
 // qs8_pv_softmax_rows's contract on AVX-512 F + BW.
-void softmax_i16_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, int16_t* p16,
-                        size_t p_stride, float* sums, const float* row_max);
+void softmax_u8_avx512(size_t rows, size_t n, const float* scores, size_t s_stride, float p_scale, uint8_t* p,
+                       size_t p_stride, float* sums, float* mass, const float* row_max);
 // residual_layer_norm's contract on AVX-512 F + BW + VL.
 void residual_layer_norm_avx512(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
                                 const ResidualNormQs8& io);

@@ -287,32 +287,38 @@ TEST_CASE("attention P x V: the AVX-512 tile on intrinsic stand-ins (any x86 CPU
   check_all_pv(internal::shim::f32_pv_avx512);
 }
 
-// Integer P x V: exact int64 sums times the row multiplier, bit for bit; guards untouched.
+// Integer P x V: exact int64 sums plus the rounding mass at V's column means, times the row
+// multiplier, bit for bit (in the order the contract states); guards untouched.
 using Qs8PvFn = void (*)(const internal::Qs8PvTile&);
 
-void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, bool int8_out, Qs8PvFn pv) {
-  INFO("rows " << rows << " keys " << keys << " cols " << cols << " extreme " << extreme << " int8 " << int8_out);
+void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, bool int8_out, bool with_mass, Qs8PvFn pv) {
+  INFO("rows " << rows << " keys " << keys << " cols " << cols << " extreme " << extreme << " int8 " << int8_out
+               << " mass " << with_mass);
   std::mt19937 rng(static_cast<uint32_t>(rows * 7 + keys * 131 + cols + extreme));
   const int32_t p_scale = qs8_pv_prob_scale(keys);
   std::uniform_int_distribution<int> code(0, p_scale), v8(-128, 127);
-  const size_t p_stride = keys + keys % 2 + 4, v_stride = cols + 5, out_stride = cols + 3;
-  std::vector<int16_t> p(rows * p_stride, 0);
+  std::uniform_real_distribution<float> mass_dist(-2.0f, 40.0f);
+  const size_t p_stride = (keys + 3) / 4 * 4 + 8, v_stride = cols + 5, out_stride = cols + 3;
+  std::vector<uint8_t> p(rows * p_stride, 0);
   std::vector<int8_t> v(keys * v_stride);
   // extreme: every product at the bound qs8_pv_prob_scale guards (p_scale * -128).
   for (size_t r = 0; r < rows; ++r)
-    for (size_t j = 0; j < keys; ++j) p[r * p_stride + j] = static_cast<int16_t>(extreme ? p_scale : code(rng));
+    for (size_t j = 0; j < keys; ++j) p[r * p_stride + j] = static_cast<uint8_t>(extreme ? p_scale : code(rng));
   for (auto& x : v) x = static_cast<int8_t>(extreme ? -128 : v8(rng));
-  std::vector<int16_t> packed(qs8_pv_packed_values(keys, cols));
-  qs8_pv_pack_values(keys, cols, v.data(), v_stride, packed.data());
+  std::vector<int8_t> packed(qs8_pv_packed_values(keys, cols));
+  std::vector<float> means(cols);
+  qs8_pv_pack_values(keys, cols, v.data(), v_stride, packed.data(), means.data());
+  float mass[4];
+  for (float& m : mass) m = mass_dist(rng);
   // int8: multipliers that put typical sums around tens of codes, and some past saturation.
-  const float mult[4] = {1.5e-7f, -2.25e-6f, 3.0e-5f, 7.0e-8f};
+  const float mult[4] = {1.5e-5f, -2.25e-4f, 3.0e-3f, 7.0e-6f};
   const float guard = -7777.0f;
   const int8_t guard_q = 99;
   const int32_t zp = -3;
   std::vector<float> out(4 * out_stride, guard);
   std::vector<int8_t> out_q(4 * out_stride, guard_q);
-  pv({rows, (keys + 1) / 2, cols, p.data(), p_stride, packed.data(), mult, out.data(),
-      int8_out ? out_q.data() : nullptr, out_stride, zp});
+  pv({rows, (keys + 3) / 4, cols, p.data(), p_stride, packed.data(), mult, with_mass ? mass : nullptr,
+      with_mass ? means.data() : nullptr, out.data(), int8_out ? out_q.data() : nullptr, out_stride, zp});
   size_t differ = 0;
   for (size_t r = 0; r < 4; ++r) {
     for (size_t c = 0; c < out_stride; ++c) {
@@ -321,10 +327,12 @@ void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, bool int8
       if (r < rows && c < cols) {
         int64_t acc = 0;
         for (size_t j = 0; j < keys; ++j) acc += int64_t{p[r * p_stride + j]} * v[j * v_stride + c];
+        const float y = std::fma(with_mass ? mass[r] : 0.0f, with_mass ? means[c] : 0.0f, static_cast<float>(acc)) *
+                        mult[r];
         if (int8_out) {
-          want_q = internal::saturate_round_qs8(static_cast<float>(acc) * mult[r], float(zp));
+          want_q = internal::saturate_round_qs8(y, float(zp));
         } else {
-          want = static_cast<float>(acc) * mult[r];
+          want = y;
         }
       }
       if (int8_out) {
@@ -339,26 +347,27 @@ void check_qs8_pv(size_t rows, size_t keys, size_t cols, bool extreme, bool int8
 
 void check_all_qs8_pv(Qs8PvFn pv) {
   for (size_t rows : {1, 3, 4}) {
-    for (size_t keys : {1, 2, 7, 64, 129}) {
+    for (size_t keys : {1, 2, 3, 5, 7, 64, 129}) {
       for (size_t cols : {4, 13, 16, 32, 50, 64, 65, 100, 128}) {
-        check_qs8_pv(rows, keys, cols, false, false, pv);
-        check_qs8_pv(rows, keys, cols, false, true, pv);
+        check_qs8_pv(rows, keys, cols, false, false, true, pv);
+        check_qs8_pv(rows, keys, cols, false, true, true, pv);
+        check_qs8_pv(rows, keys, cols, false, false, false, pv);
       }
     }
   }
-  for (size_t keys : {511, 512, 1000, 4097}) check_qs8_pv(4, keys, 32, true, false, pv);
+  for (size_t keys : {511, 512, 1000, 4097, 65536}) check_qs8_pv(4, keys, 32, true, false, false, pv);
 }
 
 TEST_CASE("qs8 attention P x V: the prob scale keeps every sum within int32") {
-  CHECK(qs8_pv_prob_scale(1) == 32767);
-  CHECK(qs8_pv_prob_scale(512) == 32767);
-  for (size_t keys : {1, 2, 3, 511, 512, 513, 1000, 4097, 100000}) {
+  CHECK(qs8_pv_prob_scale(1) == 255);
+  CHECK(qs8_pv_prob_scale(4096) == 255);
+  for (size_t keys : {1, 2, 3, 511, 512, 513, 1000, 4097, 65536, 65793, 65800, 1000000}) {
     INFO("keys " << keys);
-    const int64_t padded = static_cast<int64_t>((keys + 1) / 2 * 2);
+    const int64_t padded = static_cast<int64_t>((keys + 3) / 4 * 4);
     CHECK(qs8_pv_prob_scale(keys) >= 1);
     CHECK(padded * qs8_pv_prob_scale(keys) * 128 <= INT32_MAX);
   }
-  CHECK(qs8_pv_prob_scale(1000) < 32767);
+  CHECK(qs8_pv_prob_scale(70000) < 255);
 }
 
 TEST_CASE("qs8 attention P x V: the AVX-512 VNNI kernel equals exact integer math (where the CPU has it)") {
@@ -373,78 +382,158 @@ TEST_CASE("qs8 attention P x V: the AVX-512 VNNI kernel on intrinsic stand-ins (
   check_all_qs8_pv(internal::shim::qs8_pv_avx512vnni);
 }
 
-// Softmax numerators as codes, for 1..4 rows at once (each its own scores): within one code of
-// round(exp(s - max) * scale) in double; each sum returned is exactly its row's codes' sum;
-// masked keys 0, the pad after an odd count 0, nothing written past it or between rows.
-using SoftmaxI16Fn = void (*)(size_t, size_t, const float*, size_t, float, int16_t*, size_t, float*, const float*);
+// V packing: key quads with zero padding keys and the column means, equal to the plain loops
+// (whose layout the P x V checks above rely on); nothing written past the packed size.
+using PackValuesFn = void (*)(size_t, size_t, const int8_t*, size_t, int8_t*, float*);
 
-void check_softmax_i16(size_t rows, size_t keys, SoftmaxI16Fn softmax) {
+void check_pack_values(PackValuesFn pack) {
+  for (size_t keys : {1, 2, 3, 4, 5, 7, 64, 129}) {
+    for (size_t cols : {4, 13, 16, 32, 50, 64, 65}) {
+      INFO("keys " << keys << " cols " << cols);
+      std::mt19937 rng(static_cast<uint32_t>(keys * 31 + cols));
+      std::uniform_int_distribution<int> v8(-128, 127);
+      const size_t v_stride = cols + 7;
+      std::vector<int8_t> v(keys * v_stride);
+      for (auto& x : v) x = static_cast<int8_t>(v8(rng));
+      const size_t size = qs8_pv_packed_values(keys, cols);
+      std::vector<int8_t> want(size + 64, 55), got(size + 64, 55);
+      std::vector<float> want_means(cols + 1, -1.0f), got_means(cols + 1, -1.0f);
+      internal::qs8_pv_pack_values_portable(keys, cols, v.data(), v_stride, want.data(), want_means.data());
+      pack(keys, cols, v.data(), v_stride, got.data(), got_means.data());
+      CHECK(got == want);
+      CHECK(std::memcmp(got_means.data(), want_means.data(), got_means.size() * sizeof(float)) == 0);
+      // The plain loops' layout: key j, column c at quad j / 4, byte 4 c + j % 4.
+      size_t off = 0;
+      for (size_t j = 0; j < (keys + 3) / 4 * 4; ++j)
+        for (size_t c = 0; c < cols; ++c)
+          off += want[(j / 4) * 4 * cols + 4 * c + j % 4] != (j < keys ? v[j * v_stride + c] : 0);
+      CHECK(off == 0);
+      CHECK(want[size] == 55);
+      CHECK(want_means[cols] == -1.0f);
+      int64_t sum0 = 0;
+      for (size_t j = 0; j < keys; ++j) sum0 += v[j * v_stride];
+      CHECK(want_means[0] == doctest::Approx(double(sum0) / double(keys)).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("qs8 attention V packing: the AVX-512 kernel equals the plain loops (where the CPU has it)") {
+  if (!qs8_pv_supported()) {
+    MESSAGE("no AVX-512 VNNI + BW here: the packing runs on intrinsic stand-ins in the next test");
+    return;
+  }
+  check_pack_values(internal::qs8_pv_pack_values_avx512vnni);
+}
+
+TEST_CASE("qs8 attention V packing: the AVX-512 kernel on intrinsic stand-ins (any x86 CPU)") {
+  check_pack_values(internal::shim::qs8_pv_pack_values_avx512vnni);
+}
+
+// Softmax numerators as codes, for 1..4 rows at once (each its own scores): within one code of
+// round(exp(s - max) * scale) in double; each sum within a relative 1e-5 of the numerators' sum
+// and each mass exactly that sum less the codes'; masked keys 0, the pad up to a multiple of 4
+// keys 0, nothing written past it or between rows.
+using SoftmaxU8Fn = void (*)(size_t, size_t, const float*, size_t, float, uint8_t*, size_t, float*, float*,
+                             const float*);
+
+void check_softmax_u8(size_t rows, size_t keys, SoftmaxU8Fn softmax) {
   INFO("rows " << rows << ", keys " << keys);
   std::mt19937 rng(static_cast<uint32_t>(keys * 4 + rows));
   std::uniform_real_distribution<float> u(-12.0f, 12.0f);
   std::uniform_int_distribution<int> coin(0, 5);
-  const size_t s_stride = keys + 3, p_stride = keys + keys % 2 + 6;
+  const size_t s_stride = keys + 3, p_stride = (keys + 3) / 4 * 4 + 6;
   std::vector<float> s(rows * s_stride, std::numeric_limits<float>::quiet_NaN());  // gaps NaN: must not be read
   for (size_t r = 0; r < rows; ++r) {
     for (size_t j = 0; j < keys; ++j) s[r * s_stride + j] = coin(rng) == 0 ? std::numeric_limits<float>::lowest() : u(rng);
   }
   const int32_t p_scale = qs8_pv_prob_scale(keys);
-  const int16_t guard = -31111;
-  std::vector<int16_t> p(rows * p_stride, guard);
-  float totals[4];
-  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p.data(), p_stride, totals, nullptr);
+  const uint8_t guard = 0xA5;
+  std::vector<uint8_t> p(rows * p_stride, guard);
+  float sums[4], mass[4];
+  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p.data(), p_stride, sums, mass, nullptr);
   // Given each row's maximum (as qs8_scores finds it), the same codes and sums.
-  float row_max[4], totals_given[4];
+  float row_max[4], sums_given[4], mass_given[4];
   for (size_t r = 0; r < rows; ++r) row_max[r] = *std::max_element(s.begin() + r * s_stride, s.begin() + r * s_stride + keys);
-  std::vector<int16_t> p_given(rows * p_stride, guard);
-  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p_given.data(), p_stride, totals_given, row_max);
+  std::vector<uint8_t> p_given(rows * p_stride, guard);
+  softmax(rows, keys, s.data(), s_stride, static_cast<float>(p_scale), p_given.data(), p_stride, sums_given, mass_given,
+          row_max);
   CHECK(p_given == p);
-  CHECK(std::memcmp(totals_given, totals, rows * sizeof(float)) == 0);
+  CHECK(std::memcmp(sums_given, sums, rows * sizeof(float)) == 0);
+  CHECK(std::memcmp(mass_given, mass, rows * sizeof(float)) == 0);
   for (size_t r = 0; r < rows; ++r) {
     const float* sr = s.data() + r * s_stride;
-    const int16_t* pr = p.data() + r * p_stride;
+    const uint8_t* pr = p.data() + r * p_stride;
     double max = -std::numeric_limits<double>::infinity();
     for (size_t j = 0; j < keys; ++j) max = std::max(max, double{sr[j]});
     int64_t code_sum = 0;
+    double exact_sum = 0.0;
     size_t off = 0;
     for (size_t j = 0; j < keys; ++j) {
-      const double e = std::exp(double{sr[j]} - max);
+      const double e = std::exp(double{sr[j]} - max) * p_scale;
       // The contract: within one of the rounded value; the kernel's error budget: the
-      // approximation stays within a quarter code of exact (rounding adds the other half).
-      off += std::abs(std::lround(e * p_scale) - pr[j]) > 1;
-      off += std::abs(e * p_scale - pr[j]) > 0.75;
+      // approximation stays within a hundredth of a code of exact (rounding adds the other half).
+      off += std::abs(std::lround(e) - pr[j]) > 1;
+      off += std::abs(e - pr[j]) > 0.51;
       code_sum += pr[j];
+      exact_sum += e;
     }
     CHECK(off == 0);
-    CHECK(totals[r] == static_cast<float>(code_sum));
-    const size_t end = keys + keys % 2;
-    if (keys % 2) CHECK(pr[keys] == 0);
+    CHECK(sums[r] == doctest::Approx(exact_sum).epsilon(1e-5));
+    CHECK(mass[r] == sums[r] - static_cast<float>(code_sum));
+    const size_t end = (keys + 3) / 4 * 4;
+    for (size_t j = keys; j < end; ++j) CHECK(pr[j] == 0);
     for (size_t j = end; j < p_stride; ++j) CHECK(pr[j] == guard);
   }
 }
 
-void check_all_softmax_i16(SoftmaxI16Fn softmax) {
+void check_all_softmax_u8(SoftmaxU8Fn softmax) {
   for (size_t rows = 1; rows <= 4; ++rows) {
-    for (size_t keys : {1, 2, 3, 15, 16, 17, 31, 32, 33, 64, 100, 128, 513, 4097}) check_softmax_i16(rows, keys, softmax);
+    for (size_t keys : {1, 2, 3, 15, 16, 17, 31, 32, 33, 64, 100, 128, 513, 4097}) check_softmax_u8(rows, keys, softmax);
   }
-  // Every key masked: a uniform row (as the float softmax gives).
+  // The numerators' approximation, which the coarse codes hide: rows of one key at the maximum
+  // and 63 at x below it, for x down to -16 in steps that visit every sixteenth of a power of
+  // two; the sum, 255 (1 + 63 e^x), within 4e-6 (the polynomial's 1.7e-6, plus float sums).
+  {
+    constexpr size_t kKeys = 64;
+    std::vector<float> row(4 * kKeys);
+    std::vector<uint8_t> codes(4 * kKeys);
+    float sums[4], mass[4];
+    size_t off = 0;
+    for (int i = 0; i < 320; i += 4) {
+      for (size_t r = 0; r < 4; ++r) {
+        const float x = -0.05f * static_cast<float>(i + static_cast<int>(r));
+        row[r * kKeys] = 0.0f;
+        for (size_t j = 1; j < kKeys; ++j) row[r * kKeys + j] = x;
+      }
+      softmax(4, kKeys, row.data(), kKeys, 255.0f, codes.data(), kKeys, sums, mass, nullptr);
+      for (size_t r = 0; r < 4; ++r) {
+        const double want = 255.0 * (1.0 + 63.0 * std::exp(double{row[r * kKeys + 1]}));
+        off += std::fabs(sums[r] - want) > 4e-6 * want;
+      }
+    }
+    CHECK(off == 0);
+  }
+  // Every key masked: a uniform row (as the float softmax gives), nothing lost to rounding.
   std::vector<float> masked(9, std::numeric_limits<float>::lowest());
-  std::vector<int16_t> p(12, -1);
-  float totals[4];
-  softmax(1, 9, masked.data(), 9, 32767.0f, p.data(), 10, totals, nullptr);
-  CHECK(totals[0] == 9.0f * 32767.0f);
-  for (size_t j = 0; j < 9; ++j) CHECK(p[j] == 32767);
-  // A NaN score makes its row's sum NaN, so that its output is NaN, as in the float path; its
+  std::vector<uint8_t> p(16, 1);
+  float sums[4], mass[4];
+  softmax(1, 9, masked.data(), 9, 255.0f, p.data(), 12, sums, mass, nullptr);
+  CHECK(sums[0] == 9.0f * 255.0f);
+  CHECK(mass[0] == 0.0f);
+  for (size_t j = 0; j < 9; ++j) CHECK(p[j] == 255);
+  for (size_t j = 9; j < 12; ++j) CHECK(p[j] == 0);
+  // A NaN score makes its row's sums NaN, so that its output is NaN, as in the float path; its
   // codes 0; the rows around it as without it.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> three_rows{0.5f, 0.0f, 1.0f, 0.5f, nan, 1.0f, 0.0f, 0.0f, 0.0f};
-  softmax(3, 3, three_rows.data(), 3, 32767.0f, p.data(), 4, totals, nullptr);
-  CHECK(std::isnan(totals[1]));
+  softmax(3, 3, three_rows.data(), 3, 255.0f, p.data(), 4, sums, mass, nullptr);
+  CHECK(std::isnan(sums[1]));
+  CHECK(std::isnan(mass[1]));
   for (size_t j = 4; j < 8; ++j) CHECK(p[j] == 0);
-  CHECK(p[2] == 32767);
-  CHECK(p[10] == 32767);
-  CHECK(totals[2] == 3.0f * 32767.0f);
-  CHECK(totals[0] == static_cast<float>(p[0] + p[1] + p[2]));
+  CHECK(p[2] == 255);
+  CHECK(p[10] == 255);
+  CHECK(sums[2] == 3.0f * 255.0f);
+  CHECK(mass[0] == sums[0] - static_cast<float>(p[0] + p[1] + p[2]));
 }
 
 TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel against double exp (where the CPU has it)") {
@@ -452,11 +541,11 @@ TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel against double exp (w
     MESSAGE("no AVX-512 VNNI + BW here: the kernel runs on intrinsic stand-ins in the next test");
     return;
   }
-  check_all_softmax_i16(internal::softmax_i16_avx512);
+  check_all_softmax_u8(internal::softmax_u8_avx512);
 }
 
 TEST_CASE("qs8 attention softmax codes: the AVX-512 kernel on intrinsic stand-ins (any x86 CPU)") {
-  check_all_softmax_i16(internal::shim::softmax_i16_avx512);
+  check_all_softmax_u8(internal::shim::softmax_u8_avx512);
 }
 
 TEST_CASE("residual_layer_norm: the AVX-512 kernel (where the CPU has it)") {

@@ -315,6 +315,65 @@ inline __m512i _mm512_dpwssd_epi32(__m512i acc, __m512i a, __m512i b) {
   }
   return acc;
 }
+// The uint8 P x V path: V's key quads, the codes' bytes.
+inline __m512i _mm512_cvtepu8_epi32(__m128i a) {
+  __m512i v;
+  for (int i = 0; i < 16; ++i) v.d[i] = static_cast<uint8_t>(a.b[i]);
+  return v;
+}
+inline __m512i _mm512_or_si512(__m512i a, __m512i b) {
+  for (int i = 0; i < 16; ++i) a.d[i] |= b.d[i];
+  return a;
+}
+inline void _mm512_mask_storeu_epi32(void* p, __mmask16 mask, __m512i a) {
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) std::memcpy(static_cast<char*>(p) + 4 * i, &a.d[i], 4);
+  }
+}
+// vpmovdb: each lane's low byte (truncation).
+inline __m128i _mm512_cvtepi32_epi8(__m512i a) {
+  __m128i v;
+  for (int i = 0; i < 16; ++i) v.b[i] = static_cast<int8_t>(a.d[i] & 0xFF);
+  return v;
+}
+inline void _mm512_mask_cvtepi32_storeu_epi8(void* p, __mmask16 mask, __m512i a) {
+  for (int i = 0; i < 16; ++i) {
+    if (mask >> i & 1) static_cast<int8_t*>(p)[i] = static_cast<int8_t>(a.d[i] & 0xFF);
+  }
+}
+// vpackusdw / vpackuswb: per 128-bit lane, a's then b's elements narrowed with unsigned
+// saturation.
+inline __m512i _mm512_packus_epi32(__m512i a, __m512i b) {
+  uint16_t w[32];
+  for (int lane = 0; lane < 4; ++lane) {
+    for (int i = 0; i < 4; ++i) {
+      const int32_t x = a.d[4 * lane + i], y = b.d[4 * lane + i];
+      w[8 * lane + i] = static_cast<uint16_t>(x < 0 ? 0 : x > 65535 ? 65535 : x);
+      w[8 * lane + 4 + i] = static_cast<uint16_t>(y < 0 ? 0 : y > 65535 ? 65535 : y);
+    }
+  }
+  return shim_load<__m512i>(w);
+}
+inline __m512i _mm512_packus_epi16(__m512i a, __m512i b) {
+  int16_t wa[32], wb[32];
+  uint8_t r[64];
+  std::memcpy(wa, &a, 64);
+  std::memcpy(wb, &b, 64);
+  for (int lane = 0; lane < 4; ++lane) {
+    for (int i = 0; i < 8; ++i) {
+      const int x = wa[8 * lane + i], y = wb[8 * lane + i];
+      r[16 * lane + i] = static_cast<uint8_t>(x < 0 ? 0 : x > 255 ? 255 : x);
+      r[16 * lane + 8 + i] = static_cast<uint8_t>(y < 0 ? 0 : y > 255 ? 255 : y);
+    }
+  }
+  return shim_load<__m512i>(r);
+}
+// vpermd: dword i of the result is dword idx[i] % 16 of a.
+inline __m512i _mm512_permutexvar_epi32(__m512i idx, __m512i a) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i) r.d[i] = a.d[idx.d[i] & 15];
+  return r;
+}
 
 inline __m256i _mm256_loadu_si256(const __m256i* p) { return shim_load<__m256i>(p); }
 inline __m256i _mm256_set1_epi32(int x) { return shim_set1<__m256i>(x); }

@@ -241,7 +241,7 @@ void bm_linear_f32(benchmark::State& state, LinearShape shape) {
 
 // ------------------------------------------------------------------ attention core
 
-// The integer attention's softmax alone: 4 rows of scores (a query tile) to int16 numerator
+// The integer attention's softmax alone: 4 rows of scores (a query tile) to uint8 numerator
 // codes; given_max 1 passes the row maxima as the score kernel returns them (the route
 // attention takes when no score can be NaN), 0 lets the softmax find them and check for NaN.
 void bm_softmax_codes(benchmark::State& state) {
@@ -253,16 +253,16 @@ void bm_softmax_codes(benchmark::State& state) {
   }
   constexpr size_t kRows = 4;
   auto scores = random_vector<float>(kRows * keys, -8, 8, 12);
-  const size_t p_stride = keys + keys % 2;
-  std::vector<int16_t> codes(kRows * p_stride);
-  float sums[kRows];
+  const size_t p_stride = (keys + 3) / 4 * 4;
+  std::vector<uint8_t> codes(kRows * p_stride);
+  float sums[kRows], mass[kRows];
   const int32_t scale = encore::qs8_pv_prob_scale(keys);
   float row_max[kRows];
   for (size_t r = 0; r < kRows; ++r) {
     row_max[r] = *std::max_element(scores.begin() + r * keys, scores.begin() + (r + 1) * keys);
   }
   for (auto _ : state) {
-    encore::qs8_pv_softmax_rows(kRows, keys, scores.data(), keys, scale, codes.data(), p_stride, sums,
+    encore::qs8_pv_softmax_rows(kRows, keys, scores.data(), keys, scale, codes.data(), p_stride, sums, mass,
                                 given_max ? row_max : nullptr);
     benchmark::DoNotOptimize(sums);
     benchmark::DoNotOptimize(codes.data());
