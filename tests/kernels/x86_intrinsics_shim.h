@@ -147,10 +147,6 @@ inline __m512 _mm512_permutexvar_ps(__m512i idx, __m512 a) {
   for (int i = 0; i < 16; ++i) r.f[i] = a.f[static_cast<uint32_t>(idx.d[i]) % 16];
   return r;
 }
-inline __m512 _mm512_fnmadd_ps(__m512 a, __m512 b, __m512 c) {
-  for (int i = 0; i < 16; ++i) a.f[i] = std::fma(-a.f[i], b.f[i], c.f[i]);
-  return a;
-}
 inline __m512 _mm512_mask_add_ps(__m512 src, __mmask16 mask, __m512 a, __m512 b) {
   for (int i = 0; i < 16; ++i) src.f[i] = (mask >> i & 1) ? a.f[i] + b.f[i] : src.f[i];
   return src;
@@ -163,12 +159,6 @@ inline __m512 _mm512_mask_loadu_ps(__m512 src, __mmask16 mask, const float* p) {
 }
 inline void _mm512_store_ps(float* p, __m512 v) { std::memcpy(p, &v, sizeof v); }
 inline void _mm512_storeu_ps(float* p, __m512 v) { std::memcpy(p, &v, sizeof v); }
-constexpr int _MM_FROUND_TO_NEAREST_INT = 0, _MM_FROUND_NO_EXC = 8;
-// Only round-to-nearest-even with no scaling bits, which is all the kernel asks for.
-inline __m512 _mm512_roundscale_ps(__m512 a, int) {
-  for (auto& f : a.f) f = std::nearbyint(f);
-  return a;
-}
 // vscalefps: a * 2^floor(b); NaN in either gives NaN.
 inline __m512 _mm512_scalef_ps(__m512 a, __m512 b) {
   for (int i = 0; i < 16; ++i) {
@@ -180,30 +170,6 @@ inline __m512 _mm512_scalef_ps(__m512 a, __m512 b) {
   }
   return a;
 }
-// vcvttps2dq: truncation; NaN and out-of-range give INT32_MIN.
-inline __m512i _mm512_cvttps_epi32(__m512 a) {
-  __m512i r;
-  for (int i = 0; i < 16; ++i) {
-    const float f = a.f[i];
-    r.d[i] = (f == f && f > -2147483648.0f && f < 2147483648.0f) ? static_cast<int32_t>(f) : INT32_MIN;
-  }
-  return r;
-}
-// vpmovdw: each lane's low 16 bits.
-inline __m256i _mm512_cvtepi32_epi16(__m512i a) {
-  __m256i r;
-  int16_t h[16];
-  for (int i = 0; i < 16; ++i) h[i] = static_cast<int16_t>(static_cast<uint16_t>(a.d[i]));
-  std::memcpy(&r, h, sizeof r);
-  return r;
-}
-inline void _mm512_mask_cvtepi32_storeu_epi16(void* p, __mmask16 mask, __m512i a) {
-  for (int i = 0; i < 16; ++i) {
-    const int16_t h = static_cast<int16_t>(static_cast<uint16_t>(a.d[i]));
-    if (mask >> i & 1) std::memcpy(static_cast<char*>(p) + 2 * i, &h, 2);
-  }
-}
-inline void _mm256_storeu_si256(__m256i* p, __m256i v) { std::memcpy(p, &v, sizeof v); }
 inline __m512i _mm512_castps_si512(__m512 a) { return shim_load<__m512i>(&a); }
 inline __m512 _mm512_castsi512_ps(__m512i a) { return shim_load<__m512>(&a); }
 inline __m512i _mm512_mullo_epi32(__m512i a, __m512i b) {
@@ -288,32 +254,12 @@ inline __m512 _mm512_permute_ps(__m512 a, int imm) {
 }
 inline float _mm512_cvtss_f32(__m512 a) { return a.f[0]; }
 inline void _mm512_storeu_si512(void* p, __m512i v) { std::memcpy(p, &v, sizeof v); }
-// vpermt2w: word i of the result is word idx[i] % 64 of the 64-word concatenation a:b.
-inline __m512i _mm512_permutex2var_epi16(__m512i a, __m512i idx, __m512i b) {
-  int16_t w[64], ix[32], r[32];
-  std::memcpy(w, &a, 64);
-  std::memcpy(w + 32, &b, 64);
-  std::memcpy(ix, &idx, 64);
-  for (int i = 0; i < 32; ++i) r[i] = w[ix[i] & 63];
-  return shim_load<__m512i>(r);
-}
 inline __m512i _mm512_maskz_loadu_epi32(__mmask16 mask, const void* p) {
   __m512i v{};
   for (int i = 0; i < 16; ++i) {
     if (mask >> i & 1) std::memcpy(&v.d[i], static_cast<const char*>(p) + 4 * i, 4);
   }
   return v;
-}
-// vpdpwssd: each 32-bit lane += the two products of its signed 16-bit halves, wrapping.
-inline __m512i _mm512_dpwssd_epi32(__m512i acc, __m512i a, __m512i b) {
-  for (int i = 0; i < 16; ++i) {
-    int16_t sa[2], sb[2];
-    std::memcpy(sa, &a.d[i], 4);
-    std::memcpy(sb, &b.d[i], 4);
-    const int64_t sum = int64_t{acc.d[i]} + int32_t{sa[0]} * sb[0] + int32_t{sa[1]} * sb[1];
-    acc.d[i] = static_cast<int32_t>(static_cast<uint32_t>(sum));
-  }
-  return acc;
 }
 // The uint8 P x V path: V's key quads, the codes' bytes.
 inline __m512i _mm512_cvtepu8_epi32(__m128i a) {
