@@ -5,6 +5,11 @@ add_library(encore STATIC
   xnnpack/xnn_linear.cc
   encoder/activation_arena.cc
   encoder/session.cc
+  encoder/attention_jobs.cc
+  encoder/inputs.cc
+  encoder/layer_ops.cc
+  encoder/plan.cc
+  encoder/steps.cc
   tokenizer/wordpiece_tokenizer.cc
   text/text_batch.cc
   text/text_encoder.cc

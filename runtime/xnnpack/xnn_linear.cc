@@ -23,13 +23,15 @@ const char* xnn_status_name(enum xnn_status s) {
   }
   return "unknown status";
 }
+
+std::string prefix(const char* what) { return what[0] ? cat(what, ": ") : std::string(); }
 }  // namespace
 
 Status xnn_error(enum xnn_status status, const char* call, const char* what) {
   StatusCode code = status == xnn_status_out_of_memory       ? StatusCode::kResourceExhausted
                     : status == xnn_status_unsupported_hardware ? StatusCode::kUnsupported
                                                                 : StatusCode::kInternal;
-  return Status(code, cat(what, ": XNNPACK ", call, " failed: ", xnn_status_name(status)));
+  return Status(code, cat(prefix(what), "XNNPACK ", call, " failed: ", xnn_status_name(status)));
 }
 
 Status xnnpack_initialize() {
@@ -62,7 +64,7 @@ Result<LinearOp> LinearOp::create_qc8(const LinearWeights& w, ActivationQuant in
     // XNNPACK requires input_scale * kernel_scale / output_scale in [2^-32, 256).
     double requant = double(input.scale) * kernel_scale[static_cast<size_t>(r)];
     if (!(requant >= std::ldexp(1.0, -32) && requant < 256.0)) {
-      return unsupported(cat(what, ": requantization scale ", requant, " of row ", r,
+      return unsupported(cat(prefix(what), "requantization scale ", requant, " of row ", r,
                              " is outside XNNPACK's range [2^-32, 256)"));
     }
   }
@@ -71,14 +73,14 @@ Result<LinearOp> LinearOp::create_qc8(const LinearWeights& w, ActivationQuant in
   op.int8_ = true;
   if (own_kernel) {
     if (!qs8_gemm_kernel_supported(*own_kernel)) {
-      return unsupported(cat(what, ": this CPU cannot run ", qs8_gemm_kernel_name(*own_kernel)));
+      return unsupported(cat(prefix(what), "this CPU cannot run ", qs8_gemm_kernel_name(*own_kernel)));
     }
     try {
       op.own_ = std::make_unique<Qs8GemmWeights>(qs8_gemm_pack(
           *own_kernel, static_cast<size_t>(w.out), static_cast<size_t>(w.in), w.weight_i8, w.bias_i32,
           w.weight_scales, output_scales, input.scale, input.zero_point, output_zero_point));
     } catch (const std::bad_alloc&) {
-      return resource_exhausted(cat(what, ": out of memory packing the weights"));
+      return resource_exhausted(cat(prefix(what), "out of memory packing the weights"));
     }
     return op;
   }

@@ -22,7 +22,8 @@ namespace encore::internal {
 // Initialises XNNPACK once per process; later calls return the first result.
 Status xnnpack_initialize();
 
-// "what: XNNPACK <call> failed: <status name>"
+// "what: XNNPACK <call> failed: <status name>"; without "what: " when what is "" (the caller
+// adds the context, as the session's step loop does). The same holds for every LinearOp error.
 Status xnn_error(enum xnn_status status, const char* call, const char* what);
 
 class LinearOp {

@@ -197,5 +197,59 @@ TEST_CASE("session: an observer is refused for int8 models") {
   CHECK(Session::create(tiny_model(false), o).ok());
 }
 
+TEST_CASE("session: an operator that cannot be created names its layer and projection") {
+  // An output scale so small that the requantization scale leaves XNNPACK's range [2^-32, 256).
+  auto contents = testing::int8_contents_for(testing::random_checkpoint(testing::tiny_config(), 3));
+  bool edited = false;
+  for (auto& a : contents.activations) {
+    if (a.name == "layer.1.attn_out.output") a.scale = 1e-30f, edited = true;
+  }
+  REQUIRE(edited);
+  auto bytes = convert::serialize_model(contents);
+  REQUIRE(bytes.ok());
+  auto model = Model::load_from_memory(std::move(bytes).value());
+  REQUIRE(model.ok());
+  for (Int8Gemm gemm : {Int8Gemm::kAuto, Int8Gemm::kXnnpack}) {
+    SessionOptions o;
+    o.int8_gemm = gemm;
+    auto s = Session::create(model.value(), o);
+    REQUIRE_FALSE(s.ok());
+    CAPTURE(s.status().message());
+    CHECK(s.status().code() == StatusCode::kUnsupported);
+    CHECK(s.status().message().rfind("layer 1 attn_out: requantization scale ", 0) == 0);
+  }
+}
+
+TEST_CASE("session: the observer sees every activation point in order, and no FFN point of a bypassed FFN") {
+  struct Names : ActivationObserver {
+    std::vector<std::string> seen;
+    std::vector<size_t> rows;
+    void observe(std::string_view name, const float*, size_t r, size_t, size_t) override {
+      seen.emplace_back(name);
+      rows.push_back(r);
+    }
+  } observer;
+  SessionOptions o;
+  o.observer = &observer;
+  auto s = Session::create(tiny_model(false), o);
+  REQUIRE(s.ok());
+  REQUIRE((*s)->set_ffn_bypassed(1, true).ok());
+  std::vector<int32_t> ids = {1, 2, 3, 4, 5, 0, 0, 7, 8, 9, 0, 0};
+  std::vector<int32_t> mask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  Inputs in{2, 6, ids.data(), mask.data(), nullptr};
+  Outputs out;
+  REQUIRE((*s)->run(in, &out).ok());
+  const std::vector<std::string> layer0 = {"qkv.input",      "q.output",     "k.output",      "v.output",
+                                           "attn_out.input", "attn_out.output", "ffn_up.input", "ffn_up.output",
+                                           "ffn_down.input", "ffn_down.output"};
+  std::vector<std::string> want;
+  for (const auto& p : layer0) want.push_back("layer.0." + p);
+  for (size_t i = 0; i < 6; ++i) want.push_back("layer.1." + layer0[i]);  // FFN bypassed
+  CHECK(observer.seen == want);
+  // Rows are the packed real tokens: 6 of the first sequence, 4 of the second (up to its last
+  // unmasked token).
+  for (size_t r : observer.rows) CHECK(r == 10);
+}
+
 }  // namespace
 }  // namespace encore

@@ -1,0 +1,97 @@
+#include "encoder/layer_ops.h"
+
+#include "core/str.h"
+#include "kernels/elementwise.h"
+#include "model/format.h"
+
+namespace encore::internal {
+namespace fmt = format;
+
+const Qs8GemmKernel* choose_int8_gemm(Int8Gemm choice, Qs8GemmKernel* storage) {
+  *storage = qs8_gemm_best_kernel();
+  const bool own = choice == Int8Gemm::kOwn || (choice == Int8Gemm::kAuto && qs8_gemm_beats_xnnpack(*storage));
+  return own ? storage : nullptr;
+}
+
+namespace {
+
+Status create_f32_layer(const LayerWeights& w, size_t l, LayerOps* ops) {
+  LinearOp* op[] = {&ops->qkv, &ops->attn_out, &ops->ffn_up, &ops->ffn_down};
+  const LinearWeights* lw[] = {&w.qkv, &w.attn_out, &w.ffn_up, &w.ffn_down};
+  for (size_t i = 0; i < 4; ++i) {
+    auto r = LinearOp::create_f32(lw[i]->out, lw[i]->in, lw[i]->weight_f32, lw[i]->bias_f32, "");
+    if (!r.ok()) return r.status().with_context(cat("layer ", l, " ", fmt::kLinearNames[i]));
+    *op[i] = std::move(r).value();
+  }
+  return Status::Ok();
+}
+
+// Each int8 layer writes its output in the calibrated scale of the point after it: the fused QKV
+// projection three scales (Q, K, V columns), the others one. The FFN activation becomes a table
+// from ffn_up's output codes to ffn_down's input codes.
+Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l, const Qs8GemmKernel* own_gemm,
+                        LayerOps* ops) {
+  const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(w.ffn_up.out);
+  const size_t A = static_cast<size_t>(w.attn_out.in);  // kept heads x head_dim
+  const auto& a = w.act;
+  std::vector<float> qkv_scales(3 * A);
+  for (size_t i = 0; i < A; ++i) {
+    qkv_scales[i] = a[fmt::kQOutput].scale;
+    qkv_scales[A + i] = a[fmt::kKOutput].scale;
+    qkv_scales[2 * A + i] = a[fmt::kVOutput].scale;
+  }
+  struct Spec {
+    LinearOp* op;
+    const LinearWeights* w;
+    size_t input, output, out;  // activation points, output width
+  };
+  const Spec specs[] = {{&ops->qkv, &w.qkv, fmt::kQkvInput, fmt::kQOutput, 3 * A},
+                        {&ops->attn_out, &w.attn_out, fmt::kAttnOutInput, fmt::kAttnOutOutput, H},
+                        {&ops->ffn_up, &w.ffn_up, fmt::kFfnUpInput, fmt::kFfnUpOutput, I},
+                        {&ops->ffn_down, &w.ffn_down, fmt::kFfnDownInput, fmt::kFfnDownOutput, H}};
+  for (size_t i = 0; i < 4; ++i) {
+    const Spec& s = specs[i];
+    // The QKV projection's zero point is 0 (Q, K and V are symmetric).
+    std::vector<float> uniform;
+    const float* scales = qkv_scales.data();
+    int32_t zero_point = 0;
+    if (i > 0) {
+      uniform.assign(s.out, a[s.output].scale);
+      scales = uniform.data();
+      zero_point = a[s.output].zero_point;
+    }
+    auto r = LinearOp::create_qc8(*s.w, a[s.input], scales, zero_point, "", own_gemm);
+    if (!r.ok()) return r.status().with_context(cat("layer ", l, " ", fmt::kLinearNames[i]));
+    *s.op = std::move(r).value();
+  }
+  make_activation_lut_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
+                          a[fmt::kFfnDownInput].scale, a[fmt::kFfnDownInput].zero_point, ops->activation_lut);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status create_layer_ops(const ModelWeights& w, const EncoderConfig& c, const Qs8GemmKernel* own_gemm,
+                        std::vector<LayerOps>* layers) {
+  layers->resize(w.layers.size());
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    ENCORE_RETURN_IF_ERROR(w.quantized ? create_qs8_layer(w.layers[l], c, l, own_gemm, &(*layers)[l])
+                                       : create_f32_layer(w.layers[l], l, &(*layers)[l]));
+  }
+  return Status::Ok();
+}
+
+Status create_head_ops(const ModelWeights& w, const EncoderConfig& c, HeadOps* head) {
+  if (c.has_pooler) {
+    ENCORE_ASSIGN_OR_RETURN(head->pooler, LinearOp::create_f32(c.hidden_size, c.hidden_size, w.pooler_weight,
+                                                                w.pooler_bias, "pooler"));
+  }
+  if (c.has_classifier()) {
+    ENCORE_ASSIGN_OR_RETURN(head->classifier,
+                            LinearOp::create_f32(static_cast<int64_t>(c.labels.size()), c.hidden_size,
+                                                 w.classifier_weight, w.classifier_bias, "classifier"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace encore::internal

@@ -1,0 +1,292 @@
+#include "encoder/plan.h"
+
+#include "core/str.h"
+#include "encoder/encoder.h"
+#include "encoder/inputs.h"
+#include "model/format.h"
+
+namespace encore::internal {
+namespace fmt = format;
+
+namespace {
+
+// The buffers of one dtype's layer: where each projection reads and writes.
+struct LayerBuffers {
+  Buffer hidden_in;  // QKV / FFN-up input: the stream (f32) or its int8 copy
+  Buffer qkv, context, proj, ffn;
+};
+constexpr LayerBuffers kF32Buffers{Buffer::kHidden, Buffer::kQkvF32, Buffer::kContext, Buffer::kProjF32,
+                                   Buffer::kFfnF32};
+constexpr LayerBuffers kQs8Buffers{Buffer::kHiddenQ, Buffer::kQkvQ, Buffer::kHiddenQ, Buffer::kProjQ,
+                                   Buffer::kFfnQ};
+
+Observation observation(size_t point, Buffer buffer, uint64_t col_offset, uint64_t cols, uint64_t stride) {
+  return Observation{static_cast<uint8_t>(point), buffer, static_cast<uint32_t>(col_offset),
+                     static_cast<uint32_t>(cols), static_cast<uint32_t>(stride)};
+}
+
+// A projection y[rows, out] = x[rows, k] W^T + b: 2 operations per multiply-add; reads the
+// weights once and each row's input, writes each row's output.
+Step linear_step(int layer, ProfileStep profile, LinearOp* op, Buffer in, Buffer out, uint64_t n_out,
+                 uint64_t k, uint64_t elem_bytes) {
+  Step s;
+  s.layer = layer;
+  s.profile = profile;
+  s.kernel = op->kernel_name();
+  s.run = step_linear;
+  s.linear = op;
+  s.in = in;
+  s.out = out;
+  s.ops.per_row = 2 * n_out * k;
+  s.bytes.fixed = n_out * k * elem_bytes;
+  s.bytes.per_row = (k + n_out) * elem_bytes;
+  return s;
+}
+
+// What the steps of one layer share: its operators, weights, widths and buffers.
+struct LayerContext {
+  LayerOps* ops;
+  const LayerWeights* lw;
+  int layer;
+  bool q8;
+  const LayerBuffers* buf;
+  uint64_t H, A, I;  // hidden, attention columns (kept heads x head_dim), FFN neurons
+  uint64_t elem;     // bytes per weight and activation element of the projections
+};
+
+LayerContext layer_context(Encoder& e, size_t l) {
+  const LayerWeights& lw = e.weights->layers[l];
+  const bool q8 = e.weights->quantized;
+  return LayerContext{&e.layers[l], &lw, static_cast<int>(l), q8, q8 ? &kQs8Buffers : &kF32Buffers,
+                      static_cast<uint64_t>(e.config->hidden_size), static_cast<uint64_t>(lw.attn_out.in),
+                      static_cast<uint64_t>(lw.ffn_up.out), q8 ? uint64_t{1} : uint64_t{4}};
+}
+
+// qkv = Linear(x); ctx = softmax(Q K^T / sqrt(d) + mask) V per head; Linear(ctx).
+void add_attention_block(const EncoderConfig& c, const LayerContext& x, std::vector<Step>* steps) {
+  const uint64_t H = x.H, A = x.A;
+  Step qkv = linear_step(x.layer, ProfileStep::kQkvProjection, &x.ops->qkv, x.buf->hidden_in, x.buf->qkv, 3 * A, H,
+                         x.elem);
+  if (!x.q8) {
+    qkv.observe[0] = observation(fmt::kQkvInput, Buffer::kHidden, 0, H, H);
+    qkv.observe[1] = observation(fmt::kQOutput, Buffer::kQkvF32, 0, A, 3 * A);
+    qkv.observe[2] = observation(fmt::kKOutput, Buffer::kQkvF32, A, A, 3 * A);
+    qkv.observe[3] = observation(fmt::kVOutput, Buffer::kQkvF32, 2 * A, A, 3 * A);
+    qkv.observe_before = 1;
+    qkv.observe_after = 3;
+  }
+  steps->push_back(qkv);
+
+  Step attention;
+  attention.layer = x.layer;
+  attention.profile = ProfileStep::kAttention;
+  attention.kernel = x.q8 ? "encore attention qs8 (context quantized)" : "encore attention f32";
+  attention.run = step_attention;
+  attention.ops.per_score =
+      static_cast<uint64_t>(c.heads_in_layer(x.layer)) * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
+  attention.bytes.per_row = A * (x.q8 ? 4 : 16);
+  if (!x.q8) {
+    attention.observe[0] = observation(fmt::kAttnOutInput, Buffer::kContext, 0, A, A);
+    attention.observe_after = 1;
+  }
+  steps->push_back(attention);
+
+  Step attn_out =
+      linear_step(x.layer, ProfileStep::kOutputProjection, &x.ops->attn_out, x.buf->context, x.buf->proj, H, A, x.elem);
+  if (!x.q8) {
+    attn_out.observe[0] = observation(fmt::kAttnOutOutput, Buffer::kProjF32, 0, H, H);
+    attn_out.observe_after = 1;
+  }
+  steps->push_back(attn_out);
+}
+
+// x = LN(x + y) for y the attention's or the FFN's output (int8 models: dequantized from its
+// codes, and the LayerNorm output also quantized for the next projection, see below).
+Step residual_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn) {
+  Step s;
+  s.layer = x.layer;
+  s.profile = profile;
+  s.run = x.q8 ? step_residual_norm_qs8 : step_residual_norm_f32;
+  s.kernel = x.q8 ? "encore dequantize-add + layernorm + quantize" : "encore add + layernorm";
+  s.ops.per_row = (x.q8 ? 12 : 11) * x.H;
+  s.bytes.per_row = (x.q8 ? 14 : 16) * x.H;
+  s.norm = norm;
+  s.in = x.buf->proj;
+  s.residual = true;
+  s.residual_from_ffn = from_ffn;
+  if (x.q8) s.residual_quant = x.lw->act[from_ffn ? fmt::kFfnDownOutput : fmt::kAttnOutOutput];
+  return s;
+}
+
+// Linear(act(Linear(x))); the activation is a table over int8 codes in int8 models.
+void add_ffn_block(const EncoderConfig& c, const LayerContext& x, std::vector<Step>* steps) {
+  const uint64_t H = x.H, I = x.I;
+  Step ffn_up = linear_step(x.layer, ProfileStep::kFfnUp, &x.ops->ffn_up, x.buf->hidden_in, x.buf->ffn, I, H, x.elem);
+  ffn_up.ffn = true;
+  if (!x.q8) {
+    ffn_up.observe[0] = observation(fmt::kFfnUpInput, Buffer::kHidden, 0, H, H);
+    ffn_up.observe[1] = observation(fmt::kFfnUpOutput, Buffer::kFfnF32, 0, I, I);
+    ffn_up.observe_before = 1;
+    ffn_up.observe_after = 1;
+  }
+  steps->push_back(ffn_up);
+
+  Step act;
+  act.layer = x.layer;
+  act.profile = ProfileStep::kActivation;
+  act.ffn = true;
+  act.in = x.buf->ffn;
+  act.width = I;
+  if (x.q8) {
+    act.run = step_activation_lut_qs8;
+    act.kernel = "encore int8 lookup table";
+    act.ops.per_row = I;
+    act.bytes.per_row = 2 * I;
+  } else {
+    act.run = step_activation_f32;
+    act.kernel = c.activation == Activation::kRelu ? "encore relu f32" : "encore gelu f32";
+    act.ops.per_row = 20 * I;
+    act.bytes.per_row = 8 * I;
+    act.observe[0] = observation(fmt::kFfnDownInput, Buffer::kFfnF32, 0, I, I);
+    act.observe_after = 1;
+  }
+  steps->push_back(act);
+
+  Step ffn_down = linear_step(x.layer, ProfileStep::kFfnDown, &x.ops->ffn_down, x.buf->ffn, x.buf->proj, H, I, x.elem);
+  ffn_down.ffn = true;
+  if (!x.q8) {
+    ffn_down.observe[0] = observation(fmt::kFfnDownOutput, Buffer::kProjF32, 0, H, H);
+    ffn_down.observe_after = 1;
+  }
+  steps->push_back(ffn_down);
+}
+
+// The post-LayerNorm layer of the BERT family:
+//   x = LN(x + attention block(x)); x = LN(x + FFN block(x))
+// In int8 models each norm also writes the next projection's int8 input: the FFN's, then the
+// next layer's QKV (none after the last layer).
+void add_post_norm_layer(Encoder& e, size_t l, std::vector<Step>* steps) {
+  const LayerContext x = layer_context(e, l);
+  add_attention_block(*e.config, x, steps);
+  Step attn_norm = residual_norm_step(x, ProfileStep::kAttnResidualNorm, &x.lw->attn_norm, false);
+  if (x.q8) {
+    attn_norm.quantize_next = true;
+    attn_norm.next_is_ffn = true;
+    attn_norm.next_quant = x.lw->act[fmt::kFfnUpInput];
+  }
+  steps->push_back(attn_norm);
+  add_ffn_block(*e.config, x, steps);
+  Step ffn_norm = residual_norm_step(x, ProfileStep::kFfnResidualNorm, &x.lw->ffn_norm, true);
+  if (x.q8 && l + 1 < e.weights->layers.size()) {
+    ffn_norm.quantize_next = true;
+    ffn_norm.next_quant = e.weights->layers[l + 1].act[fmt::kQkvInput];
+  }
+  steps->push_back(ffn_norm);
+}
+
+Step embeddings_step(const Encoder& e) {
+  const ModelWeights& w = *e.weights;
+  const uint64_t H = static_cast<uint64_t>(e.config->hidden_size);
+  Step s;
+  s.profile = ProfileStep::kEmbeddings;
+  s.kernel = "encore embeddings + layernorm";
+  s.run = step_embeddings;
+  s.ops.per_row = 12 * H;
+  s.bytes.per_row = 16 * H;
+  s.norm = &w.embed_norm;
+  if (w.quantized && !w.layers.empty()) {
+    s.quantize_next = true;
+    s.next_quant = w.layers[0].act[fmt::kQkvInput];
+  }
+  return s;
+}
+
+// The BERT head: pooler (tanh of a linear layer on the first token) and the classifier on it.
+void add_bert_head(Encoder& e, std::vector<Step>* steps) {
+  const EncoderConfig& c = *e.config;
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size);
+  if (!c.has_pooler) return;
+  Step pooler;
+  pooler.profile = ProfileStep::kPooler;
+  pooler.kernel = "xnnpack f32 fully-connected + tanh";
+  pooler.run = step_pooler;
+  pooler.linear = &e.head.pooler;
+  pooler.ops.per_sequence = 2 * H * H + 20 * H;
+  pooler.bytes.fixed = H * H * 4;
+  pooler.bytes.per_sequence = 12 * H;
+  steps->push_back(pooler);
+  if (!c.has_classifier()) return;
+  const uint64_t L = c.labels.size();
+  Step classifier;
+  classifier.profile = ProfileStep::kClassifier;
+  classifier.kernel = "xnnpack f32 fully-connected";
+  classifier.run = step_classifier;
+  classifier.linear = &e.head.classifier;
+  classifier.ops.per_sequence = 2 * L * H;
+  classifier.bytes.fixed = L * H * 4;
+  classifier.bytes.per_sequence = 4 * (H + L);
+  steps->push_back(classifier);
+}
+
+// "layer 3 attn_out", "pooler": the context of a step's errors.
+std::string step_label(const Step& s) {
+  if (s.layer < 0) return profile_step_name(s.profile);
+  return cat("layer ", s.layer, " ", profile_step_name(s.profile));
+}
+
+void observe(const Encoder& e, const Step& s, const RunShape& r, size_t first, size_t count) {
+  for (size_t i = first; i < first + count; ++i) {
+    const Observation& o = s.observe[i];
+    const float* data = static_cast<const float*>(buffer_data(*r.b, o.buffer)) + o.col_offset;
+    e.options.observer->observe(e.observe_names[static_cast<size_t>(s.layer) * fmt::kActivationPointCount + o.point],
+                                data, r.rows, o.cols, o.stride);
+  }
+}
+
+// Runs steps [first, last): every step profiled, observed and named in its errors here.
+Status run_steps(Encoder& e, size_t first, size_t last, const RunShape& r) {
+  const bool observing = e.options.observer != nullptr;
+  for (size_t i = first; i < last; ++i) {
+    const Step& s = e.plan.steps[i];
+    if (s.ffn && e.ablation.ffn_bypassed[static_cast<size_t>(s.layer)]) continue;
+    if (observing) observe(e, s, r, 0, s.observe_before);
+    Status st;
+    {
+      auto t = e.profiler.step(s.layer, s.profile, s.kernel, s.ops.at(r), s.bytes.at(r));
+      st = s.run(e, s, r);
+    }
+    if (!st.ok()) return st.with_context(step_label(s));
+    if (observing) observe(e, s, r, s.observe_before, s.observe_after);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status build_plan(Encoder& e, Plan* plan) {
+  plan->family = Family::kBert;
+  plan->steps.clear();
+  plan->steps.push_back(embeddings_step(e));
+  for (size_t l = 0; l < e.weights->layers.size(); ++l) add_post_norm_layer(e, l, &plan->steps);
+  plan->head_begin = plan->steps.size();
+  add_bert_head(e, &plan->steps);
+  return Status::Ok();
+}
+
+Status run_plan(Encoder& e, const Inputs& in) {
+  const ActivationBuffers& b = e.arena.buffers();
+  RunShape r;
+  r.in = &in;
+  r.b = &b;
+  r.rows = pack_rows(in, b);
+  r.scores = packed_score_count(in, b);
+  r.sequences = static_cast<uint64_t>(in.batch);
+  r.pool = e.threads();
+  e.profiler.begin_run();
+  ENCORE_RETURN_IF_ERROR(run_steps(e, 0, e.plan.head_begin, r));
+  const uint64_t H = static_cast<uint64_t>(e.config->hidden_size);
+  if (r.rows < r.sequences * static_cast<uint64_t>(in.seq_len)) unpack_hidden(in, H, b);
+  return run_steps(e, e.plan.head_begin, e.plan.steps.size(), r);
+}
+
+}  // namespace encore::internal

@@ -1,0 +1,156 @@
+// What each kind of step does, with the operands its plan entry binds. Row-wise steps split
+// their rows over the pool in tiles of 16 (large enough to amortise a dispatch).
+#include <limits>
+
+#include "encoder/encoder.h"
+#include "encoder/parallel.h"
+#include "kernels/elementwise.h"
+#include "kernels/layer_norm.h"
+#include "model/format.h"
+
+namespace encore::internal {
+namespace fmt = format;
+
+namespace {
+constexpr size_t kRowTile = 16;
+
+// f(first element, element count) over tiles of whole rows of `cols` elements.
+template <typename F>
+void rows_parallel(const RunShape& r, size_t cols, const F& f) {
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) { f(r0 * cols, (r1 - r0) * cols); });
+}
+}  // namespace
+
+void* buffer_data(const ActivationBuffers& b, Buffer id) {
+  switch (id) {
+    case Buffer::kHidden: return b.hidden;
+    case Buffer::kContext: return b.context;
+    case Buffer::kQkvF32: return b.qkv_f32;
+    case Buffer::kProjF32: return b.proj_f32;
+    case Buffer::kFfnF32: return b.ffn_f32;
+    case Buffer::kHiddenQ: return b.hidden_q;
+    case Buffer::kQkvQ: return b.qkv_q;
+    case Buffer::kProjQ: return b.proj_q;
+    case Buffer::kFfnQ: return b.ffn_q;
+  }
+  return nullptr;
+}
+
+// x = LN(word[id] + position[s] + token_type[t]) per packed row, and each row's key bias (0 for
+// a real token, lowest float for padding); in int8 models also the first QKV input, quantized.
+Status step_embeddings(const Encoder& e, const Step& s, const RunShape& r) {
+  const EncoderConfig& c = *e.config;
+  const ModelWeights& w = *e.weights;
+  const ActivationBuffers& b = *r.b;
+  const Inputs& in = *r.in;
+  const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(in.seq_len);
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t begin, size_t end) {
+    for (size_t t = begin; t < end; ++t) {
+      float* x = b.hidden + t * H;
+      const size_t src = static_cast<size_t>(b.token_source[t]);
+      const size_t id = static_cast<size_t>(in.input_ids[src]);
+      const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[src]) : 0;
+      const float* pos = w.position + (src % S) * H;
+      const float* tt = w.token_type + type * H;
+      if (w.quantized) {
+        f16_to_f32(H, w.word_f16 + id * H, x);
+      } else {
+        for (size_t i = 0; i < H; ++i) x[i] = w.word_f32[id * H + i];
+      }
+      for (size_t i = 0; i < H; ++i) x[i] += pos[i] + tt[i];
+      b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
+    }
+    ResidualNormQs8 io;
+    if (s.quantize_next) {
+      io.q = b.hidden_q + begin * H;
+      io.q_scale = s.next_quant.scale;
+      io.q_zero_point = s.next_quant.zero_point;
+    }
+    residual_layer_norm(end - begin, H, b.hidden + begin * H, s.norm->gamma, s.norm->beta, c.layer_norm_eps, io);
+  });
+  return Status::Ok();
+}
+
+Status step_linear(const Encoder&, const Step& s, const RunShape& r) {
+  return s.linear->run(r.rows, buffer_data(*r.b, s.in), buffer_data(*r.b, s.out), r.pool);
+}
+
+Status step_attention(const Encoder& e, const Step& s, const RunShape& r) {
+  run_attention(e, static_cast<size_t>(s.layer), *r.in, *r.b);
+  return Status::Ok();
+}
+
+// Residual add, LayerNorm and the quantization of the next projection's input in one pass per
+// row. A bypassed FFN adds nothing (only the LayerNorm runs) and has no input to quantize.
+Status step_residual_norm_qs8(const Encoder& e, const Step& s, const RunShape& r) {
+  const bool ffn = !e.ablation.ffn_bypassed[static_cast<size_t>(s.layer)];
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(e.config->hidden_size);
+  ResidualNormQs8 io;
+  if (s.residual && (ffn || !s.residual_from_ffn)) {
+    io.residual = static_cast<const int8_t*>(buffer_data(b, s.in));
+    io.residual_scale = s.residual_quant.scale;
+    io.residual_zero_point = s.residual_quant.zero_point;
+  }
+  if (s.quantize_next && (ffn || !s.next_is_ffn)) {
+    io.q = b.hidden_q;
+    io.q_scale = s.next_quant.scale;
+    io.q_zero_point = s.next_quant.zero_point;
+  }
+  const float eps = e.config->layer_norm_eps;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    ResidualNormQs8 rows = io;
+    if (rows.residual) rows.residual += r0 * H;
+    if (rows.q) rows.q += r0 * H;
+    residual_layer_norm(r1 - r0, H, b.hidden + r0 * H, s.norm->gamma, s.norm->beta, eps, rows);
+  });
+  return Status::Ok();
+}
+
+Status step_residual_norm_f32(const Encoder& e, const Step& s, const RunShape& r) {
+  const bool ffn = !e.ablation.ffn_bypassed[static_cast<size_t>(s.layer)];
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(e.config->hidden_size);
+  if (s.residual && (ffn || !s.residual_from_ffn)) {
+    const float* y = static_cast<const float*>(buffer_data(b, s.in));
+    rows_parallel(r, H, [&](size_t at, size_t k) { add_f32(k, y + at, b.hidden + at); });
+  }
+  const float eps = e.config->layer_norm_eps;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t begin, size_t end) {
+    layer_norm_f32(end - begin, H, b.hidden + begin * H, s.norm->gamma, s.norm->beta, eps, b.hidden + begin * H);
+  });
+  return Status::Ok();
+}
+
+Status step_activation_lut_qs8(const Encoder& e, const Step& s, const RunShape& r) {
+  int8_t* x = static_cast<int8_t*>(buffer_data(*r.b, s.in));
+  const int8_t* lut = e.layers[static_cast<size_t>(s.layer)].activation_lut;
+  rows_parallel(r, s.width, [&](size_t at, size_t n) { apply_lut_qs8(n, x + at, lut, x + at); });
+  return Status::Ok();
+}
+
+Status step_activation_f32(const Encoder& e, const Step& s, const RunShape& r) {
+  float* x = static_cast<float*>(buffer_data(*r.b, s.in));
+  const Activation act = e.config->activation;
+  rows_parallel(r, s.width, [&](size_t at, size_t n) { activation_f32(act, n, x + at, x + at); });
+  return Status::Ok();
+}
+
+// pooled = tanh(Linear(first token of each sequence)), on the unpacked [batch, seq] rows.
+Status step_pooler(const Encoder& e, const Step& s, const RunShape& r) {
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(e.config->hidden_size), S = static_cast<size_t>(r.in->seq_len);
+  const size_t B = static_cast<size_t>(r.sequences);
+  for (size_t q = 0; q < B; ++q) {
+    for (size_t i = 0; i < H; ++i) b.cls[q * H + i] = b.hidden[q * S * H + i];
+  }
+  ENCORE_RETURN_IF_ERROR(s.linear->run(B, b.cls, b.pooled, r.pool));
+  tanh_f32(B * H, b.pooled, b.pooled);
+  return Status::Ok();
+}
+
+Status step_classifier(const Encoder&, const Step& s, const RunShape& r) {
+  return s.linear->run(static_cast<size_t>(r.sequences), r.b->pooled, r.b->logits, r.pool);
+}
+
+}  // namespace encore::internal
