@@ -453,6 +453,6 @@ bool Model::is_quantized() const { return impl_->weights.quantized; }
 const TokenizerInfo& Model::tokenizer() const { return impl_->tokenizer; }
 const ModelMetadata& Model::metadata() const { return impl_->metadata; }
 uint64_t Model::file_size() const { return impl_->bytes.size(); }
-const internal::ModelWeights& Model::weights() const { return impl_->weights; }
+const internal::ModelWeights& internal::weights_of(const Model& model) { return model.impl().weights; }
 
 }  // namespace encore

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "encore/model.h"
 #include "model/format.h"
 
 namespace encore::internal {
@@ -54,5 +55,8 @@ struct ModelWeights {
   const float* classifier_weight = nullptr;
   const float* classifier_bias = nullptr;
 };
+
+// The weights of a loaded model.
+const ModelWeights& weights_of(const Model& model);
 
 }  // namespace encore::internal

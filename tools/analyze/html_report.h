@@ -40,12 +40,6 @@ struct AttentionMaps {
 Result<AttentionMaps> capture_attention(Session& session, const std::vector<int32_t>& ids,
                                         const std::vector<std::string>& tokens, const std::string& source);
 
-// `text` as the model's tokenizer encodes it ([CLS] text [SEP]): ids and token strings.
-Status encode_text(const Model& model, const std::string& text, std::vector<int32_t>* ids,
-                   std::vector<std::string>* tokens);
-// Token strings of `ids` from the model's vocabulary ("#id" without one).
-std::vector<std::string> token_strings(const Model& model, const std::vector<int32_t>& ids);
-
 // The maps as JSON: {"source", "tokens", "layers": [{"layer", "heads": [{"head", "masked",
 // "probs": [[...], ...]}]}]}, probabilities rounded to 4 decimals.
 nlohmann::json attention_maps_json(const AttentionMaps& maps);

@@ -14,6 +14,7 @@
 #include "analyze/eval_set.h"
 #include "analyze/html_report.h"
 #include "common/cli_parse.h"
+#include "common/model_text.h"
 #include "core/str.h"
 #include "io/atomic_file.h"
 
@@ -85,7 +86,7 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
     if (!text.empty()) {
       std::vector<int32_t> ids;
       std::vector<std::string> tokens;
-      ENCORE_RETURN_IF_ERROR(analyze::encode_text(*model, text, &ids, &tokens));
+      ENCORE_RETURN_IF_ERROR(encore::tools::encode_text(*model, text, &ids, &tokens));
       so.attention_probabilities = true;
       ENCORE_ASSIGN_OR_RETURN(auto capture, encore::Session::create(model, so));
       ENCORE_ASSIGN_OR_RETURN(maps, analyze::capture_attention(*capture, ids, tokens, "\"" + text + "\""));

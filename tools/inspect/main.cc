@@ -17,6 +17,7 @@
 
 #include "analyze/html_report.h"
 #include "common/cli_parse.h"
+#include "common/model_text.h"
 #include "encore/encore_generated.h"
 #include "encore/model.h"
 #include "encore/session.h"
@@ -155,7 +156,7 @@ encore::Status attention_report(const std::string& path, const std::string& text
   std::vector<std::string> tokens;
   std::string source;
   if (!text.empty()) {
-    ENCORE_RETURN_IF_ERROR(encore::analyze::encode_text(*model, text, &ids, &tokens));
+    ENCORE_RETURN_IF_ERROR(encore::tools::encode_text(*model, text, &ids, &tokens));
     source = "\"" + text + "\"";
   } else {
     ENCORE_ASSIGN_OR_RETURN(encore::io::NpyArray a, encore::io::read_npy(ids_path));
@@ -175,7 +176,7 @@ encore::Status attention_report(const std::string& path, const std::string& text
       }
       ids.push_back(static_cast<int32_t>(v));
     }
-    tokens = encore::analyze::token_strings(*model, ids);
+    tokens = encore::tools::token_strings(*model, ids);
     source = "token ids from " + ids_path;
   }
   encore::SessionOptions so;

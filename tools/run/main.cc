@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/cli_parse.h"
+#include "common/model_text.h"
 
 #include <algorithm>
 #include <chrono>
@@ -209,8 +210,6 @@ Result<std::vector<std::string>> read_lines(const std::string& path) {
   return lines;
 }
 
-// Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
-// otherwise the sentence embedding.
 // Text mode: each text alone (its own tokens, no padding) through a session that keeps the
 // probabilities; a JSON array with one entry per text.
 Status write_text_attention(const std::shared_ptr<const encore::Model>& model, const std::vector<std::string>& texts,
@@ -223,7 +222,7 @@ Status write_text_attention(const std::shared_ptr<const encore::Model>& model, c
   for (size_t i = 0; i < texts.size(); ++i) {
     std::vector<int32_t> ids;
     std::vector<std::string> tokens;
-    Status st = encore::analyze::encode_text(*model, texts[i], &ids, &tokens);
+    Status st = encore::tools::encode_text(*model, texts[i], &ids, &tokens);
     if (!st.ok()) return st.with_context(cat("text ", i + 1));
     ENCORE_ASSIGN_OR_RETURN(auto maps, encore::analyze::capture_attention(*session, ids, tokens, texts[i]));
     nlohmann::ordered_json j;
@@ -239,6 +238,8 @@ Status write_text_attention(const std::shared_ptr<const encore::Model>& model, c
   return file.commit();
 }
 
+// Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
+// otherwise the sentence embedding.
 Status run_text(const std::string& model_path, std::vector<std::string> texts, const std::string& text_file,
                 const std::string& pooling, bool normalize, int batch_size, int threads,
                 const std::string& attention_path) {

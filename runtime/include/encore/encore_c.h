@@ -225,7 +225,7 @@ const encore_text_info* encore_session_text_info(const encore_session* session, 
 /* The steps of a forward pass, in the order of encore::ProfileStep. */
 typedef enum encore_profile_step {
   ENCORE_STEP_EMBEDDINGS = 0,        /* lookup + position + token type + LayerNorm (layer -1) */
-  ENCORE_STEP_QUANTIZE = 1,          /* not recorded any more: the step before each linear layer writes its int8 input */
+  ENCORE_STEP_QUANTIZE = 1,          /* reserved, never recorded: the step before each linear layer writes its int8 input */
   ENCORE_STEP_QKV_PROJECTION = 2,    /* fused Q/K/V linear layer */
   ENCORE_STEP_ATTENTION = 3,         /* QK^T * scale + mask, softmax, x V */
   ENCORE_STEP_OUTPUT_PROJECTION = 4, /* attention output linear layer */

@@ -16,10 +16,6 @@
 
 namespace encore {
 
-namespace internal {
-struct ModelWeights;
-}
-
 struct LoadOptions {
   // Largest file accepted, in bytes (a guard against absurd inputs, not a memory budget).
   uint64_t max_file_size = uint64_t{16} << 30;
@@ -58,10 +54,10 @@ class Model {
   const ModelMetadata& metadata() const;
   uint64_t file_size() const;
 
-  // For the runtime's own use: typed views of the weights, resolved at load.
-  const internal::ModelWeights& weights() const;
-
-  struct Impl;  // opaque; defined in model.cc
+  // The loaded state, for the library's own use (its weights, resolved at load); Impl is
+  // opaque outside the library.
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);

@@ -11,8 +11,8 @@ namespace encore {
 
 enum class ProfileStep : uint8_t {
   kEmbeddings,        // lookup + position + token type + LayerNorm (layer -1)
-  kQuantize,          // f32 -> int8 copy of a GEMM input: not recorded any more (the step
-                      // before each GEMM writes its int8 input); kept so the numbers stay
+  kQuantize,          // reserved, never recorded: the step before each linear layer writes its
+                      // int8 input; the value keeps the numbering (and the C API's) stable
   kQkvProjection,     // fused Q/K/V linear layer
   kAttention,         // QK^T * scale + mask, softmax, x V, per (sequence, head); one fused kernel
                       // (int8 models: the context written as int8)
