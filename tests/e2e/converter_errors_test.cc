@@ -1,8 +1,8 @@
 // encore-convert's error paths: each gives one message naming the problem and leaves no file.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "convert/converter.h"
@@ -104,12 +104,84 @@ TEST_CASE("convert: bad checkpoints fail with a clear message and leave no outpu
     d.tensors["classifier.weight"] = {"F32", {3, 16}, std::vector<float>(48, 0.1f)};
     d.tensors["classifier.bias"] = {"F32", {3}, std::vector<float>(3, 0.0f)};
     d.config["id2label"] = R"({"0": "a", "1": "b"})";
+    d.config["architectures"] = R"(["BertForSequenceClassification"])";
     expect = "classifier.weight has 3 rows but config.json names 2 labels";
   }
   d.write(w.model());
   auto c = convert(w);
   CHECK_FALSE(c.status.ok());
   CAPTURE(c.status.message());
+  CHECK(contains(c.status.message(), expect));
+  CHECK(c.status.message().find('\n') == std::string::npos);
+  CHECK(w.out_dir_empty());
+}
+
+// Checkpoints that would convert but compute something other than the source model: each is
+// refused with one line naming the field and its value.
+TEST_CASE("convert: what encore does not compute exactly is refused, naming the field") {
+  Workspace w;
+  auto d = testing::HfDir::bert();
+  auto add_classifier = [&](int64_t labels) {
+    d.tensors["classifier.weight"] = {"F32", {labels, 16}, std::vector<float>(static_cast<size_t>(labels) * 16, 0.1f)};
+    d.tensors["classifier.bias"] = {"F32", {labels}, std::vector<float>(static_cast<size_t>(labels), 0.0f)};
+  };
+  std::string expect, extra_file;
+  StatusCode code = StatusCode::kUnsupported;
+  SUBCASE("relative position embeddings") {
+    d.config["position_embedding_type"] = R"("relative_key_query")";
+    d.tensors["encoder.layer.0.attention.self.distance_embedding.weight"] = {"F32", {15, 8}, std::vector<float>(120)};
+    expect = "config.json: position_embedding_type 'relative_key_query' is not supported";
+  }
+  SUBCASE("a token classifier holding pooler and classifier weights") {
+    d.config["architectures"] = R"(["BertForTokenClassification"])";
+    add_classifier(5);
+    expect = "config.json: architectures 'BertForTokenClassification' is not supported";
+  }
+  SUBCASE("a question-answering head") {
+    d.config["architectures"] = R"(["BertForQuestionAnswering"])";
+    d.tensors["qa_outputs.weight"] = {"F32", {2, 16}, std::vector<float>(32, 0.1f)};
+    d.tensors["qa_outputs.bias"] = {"F32", {2}, std::vector<float>(2, 0.0f)};
+    expect = "config.json: architectures 'BertForQuestionAnswering' is not supported";
+  }
+  SUBCASE("a question-answering head without architectures") {
+    d.tensors["qa_outputs.weight"] = {"F32", {2, 16}, std::vector<float>(32, 0.1f)};
+    d.tensors["qa_outputs.bias"] = {"F32", {2}, std::vector<float>(2, 0.0f)};
+    expect = "model.safetensors has qa_outputs.weight (a question-answering head)";
+  }
+  SUBCASE("a classifier without architectures") {
+    add_classifier(3);
+    expect = "config.json has no 'architectures', so the head holding classifier.weight is unknown";
+  }
+  SUBCASE("multi-label classification") {
+    d.config["architectures"] = R"(["BertForSequenceClassification"])";
+    d.config["problem_type"] = R"("multi_label_classification")";
+    add_classifier(3);
+    expect = "config.json: problem_type 'multi_label_classification' is not supported";
+  }
+  SUBCASE("one label: a regression or cross-encoder score") {
+    d.config["architectures"] = R"(["BertForSequenceClassification"])";
+    d.config["num_labels"] = "1";
+    add_classifier(1);
+    expect = "config.json: num_labels 1 (a regression or one-score head) is not supported";
+  }
+  SUBCASE("a sequence classifier without its classifier") {
+    d.config["architectures"] = R"(["BertForSequenceClassification"])";
+    code = StatusCode::kInvalidModel;
+    expect = "config.json names BertForSequenceClassification but model.safetensors has no classifier.weight";
+  }
+  SUBCASE("a decoder") {
+    d.config["is_decoder"] = "true";
+    expect = "config.json: is_decoder true is not supported";
+  }
+  SUBCASE("a sentence-transformers directory") {
+    extra_file = "modules.json";
+    expect = "modules.json: sentence-transformers directories are not supported yet";
+  }
+  d.write(w.model());
+  if (!extra_file.empty()) std::ofstream(w.model() + "/" + extra_file) << "[]\n";
+  auto c = convert(w);
+  CAPTURE(c.status.message());
+  CHECK(c.status.code() == code);
   CHECK(contains(c.status.message(), expect));
   CHECK(c.status.message().find('\n') == std::string::npos);
   CHECK(w.out_dir_empty());

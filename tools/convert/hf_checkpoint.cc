@@ -70,6 +70,88 @@ Status read_norm(Reader& r, const std::string& src, const std::string& dst, int6
   return Status::Ok();
 }
 
+// The head a checkpoint carries, from config.json's `architectures` (the class Hugging Face's
+// from_pretrained builds). The converter acts on it rather than on which tensors happen to be
+// in the file: a token-classification or QA checkpoint also holds a `classifier` or pooler.
+enum class Head {
+  kUnnamed,                 // no architectures: a base model unless head tensors say otherwise
+  kBase,                    // BertModel, or pre-training heads encore does not run
+  kSequenceClassification,  // pooler + classifier, softmax over the labels
+};
+
+Result<Head> head_of(const std::vector<std::string>& architectures) {
+  if (architectures.empty()) return Head::kUnnamed;
+  if (architectures.size() > 1) {
+    return unsupported(cat("config.json: architectures names ", architectures.size(),
+                           " classes; encore converts a checkpoint of one"));
+  }
+  const std::string& a = architectures[0];
+  if (a == "BertModel" || a == "BertForMaskedLM" || a == "BertForPreTraining") return Head::kBase;
+  if (a == "BertForSequenceClassification") return Head::kSequenceClassification;
+  return unsupported(cat("config.json: architectures '", a,
+                         "' is not supported (encore converts BertModel, BertForSequenceClassification, and "
+                         "BertForMaskedLM / BertForPreTraining as their base encoder)"));
+}
+
+// A sequence classifier encore runs exactly: one softmax over two or more labels. A single
+// logit (regression, or a one-score cross-encoder) and multi-label sigmoid heads read their
+// logits differently, which text mode would get wrong: refused until they are supported.
+Status check_sequence_head(const io::HfModelConfig& hf, size_t labels) {
+  if (!hf.problem_type.empty() && hf.problem_type != "single_label_classification") {
+    return unsupported(cat("config.json: problem_type '", hf.problem_type,
+                           "' is not supported (encore runs single_label_classification heads)"));
+  }
+  if (labels == 1) {
+    return unsupported("config.json: num_labels 1 (a regression or one-score head) is not supported "
+                       "(encore runs single-label heads with two or more labels)");
+  }
+  return Status::Ok();
+}
+
+// Pooler and classifier: read for a sequence classifier, required by it, never guessed from
+// tensor names alone.
+Status read_head(const io::HfModelConfig& hf, const io::SafetensorsFile& file, Reader& r, FloatCheckpoint* ck) {
+  EncoderConfig& c = ck->config;
+  const int64_t H = c.hidden_size;
+  ENCORE_ASSIGN_OR_RETURN(Head head, head_of(hf.architectures));
+  for (const char* qa : {"qa_outputs.weight", "bert.qa_outputs.weight"}) {
+    if (head == Head::kUnnamed && file.find(qa)) {
+      return unsupported(cat("model.safetensors has ", qa, " (a question-answering head), which encore does not run"));
+    }
+  }
+  const bool has_classifier = r.has("classifier.weight", true);
+  if (head == Head::kUnnamed && has_classifier) {
+    return unsupported("config.json has no 'architectures', so the head holding classifier.weight is unknown "
+                       "(sequence or token classification); name it, e.g. [\"BertForSequenceClassification\"]");
+  }
+  c.has_pooler = r.has("pooler.dense.weight");
+  if (c.has_pooler) ENCORE_RETURN_IF_ERROR(read_linear(r, "pooler.dense", "pooler", H, H, ck));
+  if (head != Head::kSequenceClassification) {
+    c.labels.clear();  // a base model: id2label in its config describes no head here
+    return Status::Ok();
+  }
+  if (!has_classifier) {
+    return invalid_model("config.json names BertForSequenceClassification but model.safetensors has no classifier.weight");
+  }
+  const io::SafetensorsEntry* e = file.find("classifier.weight");
+  if (e->shape.size() != 2 || e->shape[0] < 1 || e->shape[1] != H) {
+    return invalid_model(cat("model.safetensors: classifier.weight has shape ", shape_str(e->shape),
+                             ", expected [labels, ", H, "]"));
+  }
+  const int64_t L = e->shape[0];
+  if (c.labels.empty()) {
+    for (int64_t i = 0; i < L; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+    ck->warnings.push_back(cat("config.json has no id2label: labels named LABEL_0..LABEL_", L - 1));
+  } else if (static_cast<int64_t>(c.labels.size()) != L) {
+    return invalid_model(cat("classifier.weight has ", L, " rows but config.json names ", c.labels.size(), " labels"));
+  }
+  ENCORE_RETURN_IF_ERROR(check_sequence_head(hf, c.labels.size()));
+  if (!c.has_pooler) return invalid_model("a classifier head needs the pooler, but pooler.dense.weight is missing");
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["classifier.weight"], r.read("classifier.weight", {L, H}, true));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["classifier.bias"], r.read("classifier.bias", {L}, true));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
@@ -79,6 +161,12 @@ Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
   }
   FloatCheckpoint ck;
   ENCORE_ASSIGN_OR_RETURN(io::HfModelConfig hf, io::read_hf_config(dir));
+  // A sentence-transformers directory defines its output by modules (pooling, Dense,
+  // Normalize) that encore does not apply yet: its embeddings would not be the model's.
+  if (::stat((dir + "/modules.json").c_str(), &st) == 0) {
+    return unsupported("modules.json: sentence-transformers directories are not supported yet (their pooling and "
+                       "normalization modules would not be applied)");
+  }
   ck.config = hf.encoder;
   const std::string st_path = dir + "/model.safetensors";
   if (::stat(st_path.c_str(), &st) != 0) {
@@ -139,27 +227,7 @@ Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
     }
   }
 
-  c.has_pooler = r.has("pooler.dense.weight");
-  if (c.has_pooler) ENCORE_RETURN_IF_ERROR(read_linear(r, "pooler.dense", "pooler", H, H, &ck));
-  if (r.has("classifier.weight", true)) {
-    const io::SafetensorsEntry* e = file.find("classifier.weight");
-    if (e->shape.size() != 2 || e->shape[0] < 1 || e->shape[1] != H) {
-      return invalid_model(cat("model.safetensors: classifier.weight has shape ", shape_str(e->shape),
-                               ", expected [labels, ", H, "]"));
-    }
-    const int64_t L = e->shape[0];
-    if (c.labels.empty()) {
-      for (int64_t i = 0; i < L; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
-      ck.warnings.push_back(cat("config.json has no id2label: labels named LABEL_0..LABEL_", L - 1));
-    } else if (static_cast<int64_t>(c.labels.size()) != L) {
-      return invalid_model(cat("classifier.weight has ", L, " rows but config.json names ", c.labels.size(), " labels"));
-    }
-    if (!c.has_pooler) return invalid_model("a classifier head needs the pooler, but pooler.dense.weight is missing");
-    ENCORE_ASSIGN_OR_RETURN(ck.tensors["classifier.weight"], r.read("classifier.weight", {L, H}, true));
-    ENCORE_ASSIGN_OR_RETURN(ck.tensors["classifier.bias"], r.read("classifier.bias", {L}, true));
-  } else {
-    c.labels.clear();  // a base model: id2label in its config describes no head here
-  }
+  ENCORE_RETURN_IF_ERROR(read_head(hf, file, r, &ck));
   for (const auto& e : file.entries()) {
     if (!r.used().count(e.name)) ck.skipped.push_back(e.name);
   }

@@ -99,6 +99,26 @@ Result<HfModelConfig> parse_hf_config(const std::string& text) {
       hf.architectures.push_back(s.get<std::string>());
     }
   }
+  // Relative position schemes add a learned distance term to every attention score, which
+  // encore does not compute: refused rather than converted without it.
+  if (auto pe = j.find("position_embedding_type"); pe != j.end() && !pe->is_null()) {
+    if (!pe->is_string()) return invalid_model("config.json: 'position_embedding_type' is not a string");
+    if (pe->get<std::string>() != "absolute") {
+      return unsupported(cat("config.json: position_embedding_type '", pe->get<std::string>(),
+                             "' is not supported (encore computes 'absolute' positions)"));
+    }
+  }
+  // A decoder config (causal self-attention, cross-attention) is not an encoder.
+  for (const char* key : {"is_decoder", "add_cross_attention"}) {
+    if (auto d = j.find(key); d != j.end() && !d->is_null()) {
+      if (!d->is_boolean()) return invalid_model(cat("config.json: '", key, "' is not a boolean"));
+      if (d->get<bool>()) return unsupported(cat("config.json: ", key, " true is not supported (encore runs encoders)"));
+    }
+  }
+  if (auto pt = j.find("problem_type"); pt != j.end() && !pt->is_null()) {
+    if (!pt->is_string()) return invalid_model("config.json: 'problem_type' is not a string");
+    hf.problem_type = pt->get<std::string>();
+  }
   auto act = j.find("hidden_act");
   if (act == j.end()) {
     hf.hidden_act = "gelu";  // BertConfig's default

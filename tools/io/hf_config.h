@@ -15,6 +15,7 @@ struct HfModelConfig {
   std::string model_type;         // "bert"
   std::vector<std::string> architectures;
   std::string hidden_act;         // as written in the file
+  std::string problem_type;       // "" when absent or null
   // From tokenizer_config.json (defaults as in Hugging Face BertTokenizer when absent).
   bool do_lower_case = true;
   bool strip_accents_set = false;  // strip_accents given explicitly
@@ -24,7 +25,8 @@ struct HfModelConfig {
 // Parses config.json text. Requires model_type "bert" (kUnsupported otherwise, naming it);
 // hidden_act in {gelu, gelu_new, gelu_pytorch_tanh, relu} (kUnsupported otherwise); positive
 // hidden_size, num_attention_heads, num_hidden_layers, intermediate_size, vocab_size,
-// max_position_embeddings; hidden_size divisible by num_attention_heads; type_vocab_size
+// max_position_embeddings; hidden_size divisible by num_attention_heads;
+// position_embedding_type "absolute" when given (kUnsupported otherwise); type_vocab_size
 // (default 2), layer_norm_eps (default 1e-12), pad_token_id (default 0). id2label
 // ({"0": "neg", "1": "pos"}) gives labels in id order; with only num_labels, labels are
 // "LABEL_0".. ; with neither, no labels. JSON type errors are kInvalidModel naming the key.
