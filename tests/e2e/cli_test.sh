@@ -169,5 +169,30 @@ fails "convert: bad head list" "is not LAYER:HEAD" "$tmp/p2.encore" "$convert" "
 fails "convert: auto without eval" "needs --eval" "$tmp/p3.encore" "$convert" "$fx" -o "$tmp/p3.encore" --prune-heads auto
 fails "convert: bad ffn fraction" "neither 'auto' nor a fraction" "$tmp/p4.encore" "$convert" "$fx" -o "$tmp/p4.encore" --prune-ffn 1.5
 
+# Every tool answers --version with its name and the project version.
+for tool in "$convert" "$run" "$bench" "$inspect" "$analyze"; do
+  ok "version $(basename "$tool")" "$tool" --version
+  grep -Eq "^encore-[a-z]+ [0-9]+\.[0-9]+\.[0-9]+$" "$tmp/out" || { echo "FAIL version: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+done
+
+# Output files get the mode any new file gets under the umask (not mkstemp's 0600).
+(umask 022 && "$convert" "$fx" -o "$tmp/mode.encore" --quant f32 >/dev/null 2>&1)
+[[ $(stat -c %a "$tmp/mode.encore") == 644 ]] || { echo "FAIL umask 022: mode $(stat -c %a "$tmp/mode.encore")"; failures=$((failures + 1)); }
+(umask 027 && "$run" "$tmp/mode.encore" --input-ids "$tmp/one.npy" -o "$tmp/mode.npy" >/dev/null 2>&1)
+[[ $(stat -c %a "$tmp/mode.npy") == 640 ]] || { echo "FAIL umask 027: mode $(stat -c %a "$tmp/mode.npy")"; failures=$((failures + 1)); }
+
+# --reference on a padded batch compares the real tokens only: PyTorch's values at padding
+# are not encore's zeros, yet the f32 model matches PyTorch on every real token.
+ok "reference on a padded batch" "$run" "$tmp/mode.encore" --input-ids "$fx/input_ids.npy" \
+  --attention-mask "$fx/attention_mask.npy" --token-type-ids "$fx/token_type_ids.npy" -o "$tmp/h.npy" \
+  --reference "$fx/last_hidden_state.npy"
+grep -q "unmasked rows" "$tmp/out" && min_cos=$(sed -n 's/.*cosine per row min \([0-9.e-]*\) .*/\1/p' "$tmp/out") &&
+  awk -v c="$min_cos" 'BEGIN { exit !(c > 0.9999) }' ||
+  { echo "FAIL reference on a padded batch: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+
+# A bad output directory is found before the conversion's work.
+fails "convert: output directory missing" "cannot create the output file" "" "$convert" "$fx" -o "$tmp/none/m.encore"
+[[ ! -s "$tmp/out" ]] || { echo "FAIL convert: output directory missing: printed a report first"; failures=$((failures + 1)); }
+
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

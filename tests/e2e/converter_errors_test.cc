@@ -210,6 +210,8 @@ TEST_CASE("convert: missing files and bad paths") {
     std::ostringstream out, err;
     Status st = convert::convert_model(o, out, err);
     CHECK(st.code() == StatusCode::kIoError);
+    // Found before any work: nothing was read or reported.
+    CHECK(out.str().empty());
   }
   SUBCASE("calibration ids out of range") {
     testing::HfDir::bert().write(w.model());

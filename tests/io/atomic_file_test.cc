@@ -1,5 +1,6 @@
 // AtomicFile: the file appears complete at its path or not at all.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -51,6 +52,25 @@ TEST_CASE("AtomicFile: abandoned writes leave nothing, and an existing file is u
   }
   CHECK(read_all(path) == "old");
   CHECK(dir.names() == std::vector<std::string>{"keep.bin"});
+}
+
+TEST_CASE("AtomicFile: the finished file has the mode a new file gets under the umask") {
+  TempDir dir;
+  const mode_t saved = umask(0);
+  for (mode_t mask : {mode_t{022}, mode_t{077}, mode_t{002}}) {
+    umask(mask);
+    const std::string path = dir.file("mode.bin");
+    auto f = AtomicFile::create(path);
+    REQUIRE(f.ok());
+    REQUIRE(f->write("x", 1).ok());
+    REQUIRE(f->commit().ok());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CAPTURE(mask);
+    CHECK((st.st_mode & 0777) == (0666 & ~mask));
+    std::filesystem::remove(path);
+  }
+  umask(saved);
 }
 
 TEST_CASE("AtomicFile: a missing directory is an I/O error naming the path") {

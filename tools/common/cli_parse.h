@@ -5,12 +5,19 @@
 
 #include <iostream>
 #include <optional>
+#include <string>
 
 namespace encore::tools {
 
-// Parses argv. Returns an exit code when the tool should stop now (help printed: 0; usage
-// error printed as "TOOL: error: ...": 2), nothing when parsing succeeded.
+#ifndef ENCORE_VERSION
+#error "ENCORE_VERSION comes from CMake (encore_tools_common)"
+#endif
+
+// Parses argv, with --version ("TOOL ENCORE_VERSION") added to every tool. Returns an exit code
+// when the tool should stop now (help or version printed: 0; usage error printed as
+// "TOOL: error: ...": 2), nothing when parsing succeeded.
 inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const char* tool) {
+  app.set_version_flag("--version", std::string(tool) + " " + ENCORE_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -248,6 +248,9 @@ std::string utc_now() {
 
 Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& err) {
   if (o.output.empty()) return invalid_argument("no output path given (-o OUT.encore)");
+  // The output's temporary file first: a path that cannot be written fails before the work
+  // (its directory missing, not writable); it is removed again on any later error.
+  ENCORE_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(o.output));
   ENCORE_ASSIGN_OR_RETURN(FloatCheckpoint ck, read_hf_checkpoint(o.model_dir));
   const auto& c = ck.config;
   ENCORE_RETURN_IF_ERROR(check_prune_options(o.prune, c));
@@ -304,7 +307,6 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     auto check = Model::load_from_memory(std::move(copy));
     if (!check.ok()) return check.status().with_context("internal error: the converted model does not load");
   }
-  ENCORE_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(o.output));
   ENCORE_RETURN_IF_ERROR(file.write(bytes.data(), bytes.size()));
   ENCORE_RETURN_IF_ERROR(file.commit());
   out << "  size: model.safetensors " << megabytes(ck.source_bytes) << " (" << ck.source_dtype << ") -> "

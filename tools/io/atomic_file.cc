@@ -1,14 +1,33 @@
 #include "io/atomic_file.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "core/str.h"
 
 namespace encore::io {
+
+namespace {
+// The process's umask, read without changing it (Linux reports it in /proc/self/status; the
+// umask() round trip is the fallback, racy only against files other threads create then).
+mode_t current_umask() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+  }
+  const mode_t mask = umask(0);
+  umask(mask);
+  return mask;
+}
+}  // namespace
 
 Result<AtomicFile> AtomicFile::create(const std::string& path) {
   if (path.empty()) return invalid_argument("output path is empty");
@@ -18,6 +37,14 @@ Result<AtomicFile> AtomicFile::create(const std::string& path) {
   const int fd = mkstemp(name.data());
   if (fd < 0) return io_error(cat(path, ": cannot create the output file: ", std::strerror(errno)));
   tmp.assign(name.data());
+  // mkstemp creates the file 0600; the finished file gets the mode any new file would
+  // (0666 less the umask), as the shell's redirection or std::ofstream give.
+  if (fchmod(fd, 0666 & ~current_umask()) != 0) {
+    const int err = errno;
+    close(fd);
+    std::remove(tmp.c_str());
+    return io_error(cat(path, ": cannot set the output file's mode: ", std::strerror(err)));
+  }
   FILE* f = fdopen(fd, "wb");
   if (!f) {
     const int err = errno;

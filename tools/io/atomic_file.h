@@ -1,6 +1,7 @@
 // Writes a file so that it either appears complete at its final path or not at all:
 // data goes to "<path>.tmp-XXXXXX" in the same directory, commit() fsyncs and renames it,
-// and the destructor removes the temporary file if commit() was never reached.
+// and the destructor removes the temporary file if commit() was never reached. The file gets
+// the mode a plain new file would: 0666 less the process's umask.
 #pragma once
 
 #include <cstddef>

@@ -80,8 +80,11 @@ void print_labels(const encore::EncoderConfig& c, const float* logits, int64_t b
 }
 
 // Prints how `got` agrees with a reference output (e.g. PyTorch's): max abs error, per-row
-// cosine, and for logits how often the argmax agrees.
-Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, const float* got, bool logits) {
+// cosine, and for logits how often the argmax agrees. With row_mask (last_hidden_state and an
+// attention mask), only the rows of real tokens count: what a model gives at padding is
+// meaningless, and encore leaves trailing padding zero.
+Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, const float* got, bool logits,
+               const int32_t* row_mask) {
   ENCORE_ASSIGN_OR_RETURN(encore::io::NpyArray ref, encore::io::read_npy(ref_path));
   if (ref.dtype != encore::io::NpyDType::kFloat32 || ref.shape != shape) {
     return encore::invalid_argument(cat(ref_path, ": reference must be float32 with the output's shape"));
@@ -89,8 +92,10 @@ Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, c
   const int64_t cols = shape.back();
   const int64_t rows = static_cast<int64_t>(ref.floats.size()) / cols;
   double max_err = 0.0, min_cos = 1.0, sum_cos = 0.0;
-  int64_t argmax_agree = 0;
+  int64_t argmax_agree = 0, compared = 0;
   for (int64_t r = 0; r < rows; ++r) {
+    if (row_mask && !row_mask[r]) continue;
+    ++compared;
     const float* a = got + r * cols;
     const float* b = ref.floats.data() + r * cols;
     double dot = 0, na = 0, nb = 0;
@@ -105,9 +110,10 @@ Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, c
     sum_cos += cos;
     argmax_agree += (std::max_element(a, a + cols) - a) == (std::max_element(b, b + cols) - b);
   }
-  std::cout << "agreement with " << ref_path << ": max abs error " << max_err << ", cosine per row min " << min_cos
-            << " mean " << sum_cos / double(rows);
-  if (logits) std::cout << ", argmax " << argmax_agree << "/" << rows;
+  std::cout << "agreement with " << ref_path << (row_mask ? cat(" on ", compared, " unmasked rows") : std::string())
+            << ": max abs error " << max_err << ", cosine per row min " << min_cos << " mean "
+            << (compared ? sum_cos / double(compared) : 1.0);
+  if (logits) std::cout << ", argmax " << argmax_agree << "/" << compared;
   std::cout << "\n";
   return Status::Ok();
 }
@@ -188,7 +194,10 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
         attention_path, {c.layer_count, out.batch, c.head_count, out.seq_len, out.seq_len}, maps.data()));
   }
   if (output == "logits") print_labels(c, data, out.batch, out.labels);
-  if (!reference.empty()) ENCORE_RETURN_IF_ERROR(compare(reference, shape, data, output == "logits"));
+  if (!reference.empty()) {
+    const bool per_token = output == "last_hidden_state" && !mask_path.empty();
+    ENCORE_RETURN_IF_ERROR(compare(reference, shape, data, output == "logits", per_token ? mask.values.data() : nullptr));
+  }
   std::cerr << "encore-run: " << output << " [";
   for (size_t i = 0; i < shape.size(); ++i) std::cerr << (i ? ", " : "") << shape[i];
   std::cerr << "] -> " << out_path << " (" << (model->is_quantized() ? "int8" : "f32") << ", run " << ms << " ms)\n";
