@@ -2,6 +2,8 @@
 
 #include <cpuinfo.h>
 
+#include "core/cpu_features.h"
+
 namespace encore {
 namespace {
 
@@ -28,12 +30,6 @@ const char* uarch_name(cpuinfo_uarch u) {
   }
 }
 
-void add(std::string& list, bool present, const char* name) {
-  if (!present) return;
-  if (!list.empty()) list += ' ';
-  list += name;
-}
-
 }  // namespace
 
 CpuDescription describe_cpu() {
@@ -43,21 +39,9 @@ CpuDescription describe_cpu() {
   if (const cpuinfo_package* p = cpuinfo_get_package(0)) cpu.name = p->name;
   if (const cpuinfo_core* c = cpuinfo_get_core(0)) cpu.uarch = uarch_name(c->uarch);
   cpu.cores = static_cast<int>(cpuinfo_get_processors_count());
-#if CPUINFO_ARCH_X86 || CPUINFO_ARCH_X86_64
-  add(cpu.simd, cpuinfo_has_x86_avx2(), "avx2");
-  add(cpu.simd, cpuinfo_has_x86_fma3(), "fma");
-  add(cpu.simd, cpuinfo_has_x86_avx512f(), "avx512f");
-  add(cpu.simd, cpuinfo_has_x86_avx512vnni(), "avx512vnni");
-#elif CPUINFO_ARCH_ARM64
-  add(cpu.simd, true, "neon");
-  add(cpu.simd, cpuinfo_has_arm_neon_fp16_arith(), "fp16");
-  add(cpu.simd, cpuinfo_has_arm_neon_dot(), "dot");
-#elif CPUINFO_ARCH_ARM
-  add(cpu.simd, cpuinfo_has_arm_neon(), "neon");
-  add(cpu.simd, cpuinfo_has_arm_neon_fma(), "vfpv4");
-  add(cpu.simd, cpuinfo_has_arm_v8(), "armv8");
-  add(cpu.simd, cpuinfo_has_arm_neon_dot(), "dot");
-#endif
+  // The features the kernels choose by (cpu_features(): ENCORE_CPU_DISABLE applied).
+  cpu.simd = cpu_feature_list(cpu_features());
+  for (const std::string& name : cpu_features_ignored()) cpu.simd += " (ENCORE_CPU_DISABLE ignored " + name + ")";
   return cpu;
 }
 

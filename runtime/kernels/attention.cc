@@ -3,10 +3,87 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/gemm_qs8.h"
-#include "kernels/gemm_qs8_tile.h"
+#include "core/unreachable.h"
+#include "kernels/attention_tiles.h"
+#include "kernels/kernel_table.h"
+#include "kernels/loop_kernels.h"
 #include "kernels/math_approx.h"
-#include "kernels/multiversion.h"
+
+namespace encore {
+namespace {
+
+size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
+size_t round_up4(size_t n) { return (n + 3) / 4 * 4; }
+
+// The int8 attention steps on the kernels of table `t` (the public qs8_scores*, qs8_pv* run
+// them on kernel_table()).
+
+bool scores_supported(const internal::KernelTable& t, size_t head_dim) {
+  return t.scores && head_dim > 0 && head_dim % 4 == 0;
+}
+
+void pack_keys(const internal::KernelTable& t, size_t keys, size_t head_dim, const int8_t* k, size_t k_stride,
+               int8_t* packed) {
+  // The table's packer where it has one (x86 gathers: their offsets are int32), the loops otherwise.
+  if (t.scores_pack_keys && k_stride <= static_cast<size_t>(INT32_MAX) / 16) {
+    t.scores_pack_keys(keys, head_dim, k, k_stride, packed);
+    return;
+  }
+  internal::qs8_scores_pack_keys_portable(keys, head_dim, k, k_stride, packed, t.scores_input_offset);
+}
+
+void scores_rows(const internal::KernelTable& t, size_t rows, size_t keys, size_t head_dim, const int8_t* q,
+                 size_t q_stride, const int8_t* packed, float mult, const float* key_bias, float* scores,
+                 size_t scores_stride, float* row_max) {
+  if (!t.scores) {
+    ENCORE_UNREACHABLE("qs8_scores without a score kernel (qs8_scores_supported is false)");
+    return;  // release: nothing written
+  }
+  const internal::Qs8ScoreTile tile{rows,   keys,     head_dim, q,      q_stride, packed,
+                                    reinterpret_cast<const int32_t*>(packed + round_up16(keys) * head_dim),
+                                    mult,   key_bias, scores,   scores_stride, row_max};
+  t.scores(tile);
+  if (t.scores_sets_row_max) return;
+  for (size_t r = 0; row_max && r < rows; ++r) {
+    const float* sr = scores + r * scores_stride;
+    float m = sr[0];
+    for (size_t j = 1; j < keys; ++j) m = sr[j] > m ? sr[j] : m;
+    row_max[r] = m;
+  }
+}
+
+void pack_values(const internal::KernelTable& t, size_t keys, size_t cols, const int8_t* v, size_t v_stride,
+                 int8_t* packed, float* means) {
+  if (t.pv_pack_values) {
+    t.pv_pack_values(keys, cols, v, v_stride, packed, means);
+    return;
+  }
+  internal::qs8_pv_pack_values_portable(keys, cols, v, v_stride, packed, means);
+}
+
+void softmax_codes(const internal::KernelTable& t, size_t rows, size_t keys, const float* scores,
+                   size_t scores_stride, int32_t p_scale, uint8_t* p, size_t p_stride, float* sums, float* mass,
+                   const float* row_max) {
+  if (!t.softmax_codes) {
+    ENCORE_UNREACHABLE("qs8_pv_softmax_rows without the kernel (qs8_pv_supported is false)");
+    return;  // release: nothing written
+  }
+  t.softmax_codes(rows, keys, scores, scores_stride, static_cast<float>(p_scale), p, p_stride, sums, mass, row_max);
+}
+
+void pv_rows(const internal::KernelTable& t, size_t rows, size_t keys, size_t cols, const uint8_t* p,
+             size_t p_stride, const int8_t* packed, const float* mult, const float* mass, const float* means,
+             float* out, size_t out_stride, int8_t* out_q, int32_t out_zero_point) {
+  if (!t.pv) {
+    ENCORE_UNREACHABLE("qs8_pv without the kernel (qs8_pv_supported is false)");
+    return;  // release: nothing written
+  }
+  t.pv({rows, round_up4(keys) / 4, cols, p, p_stride, packed, mult, mass, means, out, out_q, out_stride,
+        out_zero_point});
+}
+
+}  // namespace
+}  // namespace encore
 
 namespace encore {
 namespace {
@@ -92,18 +169,15 @@ ENCORE_INLINE void softmax_row(size_t seq_len, float* __restrict scores, float v
 // kValueTile columns accumulate over all keys and are stored once; four rows share each V load.
 constexpr size_t kValueTile = 16;
 
-ENCORE_INLINE void probs_times_v(size_t rows, size_t seq_len, size_t head_dim, const float* __restrict p,
-                                 const float* __restrict v, size_t v_stride, float* __restrict out,
-                                 size_t out_stride) {
-#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
-  // Explicit AVX-512 tiles (4 rows x 64 columns) where the CPU has it: the vectorised loop
-  // below keeps only 4 accumulators and measured about half of the FMA rate.
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) {
-    internal::f32_pv_avx512(rows, seq_len, head_dim, p, seq_len, v, v_stride, out, out_stride);
+ENCORE_INLINE void probs_times_v(internal::F32PvFn f32_pv, size_t rows, size_t seq_len, size_t head_dim,
+                                 const float* __restrict p, const float* __restrict v, size_t v_stride,
+                                 float* __restrict out, size_t out_stride) {
+  // The table's explicit tile (AVX-512: 4 rows x 64 columns) where the CPU has one: the
+  // vectorised loop below keeps only 4 accumulators and measured about half of the FMA rate.
+  if (f32_pv) {
+    f32_pv(rows, seq_len, head_dim, p, seq_len, v, v_stride, out, out_stride);
     return;
   }
-#endif
   size_t c0 = 0;
   if (rows == 4) {
     const float* p0 = p;
@@ -149,7 +223,7 @@ ENCORE_INLINE void probs_times_v(size_t rows, size_t seq_len, size_t head_dim, c
 // All query rows, four at a time: q_rows holds [4, head_dim] scaled queries filled by
 // `load_q(i, dst)`. probs (may be null): seq_len rows of probabilities, probs_stride apart.
 template <typename LoadQ>
-ENCORE_INLINE void attend_all(size_t seq_len, size_t head_dim, const LoadQ& load_q, const float* k_t, const float* v,
+ENCORE_INLINE void attend_all(internal::F32PvFn f32_pv, size_t seq_len, size_t head_dim, const LoadQ& load_q, const float* k_t, const float* v,
                               size_t v_stride, float v_scale, const float* key_bias, float* q_rows, float* scores,
                               float* out, size_t out_stride, float* probs, size_t probs_stride) {
   for (size_t i = 0; i < seq_len; i += 4) {
@@ -159,7 +233,7 @@ ENCORE_INLINE void attend_all(size_t seq_len, size_t head_dim, const LoadQ& load
     for (size_t r = 0; r < rows; ++r) {
       softmax_row(seq_len, scores + r * seq_len, v_scale, probs ? probs + (i + r) * probs_stride : nullptr);
     }
-    probs_times_v(rows, seq_len, head_dim, scores, v, v_stride, out + i * out_stride, out_stride);
+    probs_times_v(f32_pv, rows, seq_len, head_dim, scores, v, v_stride, out + i * out_stride, out_stride);
   }
 }
 
@@ -176,22 +250,8 @@ void quantize_context(size_t seq_len, size_t head_dim, const float* context, con
   }
 }
 
-}  // namespace
-
-size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
-  // 4 score rows + 4 scaled query rows + transposed K + dequantized V (int8 path only) + K
-  // packed for the int8 score kernel (int8 path on CPUs that have one) + the float context
-  // that int8 paths without an int8 epilogue quantize from. The integer P x V path keeps its
-  // uint8 probability rows where the query rows and transposed K go, its packed V where the
-  // dequantized V goes (both fit: head_dim >= 4, seq_len >= 1) and V's column means where the
-  // float context goes.
-  return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim +
-         (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float) +
-         float_context_floats(seq_len, head_dim);
-}
-
-ENCORE_MULTIVERSION
-void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const float* k, const float* v,
+// The bodies of attention_head_f32 / _qs8, compiled once per x86-64 level (loop_kernels.h).
+ENCORE_INLINE void attention_head_f32_body(const internal::KernelTable& t, size_t seq_len, size_t head_dim, const float* q, const float* k, const float* v,
                         size_t row_stride, const float* key_bias, float scale, float* scratch, float* out,
                         size_t out_stride, float* probs, size_t probs_stride) {
   float* scores = scratch;
@@ -201,12 +261,11 @@ void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const f
   auto load_q = [&](size_t i, float* dst) {
     for (size_t c = 0; c < head_dim; ++c) dst[c] = q[i * row_stride + c] * scale;
   };
-  attend_all(seq_len, head_dim, load_q, k_t, v, row_stride, 1.0f, key_bias, q_rows, scores, out, out_stride, probs,
+  attend_all(t.f32_pv, seq_len, head_dim, load_q, k_t, v, row_stride, 1.0f, key_bias, q_rows, scores, out, out_stride, probs,
              probs_stride ? probs_stride : seq_len);
 }
 
-ENCORE_MULTIVERSION
-void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,
+ENCORE_INLINE void attention_head_qs8_body(const internal::KernelTable& t, size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,
                         float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
                         float scale, float* scratch, float* out, size_t out_stride, float* probs,
                         size_t probs_stride, const ContextQs8* quantized_out) {
@@ -216,19 +275,19 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
   float* v_f = k_t + seq_len * head_dim;
   const float q_mult = q_scale * k_scale * scale;
   const size_t probs_step = probs_stride ? probs_stride : seq_len;
-  if (qs8_scores_supported(head_dim) && qs8_pv_supported()) {
+  if (scores_supported(t, head_dim) && t.pv) {
     // Scores and P x V in integers: uint8 softmax numerator codes times int8 V on vpdpbusd,
     // plus what rounding the codes dropped credited at V's column means, scaled by v_scale / (sum
     // of the numerators) (and the context's quantization) in the epilogue. The probabilities
     // output, when asked for, comes from the float softmax of the same scores; the context is the
     // same either way.
     int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
-    qs8_scores_pack_keys(seq_len, head_dim, k, row_stride, k_packed);
+    pack_keys(t, seq_len, head_dim, k, row_stride, k_packed);
     const size_t p_stride = (seq_len + 3) / 4 * 4;
     uint8_t* p8 = reinterpret_cast<uint8_t*>(q_rows);
     int8_t* v_packed = reinterpret_cast<int8_t*>(v_f);
     float* v_means = scratch + (attention_scratch_floats(seq_len, head_dim) - float_context_floats(seq_len, head_dim));
-    qs8_pv_pack_values(seq_len, head_dim, v, row_stride, v_packed, v_means);
+    pack_values(t, seq_len, head_dim, v, row_stride, v_packed, v_means);
     const int32_t p_scale = qs8_pv_prob_scale(seq_len);
     const float out_mult = v_scale / (quantized_out ? quantized_out->scale : 1.0f);
     // Scores are exact integers times a finite multiplier plus a finite bias: never NaN, so the
@@ -240,20 +299,20 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
     float* maxima = finite ? row_max : nullptr;
     for (size_t i = 0; i < seq_len; i += 4) {
       const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
-      qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len,
-                 maxima);
+      scores_rows(t, rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores,
+                  seq_len, maxima);
       float sums[4], mass[4], mult[4];
-      qs8_pv_softmax_rows(rows, seq_len, scores, seq_len, p_scale, p8, p_stride, sums, mass, maxima);
+      softmax_codes(t, rows, seq_len, scores, seq_len, p_scale, p8, p_stride, sums, mass, maxima);
       for (size_t r = 0; r < rows; ++r) {
         mult[r] = out_mult / sums[r];
         if (probs) softmax_row(seq_len, scores + r * seq_len, 1.0f, probs + (i + r) * probs_step);
       }
       if (quantized_out) {
-        qs8_pv(rows, seq_len, head_dim, p8, p_stride, v_packed, mult, mass, v_means, nullptr, out_stride,
-               quantized_out->out + i * out_stride, quantized_out->zero_point);
+        pv_rows(t, rows, seq_len, head_dim, p8, p_stride, v_packed, mult, mass, v_means, nullptr, out_stride,
+                quantized_out->out + i * out_stride, quantized_out->zero_point);
       } else {
-        qs8_pv(rows, seq_len, head_dim, p8, p_stride, v_packed, mult, mass, v_means, out + i * out_stride,
-               out_stride);
+        pv_rows(t, rows, seq_len, head_dim, p8, p_stride, v_packed, mult, mass, v_means, out + i * out_stride,
+                out_stride, nullptr, 0);
       }
     }
     return;
@@ -266,21 +325,23 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
     context = scratch + (attention_scratch_floats(seq_len, head_dim) - float_context_floats(seq_len, head_dim));
     context_stride = head_dim;
   }
-  if (qs8_scores_supported(head_dim)) {
+  if (scores_supported(t, head_dim)) {
     // Scores in exact integer arithmetic on the CPU's int8 dot product (encore's GEMM tile
     // shape), then softmax and P x V in float as below.
     int8_t* k_packed = reinterpret_cast<int8_t*>(v_f + seq_len * head_dim);
-    qs8_scores_pack_keys(seq_len, head_dim, k, row_stride, k_packed);
+    pack_keys(t, seq_len, head_dim, k, row_stride, k_packed);
     for (size_t j = 0; j < seq_len; ++j) {
       for (size_t c = 0; c < head_dim; ++c) v_f[j * head_dim + c] = static_cast<float>(v[j * row_stride + c]);
     }
     for (size_t i = 0; i < seq_len; i += 4) {
       const size_t rows = seq_len - i < 4 ? seq_len - i : 4;
-      qs8_scores(rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores, seq_len);
+      scores_rows(t, rows, seq_len, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, key_bias, scores,
+                  seq_len, nullptr);
       for (size_t r = 0; r < rows; ++r) {
         softmax_row(seq_len, scores + r * seq_len, v_scale, probs ? probs + (i + r) * probs_step : nullptr);
       }
-      probs_times_v(rows, seq_len, head_dim, scores, v_f, head_dim, context + i * context_stride, context_stride);
+      probs_times_v(t.f32_pv, rows, seq_len, head_dim, scores, v_f, head_dim, context + i * context_stride,
+                    context_stride);
     }
     if (quantized_out) quantize_context(seq_len, head_dim, context, *quantized_out, out_stride);
     return;
@@ -298,9 +359,146 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
   auto load_q = [&](size_t i, float* dst) {
     for (size_t c = 0; c < head_dim; ++c) dst[c] = static_cast<float>(q[i * row_stride + c]) * q_mult;
   };
-  attend_all(seq_len, head_dim, load_q, k_t, v_f, head_dim, v_scale, key_bias, q_rows, scores, context,
+  attend_all(t.f32_pv, seq_len, head_dim, load_q, k_t, v_f, head_dim, v_scale, key_bias, q_rows, scores, context,
              context_stride, probs, probs_step);
   if (quantized_out) quantize_context(seq_len, head_dim, context, *quantized_out, out_stride);
+}
+
+}  // namespace
+
+size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
+  // 4 score rows + 4 scaled query rows + transposed K + dequantized V (int8 path only) + K
+  // packed for the int8 score kernel (int8 path on CPUs that have one) + the float context
+  // that int8 paths without an int8 epilogue quantize from. The integer P x V path keeps its
+  // uint8 probability rows where the query rows and transposed K go, its packed V where the
+  // dequantized V goes (both fit: head_dim >= 4, seq_len >= 1) and V's column means where the
+  // float context goes.
+  return 4 * seq_len + 4 * head_dim + 2 * seq_len * head_dim +
+         (qs8_scores_packed_bytes(seq_len, head_dim) + sizeof(float) - 1) / sizeof(float) +
+         float_context_floats(seq_len, head_dim);
+}
+
+#define ENCORE_ATTENTION_VARIANTS(suffix, attr)                                                                     \
+  attr void internal::attention_head_f32_##suffix(                                                                  \
+      const KernelTable& t, size_t seq_len, size_t head_dim, const float* q, const float* k, const float* v,        \
+      size_t row_stride, const float* key_bias, float scale, float* scratch, float* out, size_t out_stride,         \
+      float* probs, size_t probs_stride) {                                                                          \
+    attention_head_f32_body(t, seq_len, head_dim, q, k, v, row_stride, key_bias, scale, scratch, out, out_stride,   \
+                            probs, probs_stride);                                                                   \
+  }                                                                                                                 \
+  attr void internal::attention_head_qs8_##suffix(                                                                  \
+      const KernelTable& t, size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,       \
+      float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias, float scale,         \
+      float* scratch, float* out, size_t out_stride, float* probs, size_t probs_stride,                             \
+      const ContextQs8* quantized_out) {                                                                            \
+    attention_head_qs8_body(t, seq_len, head_dim, q, q_scale, k, k_scale, v, v_scale, row_stride, key_bias, scale,  \
+                            scratch, out, out_stride, probs, probs_stride, quantized_out);                          \
+  }
+
+ENCORE_ATTENTION_VARIANTS(default, )
+#ifdef ENCORE_X86_LEVELS
+ENCORE_ATTENTION_VARIANTS(x86_64_v3, ENCORE_X86_V3)
+ENCORE_ATTENTION_VARIANTS(x86_64_v4, ENCORE_X86_V4)
+#endif
+#undef ENCORE_ATTENTION_VARIANTS
+
+void attention_head_f32(size_t seq_len, size_t head_dim, const float* q, const float* k, const float* v,
+                        size_t row_stride, const float* key_bias, float scale, float* scratch, float* out,
+                        size_t out_stride, float* probs, size_t probs_stride) {
+  const internal::KernelTable& t = internal::kernel_table();
+  t.attention_f32(t, seq_len, head_dim, q, k, v, row_stride, key_bias, scale, scratch, out, out_stride, probs,
+                  probs_stride);
+}
+
+void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float q_scale, const int8_t* k,
+                        float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
+                        float scale, float* scratch, float* out, size_t out_stride, float* probs,
+                        size_t probs_stride, const ContextQs8* quantized_out) {
+  const internal::KernelTable& t = internal::kernel_table();
+  t.attention_qs8(t, seq_len, head_dim, q, q_scale, k, k_scale, v, v_scale, row_stride, key_bias, scale, scratch, out,
+                  out_stride, probs, probs_stride, quantized_out);
+}
+
+// ---- Attention scores ----------------------------------------------------------------------
+
+bool qs8_scores_supported(size_t head_dim) { return scores_supported(internal::kernel_table(), head_dim); }
+
+size_t qs8_scores_packed_bytes(size_t keys, size_t head_dim) {
+  return round_up16(keys) * (head_dim + sizeof(int32_t));
+}
+
+void qs8_scores_pack_keys(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride, int8_t* packed) {
+  pack_keys(internal::kernel_table(), keys, head_dim, k, k_stride, packed);
+}
+
+void internal::qs8_scores_pack_keys_portable(size_t keys, size_t head_dim, const int8_t* k, size_t k_stride,
+                                             int8_t* packed, int32_t input_offset) {
+  const size_t padded = round_up16(keys);
+  // Panels are head_dim * 16 bytes, a multiple of 64: the terms after them are aligned.
+  int32_t* comp = reinterpret_cast<int32_t*>(packed + padded * head_dim);
+  // Per key: 4-byte groups (head_dim % 4 == 0) copied as one word each, the sum in its own
+  // loop (it vectorises); padding keys are zero.
+  for (size_t j = 0; j < padded; ++j) {
+    int8_t* dst = packed + (j / 16) * head_dim * 16 + (j % 16) * 4;
+    if (j >= keys) {
+      for (size_t c = 0; c < head_dim; c += 4) std::memset(dst + (c / 4) * 64, 0, 4);
+      comp[j] = 0;
+      continue;
+    }
+    const int8_t* row = k + j * k_stride;
+    for (size_t c = 0; c < head_dim; c += 4) std::memcpy(dst + (c / 4) * 64, row + c, 4);
+    int32_t sum = 0;
+    for (size_t c = 0; c < head_dim; ++c) sum += row[c];
+    comp[j] = -input_offset * sum;
+  }
+}
+
+void qs8_scores(size_t rows, size_t keys, size_t head_dim, const int8_t* q, size_t q_stride, const int8_t* packed,
+                float mult, const float* key_bias, float* scores, size_t scores_stride, float* row_max) {
+  scores_rows(internal::kernel_table(), rows, keys, head_dim, q, q_stride, packed, mult, key_bias, scores,
+              scores_stride, row_max);
+}
+
+// ---- Attention P x V -----------------------------------------------------------------------
+
+bool qs8_pv_supported() { return internal::kernel_table().pv != nullptr; }
+
+int32_t qs8_pv_prob_scale(size_t keys) {
+  // |sum| <= padded keys * scale * 128 must stay within int32.
+  const uint64_t padded = round_up4(keys ? keys : 1);
+  const uint64_t limit = static_cast<uint64_t>(INT32_MAX) / (128 * padded);
+  return static_cast<int32_t>(limit < 255 ? limit : 255);
+}
+
+size_t qs8_pv_packed_values(size_t keys, size_t cols) { return round_up4(keys) * cols; }
+
+void internal::qs8_pv_pack_values_portable(size_t keys, size_t cols, const int8_t* v, size_t v_stride,
+                                           int8_t* packed, float* means) {
+  for (size_t j = 0; j < round_up4(keys); ++j) {
+    int8_t* dst = packed + (j / 4) * 4 * cols + j % 4;
+    for (size_t c = 0; c < cols; ++c) dst[4 * c] = j < keys ? v[j * v_stride + c] : int8_t{0};
+  }
+  for (size_t c = 0; means && c < cols; ++c) {
+    int64_t sum = 0;
+    for (size_t j = 0; j < keys; ++j) sum += v[j * v_stride + c];
+    means[c] = static_cast<float>(sum) / static_cast<float>(keys);
+  }
+}
+
+void qs8_pv_pack_values(size_t keys, size_t cols, const int8_t* v, size_t v_stride, int8_t* packed, float* means) {
+  pack_values(internal::kernel_table(), keys, cols, v, v_stride, packed, means);
+}
+
+void qs8_pv_softmax_rows(size_t rows, size_t keys, const float* scores, size_t scores_stride, int32_t p_scale,
+                         uint8_t* p, size_t p_stride, float* sums, float* mass, const float* row_max) {
+  softmax_codes(internal::kernel_table(), rows, keys, scores, scores_stride, p_scale, p, p_stride, sums, mass, row_max);
+}
+
+void qs8_pv(size_t rows, size_t keys, size_t cols, const uint8_t* p, size_t p_stride, const int8_t* packed,
+            const float* mult, const float* mass, const float* means, float* out, size_t out_stride, int8_t* out_q,
+            int32_t out_zero_point) {
+  pv_rows(internal::kernel_table(), rows, keys, cols, p, p_stride, packed, mult, mass, means, out, out_stride, out_q,
+          out_zero_point);
 }
 
 }  // namespace encore

@@ -4,11 +4,10 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/gemm_qs8_tile.h"
 #include "kernels/x86_simd.h"
 
 namespace encore::internal {
-ENCORE_GEMM_X86_BEGIN
+ENCORE_X86_SHIM_BEGIN
 
 // Attention scores: 4 query rows x NP panels of 16 keys, NP <= 4 (a template, so that the
 // accumulators keep constant indices). Flipped: the rows already hold q + 128 (q xor 0x80).
@@ -418,5 +417,5 @@ void softmax_u8_avx512(size_t rows, size_t n, const float* scores, size_t s_stri
   }
 }
 
-ENCORE_GEMM_X86_END
+ENCORE_X86_SHIM_END
 }  // namespace encore::internal

@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "core/half.h"
-#include "kernels/gemm_qs8_tile.h"
+#include "kernels/kernel_table.h"
+#include "kernels/loop_kernels.h"
 #include "kernels/math_approx.h"
-#include "kernels/multiversion.h"
 
 namespace encore {
 namespace {
@@ -29,24 +29,17 @@ inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 
-}  // namespace
-
-ENCORE_MULTIVERSION
-void add_f32(size_t n, const float* x, float* acc) {
+// The bodies of add_f32, f16_to_f32 and quantize_f32_qs8, compiled once per x86-64 level
+// (loop_kernels.h).
+ENCORE_INLINE void add_f32_body(size_t n, const float* x, float* acc) {
   for (size_t i = 0; i < n; ++i) acc[i] += x[i];
-}
-
-void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y) {
-  const float zp = static_cast<float>(zero_point);
-  for (size_t i = 0; i < n; ++i) y[i] = scale * (static_cast<float>(q[i]) - zp);
 }
 
 // half_to_float without branches, so that the loop vectorises (the branchy form measured
 // 0.1 ms of a 9 ms MiniLM run, converting embedding rows): normal numbers, infinities and NaN
 // re-bias the exponent field (twice for the all-ones exponent); zeros and subnormals are
 // mantissa * 2^-24, exact in float. Checked against half_to_float on all 65536 patterns.
-ENCORE_MULTIVERSION
-void f16_to_f32(size_t n, const uint16_t* x, float* y) {
+ENCORE_INLINE void f16_to_f32_body(size_t n, const uint16_t* x, float* y) {
   for (size_t i = 0; i < n; ++i) {
     const uint32_t h = x[i];
     const uint32_t magnitude = h & 0x7fffu, sign = (h & 0x8000u) << 16;
@@ -57,10 +50,39 @@ void f16_to_f32(size_t n, const uint16_t* x, float* y) {
   }
 }
 
-ENCORE_MULTIVERSION
-void quantize_f32_qs8(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y) {
+ENCORE_INLINE void quantize_f32_qs8_body(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y) {
   const float zp = static_cast<float>(zero_point);
   for (size_t i = 0; i < n; ++i) y[i] = quantize_one(x[i], scale, zp);
+}
+
+}  // namespace
+
+#define ENCORE_ELEMENTWISE_VARIANTS(suffix, attr)                                                                  \
+  attr void internal::add_f32_##suffix(size_t n, const float* x, float* acc) { add_f32_body(n, x, acc); }         \
+  attr void internal::f16_to_f32_##suffix(size_t n, const uint16_t* x, float* y) { f16_to_f32_body(n, x, y); }    \
+  attr void internal::quantize_f32_qs8_##suffix(size_t n, const float* x, float scale, int32_t zero_point,        \
+                                                int8_t* y) {                                                       \
+    quantize_f32_qs8_body(n, x, scale, zero_point, y);                                                             \
+  }
+
+ENCORE_ELEMENTWISE_VARIANTS(default, )
+#ifdef ENCORE_X86_LEVELS
+ENCORE_ELEMENTWISE_VARIANTS(x86_64_v3, ENCORE_X86_V3)
+ENCORE_ELEMENTWISE_VARIANTS(x86_64_v4, ENCORE_X86_V4)
+#endif
+#undef ENCORE_ELEMENTWISE_VARIANTS
+
+void dequantize_qs8_f32(size_t n, const int8_t* q, float scale, int32_t zero_point, float* y) {
+  const float zp = static_cast<float>(zero_point);
+  for (size_t i = 0; i < n; ++i) y[i] = scale * (static_cast<float>(q[i]) - zp);
+}
+
+void add_f32(size_t n, const float* x, float* acc) { internal::kernel_table().add(n, x, acc); }
+
+void f16_to_f32(size_t n, const uint16_t* x, float* y) { internal::kernel_table().f16_to_f32(n, x, y); }
+
+void quantize_f32_qs8(size_t n, const float* x, float scale, int32_t zero_point, int8_t* y) {
+  internal::kernel_table().quantize(n, x, scale, zero_point, y);
 }
 
 void activation_f32(Activation act, size_t n, const float* x, float* y) {
@@ -90,15 +112,11 @@ void make_activation_lut_qs8(Activation act, float in_scale, int32_t in_zero_poi
 }
 
 void apply_lut_qs8(size_t n, const int8_t* x, const int8_t lut[256], int8_t* y) {
-#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
-  // A byte-permute table where the CPU has one: 64 lookups per few instructions, against one
-  // load per byte (measured ~5% of an int8 MiniLM run at seq 128).
-  static const bool vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
-  if (vbmi) {
-    internal::lut_qs8_avx512vbmi(n, x, lut, y);
+  // The table's byte-permute kernel where the CPU has one (AVX-512 VBMI), else one load per byte.
+  if (const internal::LutQs8Fn kernel = internal::kernel_table().lut) {
+    kernel(n, x, lut, y);
     return;
   }
-#endif
   for (size_t i = 0; i < n; ++i) y[i] = lut[static_cast<uint8_t>(x[i] + 128)];
 }
 

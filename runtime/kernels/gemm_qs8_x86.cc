@@ -3,11 +3,10 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/gemm_qs8_tile.h"
 #include "kernels/x86_simd.h"
 
 namespace encore::internal {
-ENCORE_GEMM_X86_BEGIN
+ENCORE_X86_SHIM_BEGIN
 
 namespace {
 
@@ -139,5 +138,5 @@ ENCORE_X86_TARGET("avx2,avxvnni") void qs8_tile_avxvnni(const Qs8Tile& t) {
 }
 #undef ENCORE_AVXVNNI_GROUP
 
-ENCORE_GEMM_X86_END
+ENCORE_X86_SHIM_END
 }  // namespace encore::internal

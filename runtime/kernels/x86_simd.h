@@ -1,16 +1,18 @@
 // Shared by encore's x86 kernel files: the per-function target macro, <immintrin.h> (its
-// GCC 12 warnings silenced), and small helpers the kernels share. Each kernel file is compiled
-// for the baseline with per-function targets, so the library still runs on any x86-64; callers
-// reach a kernel only when the CPU has its instructions. Tests compile the kernel files again
-// against plain C++ stand-ins for the intrinsics (tests/kernels/x86_intrinsics_shim.h, included
-// first, with ENCORE_GEMM_X86_SHIM defined), so that tiling, tails and epilogues are checked on
-// CPUs without those instructions too.
+// GCC 12 warnings silenced), the namespace macros of the stand-in build, and small helpers the
+// kernels share. Each kernel file is compiled for the baseline with per-function targets, so the
+// library still runs on any x86-64; the kernel table reaches a kernel only when the CPU has its
+// instructions. The test-support library encore_kernels_shim (tests/kernels) compiles the same
+// files again with ENCORE_X86_SHIM defined, against plain C++ stand-ins for the intrinsics
+// (tests/kernels/x86_intrinsics_shim.h), into namespace encore::internal::shim, so that tiling,
+// tails and epilogues are checked on CPUs without those instructions too.
 #pragma once
 
-#ifdef ENCORE_GEMM_X86_SHIM
+#ifdef ENCORE_X86_SHIM
+#include "x86_intrinsics_shim.h"
 #define ENCORE_X86_TARGET(features)
-#define ENCORE_GEMM_X86_BEGIN namespace shim {
-#define ENCORE_GEMM_X86_END }
+#define ENCORE_X86_SHIM_BEGIN namespace shim {
+#define ENCORE_X86_SHIM_END }
 #else
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -Wmaybe-uninitialized
 // and -Wuninitialized report inside the header once they are inlined here.
@@ -24,17 +26,17 @@
 #include <immintrin.h>
 #endif
 #define ENCORE_X86_TARGET(features) __attribute__((target(features)))
-#define ENCORE_GEMM_X86_BEGIN
-#define ENCORE_GEMM_X86_END
+#define ENCORE_X86_SHIM_BEGIN
+#define ENCORE_X86_SHIM_END
 #endif
 
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/gemm_qs8_tile.h"
+#include "kernels/x86_kernels.h"
 
 namespace encore::internal {
-ENCORE_GEMM_X86_BEGIN
+ENCORE_X86_SHIM_BEGIN
 
 // Four int8 values as one word, the source of a vpdpbusd broadcast (no alignment assumed).
 inline uint32_t load4(const int8_t* p) {
@@ -76,5 +78,5 @@ ENCORE_X86_TARGET("avx512f") inline uint32_t isum_across_lanes(__m512i v) {
   return bits;
 }
 
-ENCORE_GEMM_X86_END
+ENCORE_X86_SHIM_END
 }  // namespace encore::internal

@@ -1,11 +1,15 @@
-// Element-wise kernels against the double-precision scalar reference.
+// Element-wise kernels against the double-precision scalar reference, through the public entry
+// points and on every path this CPU has.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include "core/half.h"
+#include "kernel_paths.h"
 #include "kernels/elementwise.h"
 #include "kernels/reference/reference.h"
 
@@ -132,6 +136,45 @@ TEST_CASE("apply_lut_qs8 looks every byte up, whatever the length (vector bodies
     apply_lut_qs8(n, x.data(), lut, y.data());
     for (size_t i = 0; i < n; ++i) REQUIRE(y[i] == lut[x[i] + 128]);
     for (size_t i = n; i < n + 8; ++i) REQUIRE(y[i] == 55);  // nothing past n written
+  }
+}
+
+TEST_CASE("element-wise kernels: every path against the reference") {
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  int8_t lut[256];
+  for (auto& v : lut) v = static_cast<int8_t>(byte(rng));
+  for (const auto& path : test::kernel_paths()) {
+    const internal::KernelTable& t = path.table;
+    INFO(path.name << ": " << t.elementwise_name << ", " << t.lut_name);
+    for (size_t n : kSizes) {
+      INFO("n " << n);
+      auto x = random_floats(n, 3.0f, uint32_t(n)), acc = random_floats(n, 1.0f, 2), acc0 = acc;
+      std::vector<int8_t> q(n);
+      t.quantize(n, x.data(), 0.037f, 5, q.data());
+      for (size_t i = 0; i < n; ++i) REQUIRE(int(q[i]) == int(reference::quantize(x[i], 0.037f, 5)));
+      t.add(n, x.data(), acc.data());
+      for (size_t i = 0; i < n; ++i) REQUIRE(acc[i] == acc0[i] + x[i]);
+      std::vector<uint16_t> h(n);
+      for (size_t i = 0; i < n; ++i) h[i] = static_cast<uint16_t>(rng());
+      std::vector<float> f(n);
+      t.f16_to_f32(n, h.data(), f.data());
+      for (size_t i = 0; i < n; ++i) {
+        const float want = half_to_float(h[i]);
+        REQUIRE(std::memcmp(&want, &f[i], sizeof want) == 0);
+      }
+    }
+    if (!t.lut) continue;
+    for (size_t n : {0, 1, 63, 64, 65, 127, 128, 129, 1000}) {
+      INFO("lut n " << n);
+      std::vector<int8_t> x(n + 8), y(n + 8, 55);
+      for (auto& v : x) v = static_cast<int8_t>(byte(rng));
+      t.lut(n, x.data(), lut, y.data());
+      for (size_t i = 0; i < n; ++i) REQUIRE(y[i] == lut[x[i] + 128]);
+      for (size_t i = n; i < n + 8; ++i) REQUIRE(y[i] == 55);  // nothing past n written
+      t.lut(n, x.data(), lut, x.data());  // in place
+      for (size_t i = 0; i < n; ++i) REQUIRE(x[i] == y[i]);
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "kernels/layer_norm.h"
+#include "kernels/norm.h"
 
 namespace encore::test {
 

@@ -21,7 +21,9 @@
 #include <immintrin.h>
 #endif
 
+#include "core/cpu_features.h"
 #include "kernels/attention.h"
+#include "kernels/kernel_table.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_qs8.h"
 #include "kernels/layer_norm.h"
@@ -118,26 +120,27 @@ __attribute__((target("avx512f,avx512vnni"))) double dpbusd_avx512() {
 Peaks measure_peaks() {
   Peaks p;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) {
+  // The kernel table's features (ENCORE_CPU_DISABLE applies here too).
+  const encore::CpuFeatures& cpu = encore::cpu_features();
+  if (cpu.avx512f) {
     double ops = fma_avx512();
     p.f32_gflops = 1e-9 * ops / best_seconds([&] { fma_avx512(); });
     p.f32_how = "AVX-512 FMA";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  } else if (cpu.avx2 && cpu.fma) {
     double ops = fma_avx2();
     p.f32_gflops = 1e-9 * ops / best_seconds([&] { fma_avx2(); });
     p.f32_how = "AVX2 FMA";
   }
-  if (__builtin_cpu_supports("avx512vnni")) {
+  if (cpu.avx512f && cpu.avx512vnni) {
     double ops = dpbusd_avx512();
     p.int8_gops = 1e-9 * ops / best_seconds([&] { dpbusd_avx512(); });
     p.int8_how = "AVX-512 VNNI vpdpbusd";
-  } else if (__builtin_cpu_supports("avx2")) {
+  } else if (cpu.avx2) {
     double ops = madd_avx2();
     p.int8_gops = 1e-9 * ops / best_seconds([&] { madd_avx2(); });
     p.int8_how = "AVX2 vpmaddwd (int8 widened to int16)";
   }
-  if (__builtin_cpu_supports("avx2")) {
+  if (cpu.avx2) {
     double ops = maddubs_avx2();
     p.int8_saturating_gops = 1e-9 * ops / best_seconds([&] { maddubs_avx2(); });
   }
@@ -442,7 +445,9 @@ int main(int argc, char** argv) {
   }
   std::printf("  copy  %7.1f GB/s    (memcpy of 512 KiB, read + write)\n", g_peaks.copy_gbs);
   std::printf("peak%%: share of the int8 (qc8 linear) or f32 (f32 linear, attention) peak; "
-              "copy%%: share of the copy rate\n\n");
+              "copy%%: share of the copy rate\n");
+  std::printf("cpu features: %s\nkernels chosen:\n%s\n", encore::cpu_feature_list(encore::cpu_features()).c_str(),
+              encore::internal::describe_kernels(encore::internal::kernel_table()).c_str());
   std::fflush(stdout);
   register_all();
   benchmark::RunSpecifiedBenchmarks();

@@ -1,10 +1,10 @@
-#include "kernels/layer_norm.h"
+#include "kernels/norm.h"
 
 #include <cmath>
 
-#include "kernels/gemm_qs8_tile.h"
+#include "kernels/kernel_table.h"
+#include "kernels/loop_kernels.h"
 #include "kernels/math_approx.h"
-#include "kernels/multiversion.h"
 
 namespace encore {
 namespace {
@@ -42,10 +42,9 @@ ENCORE_INLINE float sum_squared_deviation(size_t n, const float* x, float mean) 
   return s;
 }
 
-}  // namespace
-
-ENCORE_MULTIVERSION
-void layer_norm_f32(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
+// The bodies of layer_norm_f32 and the plain-loop residual_layer_norm, compiled once per
+// x86-64 level (loop_kernels.h).
+ENCORE_INLINE void layer_norm_f32_body(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
                     float* y) {
   const float inv_cols = 1.0f / static_cast<float>(cols);
   for (size_t r = 0; r < rows; ++r) {
@@ -60,11 +59,8 @@ void layer_norm_f32(size_t rows, size_t cols, const float* x, const float* gamma
   }
 }
 
-namespace internal {
-
-ENCORE_MULTIVERSION
-void residual_layer_norm_portable(size_t rows, size_t cols, float* x, const float* gamma, const float* beta,
-                                  float eps, const ResidualNormQs8& io) {
+ENCORE_INLINE void residual_layer_norm_body(size_t rows, size_t cols, float* x, const float* gamma,
+                                           const float* beta, float eps, const ResidualNormQs8& io) {
   const float inv_cols = 1.0f / static_cast<float>(cols);
   const float residual_zp = static_cast<float>(io.residual_zero_point);
   const float q_zp = static_cast<float>(io.q_zero_point), inv_q_scale = 1.0f / io.q_scale;
@@ -80,26 +76,39 @@ void residual_layer_norm_portable(size_t rows, size_t cols, float* x, const floa
     for (size_t c = 0; c < cols; ++c) xr[c] = (xr[c] - mean) * inv_std * gamma[c] + beta[c];
     if (io.q) {
       int8_t* qr = io.q + r * cols;
-      for (size_t c = 0; c < cols; ++c) qr[c] = saturate_round_qs8(xr[c] * inv_q_scale, q_zp);
+      for (size_t c = 0; c < cols; ++c) qr[c] = internal::saturate_round_qs8(xr[c] * inv_q_scale, q_zp);
     }
   }
 }
 
-}  // namespace internal
+}  // namespace
+
+#define ENCORE_NORM_VARIANTS(suffix, attr)                                                                         \
+  attr void internal::layer_norm_f32_##suffix(size_t rows, size_t cols, const float* x, const float* gamma,        \
+                                              const float* beta, float eps, float* y) {                            \
+    layer_norm_f32_body(rows, cols, x, gamma, beta, eps, y);                                                       \
+  }                                                                                                                \
+  attr void internal::residual_layer_norm_##suffix(size_t rows, size_t cols, float* x, const float* gamma,         \
+                                                   const float* beta, float eps, const ResidualNormQs8& io) {      \
+    residual_layer_norm_body(rows, cols, x, gamma, beta, eps, io);                                                 \
+  }
+
+ENCORE_NORM_VARIANTS(default, )
+#ifdef ENCORE_X86_LEVELS
+ENCORE_NORM_VARIANTS(x86_64_v3, ENCORE_X86_V3)
+ENCORE_NORM_VARIANTS(x86_64_v4, ENCORE_X86_V4)
+#endif
+#undef ENCORE_NORM_VARIANTS
+
+void layer_norm_f32(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
+                    float* y) {
+  internal::kernel_table().layer_norm(rows, cols, x, gamma, beta, eps, y);
+}
 
 void residual_layer_norm(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
                          const ResidualNormQs8& io) {
-#ifdef ENCORE_HAVE_X86_VNNI_KERNELS
-  // Explicit AVX-512 where the CPU has it: the vectorised loops above end each row in serial
-  // reductions through memory that cost as much as the row's arithmetic at 384 columns.
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                             __builtin_cpu_supports("avx512vl");
-  if (avx512) {
-    internal::residual_layer_norm_avx512(rows, cols, x, gamma, beta, eps, io);
-    return;
-  }
-#endif
-  internal::residual_layer_norm_portable(rows, cols, x, gamma, beta, eps, io);
+  // The table's AVX-512 kernel where the CPU has it, else these plain loops.
+  internal::kernel_table().residual_layer_norm(rows, cols, x, gamma, beta, eps, io);
 }
 
 }  // namespace encore

@@ -1,4 +1,5 @@
-// LayerNorm against the double-precision scalar reference.
+// LayerNorm and residual_layer_norm against the double-precision scalar reference, on every
+// path this CPU has and on the x86 intrinsic stand-ins.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -7,7 +8,10 @@
 #include <random>
 #include <vector>
 
-#include "kernels/layer_norm.h"
+#include "kernel_paths.h"
+#include "kernels/loop_kernels.h"
+#include "kernels/norm.h"
+#include "kernels/x86_kernels.h"
 #include "kernels/math_approx.h"
 #include "kernels/reference/reference.h"
 #include "residual_norm_check.h"
@@ -28,14 +32,17 @@ TEST_CASE("layer_norm_f32 matches the reference on odd shapes, large means, in p
         for (float eps : {1e-12f, 1e-5f}) {
           std::vector<double> want;
           reference::layer_norm(rows, cols, x.data(), gamma.data(), beta.data(), eps, &want);
-          layer_norm_f32(rows, cols, x.data(), gamma.data(), beta.data(), eps, y.data());
-          double err = 0.0;
-          for (size_t i = 0; i < y.size(); ++i) err = std::max(err, std::fabs(y[i] - want[i]));
-          INFO("rows=" << rows << " cols=" << cols << " offset=" << offset << " eps=" << eps);
-          CHECK(err <= 2e-5);
-          std::vector<float> inplace = x;
-          layer_norm_f32(rows, cols, inplace.data(), gamma.data(), beta.data(), eps, inplace.data());
-          CHECK(inplace == y);
+          for (const auto& path : test::kernel_paths()) {
+            const internal::LayerNormFn layer_norm = path.table.layer_norm;
+            layer_norm(rows, cols, x.data(), gamma.data(), beta.data(), eps, y.data());
+            double err = 0.0;
+            for (size_t i = 0; i < y.size(); ++i) err = std::max(err, std::fabs(y[i] - want[i]));
+            INFO(path.name << ": rows=" << rows << " cols=" << cols << " offset=" << offset << " eps=" << eps);
+            CHECK(err <= 2e-5);
+            std::vector<float> inplace = x;
+            layer_norm(rows, cols, inplace.data(), gamma.data(), beta.data(), eps, inplace.data());
+            CHECK(inplace == y);
+          }
         }
       }
     }
@@ -49,10 +56,39 @@ TEST_CASE("layer_norm_f32 of a constant row is beta (eps keeps it finite)") {
   for (size_t i = 0; i < 10; ++i) CHECK(y[i] == doctest::Approx(beta[i]));
 }
 
-TEST_CASE("residual_layer_norm: the dispatched kernel and the portable loops") {
-  test::check_residual_layer_norm(residual_layer_norm);
-  test::check_residual_layer_norm(internal::residual_layer_norm_portable);
+TEST_CASE("layer_norm_f32: every path equals the dispatched kernel bit for bit") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  const size_t rows = 3, cols = 333;
+  std::vector<float> x(rows * cols), gamma(cols), beta(cols), want(rows * cols);
+  for (float& v : x) v = 20.0f + 3.0f * d(rng);
+  for (float& v : gamma) v = 1.0f + 0.2f * d(rng);
+  for (float& v : beta) v = 0.1f * d(rng);
+  layer_norm_f32(rows, cols, x.data(), gamma.data(), beta.data(), 1e-5f, want.data());
+  for (const auto& path : test::kernel_paths()) {
+    INFO(path.name << ": " << path.table.layer_norm_name);
+    std::vector<float> got(rows * cols);
+    path.table.layer_norm(rows, cols, x.data(), gamma.data(), beta.data(), 1e-5f, got.data());
+    // Same level: same bits; another level may sum in another order (within the bound above).
+    if (path.table.layer_norm == internal::kernel_table().layer_norm) CHECK(got == want);
+  }
 }
+
+TEST_CASE("residual_layer_norm: the dispatched kernel and every path's kernel") {
+  test::check_residual_layer_norm(residual_layer_norm);
+  for (const auto& path : test::kernel_paths()) {
+    INFO(path.name << ": " << path.table.residual_layer_norm_name);
+    test::check_residual_layer_norm(path.table.residual_layer_norm);
+  }
+  // The plain loops at every level this build has, whatever the table chose.
+  test::check_residual_layer_norm(internal::residual_layer_norm_default);
+}
+
+#ifdef ENCORE_X86_KERNELS
+TEST_CASE("residual_layer_norm: the AVX-512 kernel on intrinsic stand-ins (any x86 CPU)") {
+  test::check_residual_layer_norm(internal::shim::residual_layer_norm_avx512);
+}
+#endif
 
 }  // namespace
 
