@@ -9,7 +9,7 @@
 #include "encore/config.h"
 #include "encore/session.h"
 #include "encore/status.h"
-#include "kernels/gemm_qs8.h"
+#include "kernels/gemm.h"
 #include "model/model_weights.h"
 #include "xnnpack/xnn_linear.h"
 

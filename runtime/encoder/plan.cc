@@ -1,8 +1,13 @@
 #include "encoder/plan.h"
 
+#include <mutex>
+#include <set>
+#include <string>
+
 #include "core/str.h"
 #include "encoder/encoder.h"
 #include "encoder/inputs.h"
+#include "kernels/kernel_table.h"
 #include "model/format.h"
 
 namespace encore::internal {
@@ -45,6 +50,7 @@ Step linear_step(int layer, ProfileStep profile, LinearOp* op, Buffer in, Buffer
 
 // What the steps of one layer share: its operators, weights, widths and buffers.
 struct LayerContext {
+  const KernelTable* table;
   LayerOps* ops;
   const LayerWeights* lw;
   int layer;
@@ -54,10 +60,19 @@ struct LayerContext {
   uint64_t elem;     // bytes per weight and activation element of the projections
 };
 
+// A kernel name that lives as long as the process, as ProfileRecord::kernel promises: composed
+// names are interned once (a few per CPU: one per kernel combination and head size).
+const char* keep(std::string name) {
+  static std::mutex mutex;
+  static std::set<std::string> names;
+  std::lock_guard<std::mutex> lock(mutex);
+  return names.insert(std::move(name)).first->c_str();
+}
+
 LayerContext layer_context(Encoder& e, size_t l) {
   const LayerWeights& lw = e.weights->layers[l];
   const bool q8 = e.weights->quantized;
-  return LayerContext{&e.layers[l], &lw, static_cast<int>(l), q8, q8 ? &kQs8Buffers : &kF32Buffers,
+  return LayerContext{&kernel_table(), &e.layers[l], &lw, static_cast<int>(l), q8, q8 ? &kQs8Buffers : &kF32Buffers,
                       static_cast<uint64_t>(e.config->hidden_size), static_cast<uint64_t>(lw.attn_out.in),
                       static_cast<uint64_t>(lw.ffn_up.out), q8 ? uint64_t{1} : uint64_t{4}};
 }
@@ -80,7 +95,8 @@ void add_attention_block(const EncoderConfig& c, const LayerContext& x, std::vec
   Step attention;
   attention.layer = x.layer;
   attention.profile = ProfileStep::kAttention;
-  attention.kernel = x.q8 ? "encore attention qs8 (context quantized)" : "encore attention f32";
+  attention.kernel =
+      keep(attention_kernel_name(*x.table, x.q8, static_cast<size_t>(c.head_dim())));
   attention.run = step_attention;
   attention.ops.per_score =
       static_cast<uint64_t>(c.heads_in_layer(x.layer)) * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
@@ -107,7 +123,8 @@ Step residual_norm_step(const LayerContext& x, ProfileStep profile, const NormWe
   s.layer = x.layer;
   s.profile = profile;
   s.run = x.q8 ? step_residual_norm_qs8 : step_residual_norm_f32;
-  s.kernel = x.q8 ? "encore dequantize-add + layernorm + quantize" : "encore add + layernorm";
+  s.kernel = x.q8 ? x.table->residual_layer_norm_name
+                  : keep(std::string("encore f32 add + layer norm ") + x.table->level);
   s.ops.per_row = (x.q8 ? 12 : 11) * x.H;
   s.bytes.per_row = (x.q8 ? 14 : 16) * x.H;
   s.norm = norm;
@@ -139,7 +156,7 @@ void add_ffn_block(const EncoderConfig& c, const LayerContext& x, std::vector<St
   act.width = I;
   if (x.q8) {
     act.run = step_activation_lut_qs8;
-    act.kernel = "encore int8 lookup table";
+    act.kernel = x.table->lut_name;
     act.ops.per_row = I;
     act.bytes.per_row = 2 * I;
   } else {
@@ -165,7 +182,8 @@ void add_ffn_block(const EncoderConfig& c, const LayerContext& x, std::vector<St
 //   x = LN(x + attention block(x)); x = LN(x + FFN block(x))
 // In int8 models each norm also writes the next projection's int8 input: the FFN's, then the
 // next layer's QKV (none after the last layer).
-void add_post_norm_layer(Encoder& e, size_t l, std::vector<Step>* steps) {
+void add_post_norm_layer(Encoder& e, size_t l, Plan* plan) {
+  std::vector<Step>* steps = &plan->steps;
   const LayerContext x = layer_context(e, l);
   add_attention_block(*e.config, x, steps);
   Step attn_norm = residual_norm_step(x, ProfileStep::kAttnResidualNorm, &x.lw->attn_norm, false);
@@ -189,7 +207,7 @@ Step embeddings_step(const Encoder& e) {
   const uint64_t H = static_cast<uint64_t>(e.config->hidden_size);
   Step s;
   s.profile = ProfileStep::kEmbeddings;
-  s.kernel = "encore embeddings + layernorm";
+  s.kernel = keep(std::string("encore embeddings + ") + kernel_table().residual_layer_norm_name);
   s.run = step_embeddings;
   s.ops.per_row = 12 * H;
   s.bytes.per_row = 16 * H;
@@ -267,7 +285,7 @@ Status build_plan(Encoder& e, Plan* plan) {
   plan->family = Family::kBert;
   plan->steps.clear();
   plan->steps.push_back(embeddings_step(e));
-  for (size_t l = 0; l < e.weights->layers.size(); ++l) add_post_norm_layer(e, l, &plan->steps);
+  for (size_t l = 0; l < e.weights->layers.size(); ++l) add_post_norm_layer(e, l, plan);
   plan->head_begin = plan->steps.size();
   add_bert_head(e, &plan->steps);
   return Status::Ok();

@@ -5,7 +5,7 @@
 #include "encoder/encoder.h"
 #include "encoder/parallel.h"
 #include "kernels/elementwise.h"
-#include "kernels/layer_norm.h"
+#include "kernels/norm.h"
 #include "model/format.h"
 
 namespace encore::internal {

@@ -129,4 +129,16 @@ std::string describe_kernels(const KernelTable& t) {
   return s;
 }
 
+std::string attention_kernel_name(const KernelTable& t, bool int8, size_t head_dim) {
+  std::string s = std::string(t.attention_name) + (int8 ? " qs8: " : " f32: ");
+  const std::string f32_pv = std::string("P x V f32 ") + t.f32_pv_name;
+  // The same choice as attention_head_qs8: integer scores where a score kernel takes this
+  // head size, integer P x V where there is also a P x V kernel, float otherwise.
+  const bool int_scores = int8 && t.scores && head_dim > 0 && head_dim % 4 == 0;
+  if (!int_scores) return s + "scores f32 loops, " + f32_pv;
+  s += std::string("scores ") + t.scores_name + ", ";
+  if (!t.pv) return s + "softmax f32, " + f32_pv;
+  return s + "softmax codes " + t.softmax_codes_name + ", P x V " + t.pv_name;
+}
+
 }  // namespace encore::internal

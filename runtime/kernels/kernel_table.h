@@ -87,7 +87,7 @@ struct KernelTable {
 
   // Element-wise: the int8 table lookup (null: one load per byte), and the level variants.
   LutQs8Fn lut = nullptr;
-  const char* lut_name = "loops";
+  const char* lut_name = "encore qs8 lut loops";
   AddF32Fn add = nullptr;
   F16ToF32Fn f16_to_f32 = nullptr;
   QuantizeF32Qs8Fn quantize = nullptr;
@@ -103,5 +103,10 @@ const KernelTable& kernel_table();
 
 // One line per job: "gemm: encore qs8 gemm avx512vnni 4x64", "attention: ...", ...
 std::string describe_kernels(const KernelTable& t);
+
+// What attention_head_qs8 (int8) or attention_head_f32 runs for heads of `head_dim` with this
+// table, for the profile: the head's level, then its scores and P x V kernels
+// ("encore attention x86-64-v4 qs8: scores encore qs8 scores avx512vnni 4x64, P x V ...").
+std::string attention_kernel_name(const KernelTable& t, bool int8, size_t head_dim);
 
 }  // namespace encore::internal

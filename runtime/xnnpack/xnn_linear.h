@@ -14,7 +14,7 @@
 #include <memory>
 
 #include "encore/status.h"
-#include "kernels/gemm_qs8.h"
+#include "kernels/gemm.h"
 #include "model/model_weights.h"
 
 namespace encore::internal {
@@ -39,7 +39,7 @@ class LinearOp {
   // the operator's own output scale 1.
   //
   // own_kernel: run encore's own GEMM with that kernel instead of XNNPACK (same int8 results;
-  // see kernels/gemm_qs8.h); null = XNNPACK.
+  // see kernels/gemm.h); null = XNNPACK.
   static Result<LinearOp> create_qc8(const LinearWeights& w, ActivationQuant input,
                                      const float* output_scales, int32_t output_zero_point,
                                      const char* what, const Qs8GemmKernel* own_kernel = nullptr);

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "encore/session.h"
-#include "kernels/gemm_qs8.h"
+#include "kernels/gemm.h"
 #include "support/tiny_model.h"
 
 namespace encore {

@@ -36,7 +36,8 @@ bool profile_step_is_linear(ProfileStep step);
 struct ProfileRecord {
   int32_t layer = -1;           // encoder layer, or -1 for embeddings / pooler / classifier
   ProfileStep step = ProfileStep::kEmbeddings;
-  const char* kernel = "";      // what ran: "xnnpack qc8 conv 1x1", "encore attention qs8", ...
+  const char* kernel = "";      // what ran: "xnnpack qc8 conv 1x1", "encore qs8 gemm avx512vnni 4x64",
+                                // ...; valid for the life of the process
   uint64_t start_ns = 0;        // from the start of the run
   uint64_t duration_ns = 0;
   uint64_t operations = 0;      // arithmetic operations (a multiply-add counts 2)

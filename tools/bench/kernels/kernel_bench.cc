@@ -23,10 +23,10 @@
 
 #include "core/cpu_features.h"
 #include "kernels/attention.h"
-#include "kernels/kernel_table.h"
 #include "kernels/elementwise.h"
-#include "kernels/gemm_qs8.h"
-#include "kernels/layer_norm.h"
+#include "kernels/gemm.h"
+#include "kernels/kernel_table.h"
+#include "kernels/norm.h"
 #include "xnnpack/xnn_linear.h"
 
 namespace {
