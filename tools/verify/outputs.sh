@@ -56,7 +56,7 @@ compare() {
     if cmp -s "$a/$path" "$b/$path"; then
       echo "identical     $path"; n_same=$((n_same + 1))
     else
-      line="$(cmp "$a/$path" "$b/$path" 2>&1 | head -1 | sed 's/^.*differ: //')"
+      line="$(cmp "$a/$path" "$b/$path" 2>&1 | sed -n '1s/^.*differ: //p' || true)"
       [[ "$path" == *.npy ]] && line="$line; $("$py" "$helper" npy-diff "$a/$path" "$b/$path")"
       echo "DIFFERS       $path ($line)"; n_diff=$((n_diff + 1))
     fi
@@ -164,7 +164,7 @@ record() {
     sed -i -E 's/\([0-9.]+ s\)/(time)/' models/*.convert.txt
     # Texts for text mode: test sentences, one beyond the example model's 32 positions, accents,
     # an emoji, whitespace-only punctuation.
-    { cut -f1 src/langid/test.tsv | head -9
+    { head -9 src/langid/test.tsv | cut -f1
       printf '%s\n' "Ceci est une phrase nettement plus longue que les autres, pour qu'elle soit tronquée au maximum de positions du modèle, voilà."
       printf '%s\n' "Zażółć gęślą jaźń 😀" "?!" ; } >texts.txt
   fi
