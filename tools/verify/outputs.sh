@@ -247,7 +247,7 @@ record() {
   {
     echo "build: $build"
     echo "commit: $(git -C "$build" rev-parse HEAD 2>/dev/null || git -C "$repo" rev-parse HEAD)"
-    echo "encore-convert: ${models_from:+models copied from $models_from}${models_from:-$convert_bin}"
+    if [[ -n "$models_from" ]]; then echo "models: copied from $models_from"; else echo "encore-convert: $convert_bin"; fi
     [[ -n "$arm" ]] && echo "emulated: $arm, ENCORE_ARM_CORE=${ENCORE_ARM_CORE:-generic}, sysroot $sysroot"
     echo "host: $(uname -m), $(nproc) cores; recorded $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "seconds: total $((SECONDS - t_start)), convert $t_convert, ids runs $t_run, text $t_text, analyze $t_analyze"
