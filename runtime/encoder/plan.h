@@ -10,6 +10,13 @@
 // activation, position scheme), not by branches in the loop. It is a fixed table per family,
 // not a graph: no step is added, removed or reordered at run time, except that the steps of a
 // bypassed FFN are skipped.
+//
+// Adding a family touches: tools/io/hf_config.cc (its model_type and config keys),
+// tools/convert/hf_checkpoint.cc (its tensor names to the canonical ones), the schema and
+// runtime/model/ (only for tensors or config the format does not have yet), build_plan here
+// (its table), steps.cc (only for a kind of step no family had: offset positions, pre-norm, a
+// gated FFN), runtime/kernels/ (only for a new kernel job), and tools/reference/ (its PyTorch
+// reference, from which the goldens come).
 #pragma once
 
 #include <pthreadpool.h>
