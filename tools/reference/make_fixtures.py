@@ -55,27 +55,40 @@ def round_to_storage(t, dtype):
     return t.to(torch.float32)
 
 
+def randn(gen, *shape, std=1.0):
+    return torch.randn(*shape, generator=gen, dtype=torch.float64) * std
+
+
+def linear_init(gen, out_f, in_f, gain=1.0):
+    """(weight, bias) of a trained-looking linear layer: fan-in scaled weight, small bias."""
+    return randn(gen, out_f, in_f, std=gain / math.sqrt(in_f)), randn(gen, out_f, std=0.05)
+
+
+def norm_init(gen, n):
+    """(gain, bias) of a trained-looking LayerNorm: gains near 1, small biases."""
+    return 1.0 + randn(gen, n, std=0.1), randn(gen, n, std=0.05)
+
+
 def make_weights(spec, gen):
     """Weights shaped like a trained BERT's: O(1) embeddings, fan-in scaled linears,
-    LayerNorm gains near 1, and a few larger outlier channels in the residual stream."""
+    LayerNorm gains near 1, and a few larger outlier channels in the residual stream.
+    (randn / linear_init / norm_init are module-level so tools/reference/families.py
+    draws other families' weights with the same recipe.)"""
     H, F, V, P = spec["hidden"], spec["ffn"], spec["vocab"], spec["max_pos"]
 
-    def randn(*shape, std=1.0):
-        return torch.randn(*shape, generator=gen, dtype=torch.float64) * std
-
     def linear(out_f, in_f, gain=1.0):
-        return randn(out_f, in_f, std=gain / math.sqrt(in_f)), randn(out_f, std=0.05)
+        return linear_init(gen, out_f, in_f, gain)
 
     def norm():
-        return 1.0 + randn(H, std=0.1), randn(H, std=0.05)
+        return norm_init(gen, H)
 
     w = {}
     # Outlier channels: a couple of hidden dimensions with larger LayerNorm gains, as seen
     # in trained BERTs (moderate here, so int8 per-tensor activations remain usable).
     outliers = torch.randperm(H, generator=gen)[:2]
-    w["embeddings.word_embeddings.weight"] = randn(V, H, std=0.6)
-    w["embeddings.position_embeddings.weight"] = randn(P, H, std=0.3)
-    w["embeddings.token_type_embeddings.weight"] = randn(2, H, std=0.3)
+    w["embeddings.word_embeddings.weight"] = randn(gen, V, H, std=0.6)
+    w["embeddings.position_embeddings.weight"] = randn(gen, P, H, std=0.3)
+    w["embeddings.token_type_embeddings.weight"] = randn(gen, 2, H, std=0.3)
     g, b = norm()
     w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"] = g, b
     for i in range(spec["layers"]):
