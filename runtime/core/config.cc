@@ -13,6 +13,16 @@ const char* activation_name(Activation a) {
   return "unknown";
 }
 
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::kBert: return "bert";
+    case Family::kDistilBert: return "distilbert";
+    case Family::kRoberta: return "roberta";
+    case Family::kElectra: return "electra";
+  }
+  return "unknown";
+}
+
 int32_t EncoderConfig::max_intermediate_size() const {
   int32_t m = 0;
   for (int l = 0; l < layer_count; ++l) m = std::max(m, intermediate_in_layer(l));

@@ -91,6 +91,9 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   b->cls = c.take<float>(batch * H);
   b->pooled = c.take<float>(batch * H);
   b->logits = c.take<float>(batch * std::max<uint64_t>(cfg.labels.size(), 1));
+  b->positions = c.take<int32_t>(tokens);
+  const uint64_t E = static_cast<uint64_t>(cfg.embedding_width());
+  b->embed = E != H ? c.take<float>(tokens * E) : nullptr;
 }
 }  // namespace
 

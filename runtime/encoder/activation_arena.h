@@ -23,6 +23,10 @@ struct ActivationBuffers {
   // Packing: the rows above hold only each sequence's tokens up to its last unmasked one.
   int32_t* token_source = nullptr;  // [tokens] packed row -> flat index into the [batch, seq] inputs
   int64_t* seq_rows = nullptr;      // [batch + 1] first packed row of each sequence; [batch] = all rows
+  int32_t* positions = nullptr;     // [tokens] position embedding row of each packed row
+  // [tokens, embedding width] the embeddings before their projection; only when the model's
+  // embeddings are narrower than its hidden size (ELECTRA)
+  float* embed = nullptr;
   float* attn_scratch = nullptr;  // [scratch_slots, attention_scratch_floats(seq, head_dim)]
   size_t attn_scratch_stride = 0;
   // f32 models

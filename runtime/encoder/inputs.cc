@@ -10,8 +10,8 @@ namespace encore::internal {
 Status validate_inputs(const Inputs& in, const EncoderConfig& c) {
   if (in.batch < 1) return invalid_argument(cat("batch = ", in.batch, " must be at least 1"));
   if (in.seq_len < 1) return invalid_argument(cat("sequence length ", in.seq_len, " must be at least 1"));
-  if (in.seq_len > c.max_positions) {
-    return out_of_range(cat("sequence length ", in.seq_len, " exceeds the model's maximum of ", c.max_positions));
+  if (in.seq_len > c.max_sequence_length()) {
+    return out_of_range(cat("sequence length ", in.seq_len, " exceeds the model's maximum of ", c.max_sequence_length()));
   }
   if (in.batch > (int64_t{1} << 24) / in.seq_len) {
     return invalid_argument(cat("batch ", in.batch, " x sequence ", in.seq_len, " is over the limit of 2^24 tokens"));
@@ -24,9 +24,11 @@ Status validate_inputs(const Inputs& in, const EncoderConfig& c) {
       return out_of_range(cat("input_ids[", i / in.seq_len, "][", i % in.seq_len, "] = ", id,
                               " is outside the vocabulary [0, ", c.vocab_size, ")"));
     }
-    if (in.token_type_ids && (in.token_type_ids[i] < 0 || in.token_type_ids[i] >= c.type_vocab_size)) {
+    // A model without token types (type_vocab_size 0) takes all-zero token_type_ids as none.
+    if (in.token_type_ids && (in.token_type_ids[i] < 0 || in.token_type_ids[i] >= std::max(c.type_vocab_size, 1))) {
       return out_of_range(cat("token_type_ids[", i / in.seq_len, "][", i % in.seq_len, "] = ", in.token_type_ids[i],
-                              " is outside [0, ", c.type_vocab_size, ")"));
+                              c.type_vocab_size > 0 ? cat(" is outside [0, ", c.type_vocab_size, ")")
+                                                    : std::string(" is not 0, and the model has no token types")));
     }
     if (in.attention_mask && in.attention_mask[i] != 0 && in.attention_mask[i] != 1) {
       return invalid_argument(cat("attention_mask[", i / in.seq_len, "][", i % in.seq_len, "] = ",
@@ -52,6 +54,24 @@ size_t pack_rows(const Inputs& in, const ActivationBuffers& b) {
   }
   b.seq_rows[B] = rows;
   return static_cast<size_t>(rows);
+}
+
+void fill_positions(const Inputs& in, const EncoderConfig& c, const ActivationBuffers& b) {
+  const int64_t S = in.seq_len;
+  for (int64_t s = 0; s < in.batch; ++s) {
+    const int64_t first = b.seq_rows[s], last = b.seq_rows[s + 1];
+    if (c.family != Family::kRoberta) {
+      for (int64_t r = first; r < last; ++r) b.positions[r] = static_cast<int32_t>(b.token_source[r] % S);
+      continue;
+    }
+    const int32_t pad = c.pad_token_id;
+    int32_t count = 0;
+    for (int64_t r = first; r < last; ++r) {
+      const bool real = in.input_ids[b.token_source[r]] != pad;
+      count += real;
+      b.positions[r] = real ? pad + count : pad;
+    }
+  }
 }
 
 uint64_t packed_score_count(const Inputs& in, const ActivationBuffers& b) {

@@ -21,6 +21,11 @@ Status validate_inputs(const Inputs& in, const EncoderConfig& c);
 // would unpacked. Returns the packed row count.
 size_t pack_rows(const Inputs& in, const ActivationBuffers& b);
 
+// The position embedding row of every packed row into b.positions: its place in the sequence,
+// or for RoBERTa-family models the count of non-pad tokens up to it after pad_token_id (a pad
+// token gets pad_token_id), as Hugging Face derives positions from the ids.
+void fill_positions(const Inputs& in, const EncoderConfig& c, const ActivationBuffers& b);
+
 // Query x key pairs over the batch of packed sequences (attention's work).
 uint64_t packed_score_count(const Inputs& in, const ActivationBuffers& b);
 

@@ -82,6 +82,11 @@ Status create_layer_ops(const ModelWeights& w, const EncoderConfig& c, const Qs8
 }
 
 Status create_head_ops(const ModelWeights& w, const EncoderConfig& c, HeadOps* head) {
+  if (w.embed_project_weight) {
+    ENCORE_ASSIGN_OR_RETURN(head->embed_project, LinearOp::create_f32(c.hidden_size, c.embedding_width(),
+                                                                       w.embed_project_weight, w.embed_project_bias,
+                                                                       "embeddings projection"));
+  }
   if (c.has_pooler) {
     ENCORE_ASSIGN_OR_RETURN(head->pooler, LinearOp::create_f32(c.hidden_size, c.hidden_size, w.pooler_weight,
                                                                 w.pooler_bias, "pooler"));

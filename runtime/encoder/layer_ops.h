@@ -20,8 +20,10 @@ struct LayerOps {
   int8_t activation_lut[256];  // int8 models: ffn_up output code -> ffn_down input code
 };
 
+// The f32 operators outside the layers (created only when the model has them): ELECTRA's
+// embedding projection, the pooler (or a head's dense layer) and the classifier.
 struct HeadOps {
-  LinearOp pooler, classifier;  // f32 in every model; created only when the model has them
+  LinearOp embed_project, pooler, classifier;
 };
 
 // The int8 GEMM that runs the int8 linear layers for this choice on this CPU: encore's own

@@ -202,15 +202,26 @@ void add_post_norm_layer(Encoder& e, size_t l, Plan* plan) {
   steps->push_back(ffn_norm);
 }
 
-Step embeddings_step(const Encoder& e) {
+// The embeddings of every family: lookups, their sum and LayerNorm; ELECTRA's also the f32
+// projection to the hidden width.
+Step embeddings_step(Encoder& e) {
   const ModelWeights& w = *e.weights;
   const uint64_t H = static_cast<uint64_t>(e.config->hidden_size);
+  const uint64_t E = static_cast<uint64_t>(e.config->embedding_width());
   Step s;
   s.profile = ProfileStep::kEmbeddings;
-  s.kernel = keep(std::string("encore embeddings + ") + kernel_table().residual_layer_norm_name);
+  std::string kernel = std::string("encore embeddings + ") + kernel_table().residual_layer_norm_name;
   s.run = step_embeddings;
-  s.ops.per_row = 12 * H;
-  s.bytes.per_row = 16 * H;
+  s.ops.per_row = 12 * E;
+  s.bytes.per_row = 16 * E;
+  if (E != H) {
+    s.linear = &e.head.embed_project;
+    kernel += std::string(" + ") + s.linear->kernel_name() + " projection";
+    s.ops.per_row += 2 * E * H;
+    s.bytes.fixed += E * H * 4;
+    s.bytes.per_row += 4 * (E + H);
+  }
+  s.kernel = keep(kernel);
   s.norm = &w.embed_norm;
   if (w.quantized && !w.layers.empty()) {
     s.quantize_next = true;
@@ -219,14 +230,18 @@ Step embeddings_step(const Encoder& e) {
   return s;
 }
 
-// The BERT head: pooler (tanh of a linear layer on the first token) and the classifier on it.
-void add_bert_head(Encoder& e, std::vector<Step>* steps) {
+// The head: a dense layer + activation on the first token (BERT's pooler; RoBERTa's, ELECTRA's
+// and DistilBERT's classification heads), and the classifier on it.
+void add_head(Encoder& e, std::vector<Step>* steps) {
   const EncoderConfig& c = *e.config;
   const uint64_t H = static_cast<uint64_t>(c.hidden_size);
   if (!c.has_pooler) return;
   Step pooler;
   pooler.profile = ProfileStep::kPooler;
-  pooler.kernel = "xnnpack f32 fully-connected + tanh";
+  static const char* const kPoolerKernel[] = {"xnnpack f32 fully-connected + tanh",
+                                              "xnnpack f32 fully-connected + relu",
+                                              "xnnpack f32 fully-connected + gelu"};
+  pooler.kernel = kPoolerKernel[static_cast<int>(c.pooler_activation)];
   pooler.run = step_pooler;
   pooler.linear = &e.head.pooler;
   pooler.ops.per_sequence = 2 * H * H + 20 * H;
@@ -281,13 +296,15 @@ Status run_steps(Encoder& e, size_t first, size_t last, const RunShape& r) {
 
 }  // namespace
 
+// Every family encore runs is a post-LayerNorm encoder; they differ in the embeddings step and
+// the head's activation, which read the config.
 Status build_plan(Encoder& e, Plan* plan) {
-  plan->family = Family::kBert;
+  plan->family = e.config->family;
   plan->steps.clear();
   plan->steps.push_back(embeddings_step(e));
   for (size_t l = 0; l < e.weights->layers.size(); ++l) add_post_norm_layer(e, l, plan);
   plan->head_begin = plan->steps.size();
-  add_bert_head(e, &plan->steps);
+  add_head(e, &plan->steps);
   return Status::Ok();
 }
 

@@ -36,11 +36,6 @@ namespace encore::internal {
 struct Encoder;
 class LinearOp;
 
-// The encoder families the runtime runs. A family fixes the layout of the pass; the config
-// gives its sizes and activation.
-enum class Family : uint8_t {
-  kBert,  // absolute positions + token types, post-LayerNorm blocks, GELU / ReLU FFN
-};
 
 // The activation buffers a step reads or writes, resolved against the arena at run time (the
 // arena may move when a run needs more room).
@@ -103,7 +98,7 @@ struct Step {
 };
 
 struct Plan {
-  Family family = Family::kBert;
+  Family family = Family::kBert;  // encore/config.h
   std::vector<Step> steps;
   size_t head_begin = 0;  // steps [head_begin, end) run on the unpacked [batch, seq] rows
 };

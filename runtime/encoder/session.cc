@@ -106,7 +106,7 @@ Status Session::run(const Inputs& in, Outputs* out) {
   e.last_seq = in.seq_len;
   const auto& b = e.arena.buffers();
   out->last_hidden_state = b.hidden;
-  out->pooler_output = c.has_pooler ? b.pooled : nullptr;
+  out->pooler_output = c.has_pooler_output() ? b.pooled : nullptr;
   out->logits = c.has_classifier() ? b.logits : nullptr;
   out->batch = in.batch;
   out->seq_len = in.seq_len;

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "encoder/encoder.h"
+#include "encoder/inputs.h"
 #include "encoder/parallel.h"
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
@@ -36,38 +37,56 @@ void* buffer_data(const ActivationBuffers& b, Buffer id) {
   return nullptr;
 }
 
-// x = LN(word[id] + position[s] + token_type[t]) per packed row, and each row's key bias (0 for
-// a real token, lowest float for padding); in int8 models also the first QKV input, quantized.
+// x = LN(word[id] + position[p] + token_type[t]) per packed row (no token-type term in a model
+// without them), and each row's key bias (0 for a real token, lowest float for padding). The
+// rows are the stream itself, or, where the embeddings are narrower than the stream (ELECTRA),
+// a staging buffer that a projection then widens. In int8 models the stream's rows are also
+// quantized as the first QKV input.
 Status step_embeddings(const Encoder& e, const Step& s, const RunShape& r) {
   const EncoderConfig& c = *e.config;
   const ModelWeights& w = *e.weights;
   const ActivationBuffers& b = *r.b;
   const Inputs& in = *r.in;
-  const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(in.seq_len);
+  fill_positions(in, c, b);
+  const size_t H = static_cast<size_t>(c.hidden_size), E = static_cast<size_t>(c.embedding_width());
+  float* rows = b.embed ? b.embed : b.hidden;
+  const bool quantize_here = s.quantize_next && !b.embed;
   parallel_for(r.pool, r.rows, kRowTile, [&](size_t begin, size_t end) {
     for (size_t t = begin; t < end; ++t) {
-      float* x = b.hidden + t * H;
+      float* x = rows + t * E;
       const size_t src = static_cast<size_t>(b.token_source[t]);
       const size_t id = static_cast<size_t>(in.input_ids[src]);
-      const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[src]) : 0;
-      const float* pos = w.position + (src % S) * H;
-      const float* tt = w.token_type + type * H;
+      const float* pos = w.position + static_cast<size_t>(b.positions[t]) * E;
       if (w.quantized) {
-        f16_to_f32(H, w.word_f16 + id * H, x);
+        f16_to_f32(E, w.word_f16 + id * E, x);
       } else {
-        for (size_t i = 0; i < H; ++i) x[i] = w.word_f32[id * H + i];
+        for (size_t i = 0; i < E; ++i) x[i] = w.word_f32[id * E + i];
       }
-      for (size_t i = 0; i < H; ++i) x[i] += pos[i] + tt[i];
+      if (w.token_type) {
+        const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[src]) : 0;
+        const float* tt = w.token_type + type * E;
+        for (size_t i = 0; i < E; ++i) x[i] += pos[i] + tt[i];
+      } else {
+        for (size_t i = 0; i < E; ++i) x[i] += pos[i];
+      }
       b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
     }
     ResidualNormQs8 io;
-    if (s.quantize_next) {
+    if (quantize_here) {
       io.q = b.hidden_q + begin * H;
       io.q_scale = s.next_quant.scale;
       io.q_zero_point = s.next_quant.zero_point;
     }
-    residual_layer_norm(end - begin, H, b.hidden + begin * H, s.norm->gamma, s.norm->beta, c.layer_norm_eps, io);
+    residual_layer_norm(end - begin, E, rows + begin * E, s.norm->gamma, s.norm->beta, c.layer_norm_eps, io);
   });
+  if (!b.embed) return Status::Ok();
+  // The projection to the stream's width, f32 in every model; then the first QKV input.
+  ENCORE_RETURN_IF_ERROR(s.linear->run(r.rows, b.embed, b.hidden, r.pool));
+  if (s.quantize_next) {
+    rows_parallel(r, H, [&](size_t at, size_t n) {
+      quantize_f32_qs8(n, b.hidden + at, s.next_quant.scale, s.next_quant.zero_point, b.hidden_q + at);
+    });
+  }
   return Status::Ok();
 }
 
@@ -136,7 +155,8 @@ Status step_activation_f32(const Encoder& e, const Step& s, const RunShape& r) {
   return Status::Ok();
 }
 
-// pooled = tanh(Linear(first token of each sequence)), on the unpacked [batch, seq] rows.
+// pooled = act(Linear(first token of each sequence)), on the unpacked [batch, seq] rows: tanh
+// (BERT's pooler, RoBERTa's head), ReLU (DistilBERT's pre_classifier) or GELU (ELECTRA's head).
 Status step_pooler(const Encoder& e, const Step& s, const RunShape& r) {
   const ActivationBuffers& b = *r.b;
   const size_t H = static_cast<size_t>(e.config->hidden_size), S = static_cast<size_t>(r.in->seq_len);
@@ -145,7 +165,11 @@ Status step_pooler(const Encoder& e, const Step& s, const RunShape& r) {
     for (size_t i = 0; i < H; ++i) b.cls[q * H + i] = b.hidden[q * S * H + i];
   }
   ENCORE_RETURN_IF_ERROR(s.linear->run(B, b.cls, b.pooled, r.pool));
-  tanh_f32(B * H, b.pooled, b.pooled);
+  switch (e.config->pooler_activation) {
+    case PoolerActivation::kTanh: tanh_f32(B * H, b.pooled, b.pooled); break;
+    case PoolerActivation::kRelu: activation_f32(Activation::kRelu, B * H, b.pooled, b.pooled); break;
+    case PoolerActivation::kGelu: activation_f32(Activation::kGeluErf, B * H, b.pooled, b.pooled); break;
+  }
   return Status::Ok();
 }
 

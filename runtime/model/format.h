@@ -14,7 +14,9 @@ namespace encore::format {
 // Writers use version 1 unless the model is pruned; this build reads both.
 constexpr uint32_t kFormatVersionUniform = 1;
 constexpr uint32_t kFormatVersionPruned = 2;
-constexpr uint32_t kFormatVersion = kFormatVersionPruned;  // the newest version this build reads
+// Version 3: EncoderConfig.family and the fields that go with it (non-BERT families).
+constexpr uint32_t kFormatVersionFamilies = 3;
+constexpr uint32_t kFormatVersion = kFormatVersionFamilies;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 

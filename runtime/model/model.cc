@@ -73,7 +73,12 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   ENCORE_RETURN_IF_ERROR(positive("intermediate_size", c.intermediate_size(), 1 << 20));
   ENCORE_RETURN_IF_ERROR(positive("max_positions", c.max_positions(), 1 << 20));
   ENCORE_RETURN_IF_ERROR(positive("vocab_size", c.vocab_size(), 1 << 24));
-  ENCORE_RETURN_IF_ERROR(positive("type_vocab_size", c.type_vocab_size(), 1 << 16));
+  if (c.type_vocab_size() < 0 || c.type_vocab_size() > 1 << 16) {
+    return invalid_model(cat("config.type_vocab_size = ", c.type_vocab_size(), " is out of range [0, 65536]"));
+  }
+  if (c.embedding_size() < 0 || c.embedding_size() > 65536) {
+    return invalid_model(cat("config.embedding_size = ", c.embedding_size(), " is out of range [0, 65536]"));
+  }
   if (c.hidden_size() % c.head_count() != 0) {
     return invalid_model(cat("config: hidden_size ", c.hidden_size(), " is not divisible by head_count ", c.head_count()));
   }
@@ -84,6 +89,20 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   if (act != fb::ActivationKind::GeluErf && act != fb::ActivationKind::GeluTanh && act != fb::ActivationKind::Relu) {
     return invalid_model(cat("config.activation = ", static_cast<int>(act), " is unknown"));
   }
+  const auto family = c.family();
+  if (family != fb::Family::Bert && family != fb::Family::DistilBert && family != fb::Family::Roberta &&
+      family != fb::Family::Electra) {
+    return invalid_model(cat("config.family = ", static_cast<int>(family), " is unknown"));
+  }
+  const auto pooler_act = c.pooler_activation();
+  if (pooler_act != fb::PoolerActivation::Tanh && pooler_act != fb::PoolerActivation::Relu &&
+      pooler_act != fb::PoolerActivation::Gelu) {
+    return invalid_model(cat("config.pooler_activation = ", static_cast<int>(pooler_act), " is unknown"));
+  }
+  out->family = static_cast<Family>(family);
+  out->embedding_size = c.embedding_size();
+  out->pooler_activation = static_cast<PoolerActivation>(pooler_act);
+  out->pooler_output = c.pooler_output();
   out->hidden_size = c.hidden_size();
   out->head_count = c.head_count();
   out->layer_count = c.layer_count();
@@ -102,6 +121,15 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   if (out->has_classifier() && !out->has_pooler) {
     return invalid_model("config: a classifier needs the pooler, but has_pooler is false");
   }
+  if (out->family == Family::kRoberta &&
+      (out->pad_token_id < 0 || out->pad_token_id >= out->vocab_size || out->max_sequence_length() < 1)) {
+    return invalid_model(cat("config: pad_token_id ", out->pad_token_id, " leaves no position for a token (",
+                             out->max_positions, " positions, RoBERTa's start after pad_token_id)"));
+  }
+  if (out->family != Family::kElectra && out->embedding_size != 0 && out->embedding_size != out->hidden_size) {
+    return invalid_model(cat("config: embedding_size ", out->embedding_size, " differs from hidden_size in a ",
+                             family_name(out->family), " model"));
+  }
   return Status::Ok();
 }
 
@@ -109,6 +137,13 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
 // head_count distinct original head indices in ascending order and an FFN width in
 // [1, intermediate_size]. The tensors are then checked against these shapes.
 Status check_layer_shapes(const fb::EncoderConfig& c, uint32_t version, EncoderConfig* out) {
+  const bool family_fields = out->family != Family::kBert || out->embedding_size != 0 ||
+                             out->pooler_activation != PoolerActivation::kTanh || !out->pooler_output ||
+                             out->type_vocab_size == 0;
+  if (family_fields && version < format::kFormatVersionFamilies) {
+    return invalid_model(cat("config: a ", family_name(out->family), " model's fields need format version ",
+                             format::kFormatVersionFamilies, ", but the file says version ", version));
+  }
   if (!c.layers()) return Status::Ok();
   if (version < format::kFormatVersionPruned) {
     return invalid_model(cat("config.layers (a pruned model) needs format version ", format::kFormatVersionPruned,
@@ -271,25 +306,33 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
                        const std::unordered_map<std::string, TensorInfo>& by_name,
                        internal::ModelWeights* w) {
   TensorResolver r(by_name);
-  const int64_t H = c.hidden_size;
+  const int64_t H = c.hidden_size, E = c.embedding_width();
   w->quantized = m.quant_mode() == fb::QuantMode::Int8;
   Status st;
 
   if (w->quantized) {
-    ENCORE_ASSIGN_OR_RETURN(const TensorInfo* we, r.get("embeddings.word", fb::DType::F16, {c.vocab_size, H}));
+    ENCORE_ASSIGN_OR_RETURN(const TensorInfo* we, r.get("embeddings.word", fb::DType::F16, {c.vocab_size, E}));
     w->word_f16 = reinterpret_cast<const uint16_t*>(we->data);
   } else {
-    w->word_f32 = r.f32("embeddings.word", {c.vocab_size, H}, &st);
+    w->word_f32 = r.f32("embeddings.word", {c.vocab_size, E}, &st);
     ENCORE_RETURN_IF_ERROR(st);
   }
-  w->position = r.f32("embeddings.position", {c.max_positions, H}, &st);
+  w->position = r.f32("embeddings.position", {c.max_positions, E}, &st);
   ENCORE_RETURN_IF_ERROR(st);
-  w->token_type = r.f32("embeddings.token_type", {c.type_vocab_size, H}, &st);
+  if (c.type_vocab_size > 0) {
+    w->token_type = r.f32("embeddings.token_type", {c.type_vocab_size, E}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
+  w->embed_norm.gamma = r.f32("embeddings.norm.gamma", {E}, &st);
   ENCORE_RETURN_IF_ERROR(st);
-  w->embed_norm.gamma = r.f32("embeddings.norm.gamma", {H}, &st);
+  w->embed_norm.beta = r.f32("embeddings.norm.beta", {E}, &st);
   ENCORE_RETURN_IF_ERROR(st);
-  w->embed_norm.beta = r.f32("embeddings.norm.beta", {H}, &st);
-  ENCORE_RETURN_IF_ERROR(st);
+  if (E != H) {  // ELECTRA: the embeddings projected to the hidden width, f32 in every model
+    w->embed_project_weight = r.f32("embeddings.project.weight", {H, E}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+    w->embed_project_bias = r.f32("embeddings.project.bias", {H}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
 
   std::unordered_map<std::string, const fb::ActivationQuant*> acts;
   if (m.activations()) {

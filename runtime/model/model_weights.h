@@ -41,12 +41,16 @@ struct LayerWeights {
 
 struct ModelWeights {
   bool quantized = false;
-  // Word embeddings [vocab, hidden]: f32 in f32 models, f16 in int8 models.
+  // Word embeddings [vocab, E]: f32 in f32 models, f16 in int8 models.
   const float* word_f32 = nullptr;
   const uint16_t* word_f16 = nullptr;
-  const float* position = nullptr;    // [max_positions, hidden]
-  const float* token_type = nullptr;  // [type_vocab, hidden]
-  NormWeights embed_norm;
+  // Embeddings are E = config.embedding_width() wide.
+  const float* position = nullptr;    // [max_positions, E]
+  const float* token_type = nullptr;  // [type_vocab, E]; null when type_vocab is 0
+  NormWeights embed_norm;             // [E]
+  // [hidden, E] and [hidden] when E differs from hidden (ELECTRA), f32 in every model.
+  const float* embed_project_weight = nullptr;
+  const float* embed_project_bias = nullptr;
   std::vector<LayerWeights> layers;
   // Pooler [hidden, hidden] and classifier [labels, hidden] stay f32 in every model: they run
   // on one row per sequence, so int8 would save nothing and cost accuracy.

@@ -60,7 +60,9 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   auto config = fb::CreateEncoderConfig(
       fbb, c.hidden_size, c.head_count, c.layer_count, c.intermediate_size,
       static_cast<fb::ActivationKind>(c.activation), c.layer_norm_eps, c.max_positions, c.vocab_size,
-      c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels), layers);
+      c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels), layers,
+      static_cast<fb::Family>(c.family), c.embedding_size, static_cast<fb::PoolerActivation>(c.pooler_activation),
+      c.pooler_output);
   flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
   if (!m.tokenizer.vocab.empty()) {
     tokenizer = fb::CreateTokenizer(fbb, fbb.CreateVectorOfStrings(m.tokenizer.vocab), m.tokenizer.do_lower_case,
@@ -74,9 +76,14 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   auto metadata = fb::CreateMetadata(fbb, fbb.CreateString(md.source), fbb.CreateString(md.converter_version),
                                      fbb.CreateString(md.created_utc), fbb.CreateString(md.calibration),
                                      fbb.CreateVector(extra));
-  const uint32_t version = m.format_version   ? m.format_version
-                           : c.is_pruned()    ? format::kFormatVersionPruned
-                                              : format::kFormatVersionUniform;
+  // The oldest version that describes the model, so older readers keep reading what they can.
+  const bool family_fields = c.family != Family::kBert || c.embedding_size != 0 ||
+                             c.pooler_activation != PoolerActivation::kTanh || !c.pooler_output ||
+                             c.type_vocab_size == 0;
+  const uint32_t version = m.format_version ? m.format_version
+                           : family_fields  ? format::kFormatVersionFamilies
+                           : c.is_pruned()  ? format::kFormatVersionPruned
+                                            : format::kFormatVersionUniform;
   auto root = fb::CreateModel(fbb, version, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
                               fbb.CreateVector(acts), tokenizer, metadata);

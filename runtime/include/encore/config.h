@@ -13,7 +13,26 @@ enum class Activation { kGeluErf = 0, kGeluTanh = 1, kRelu = 2 };
 
 const char* activation_name(Activation a);
 
+// The encoder families, by the layout of their forward pass (Hugging Face model_type in
+// brackets). All are post-LayerNorm blocks with absolute position embeddings; they differ in
+// the embeddings and the head:
+//  kBert        word + position[s] + token type (bert)
+//  kDistilBert  word + position[s], no token types (distilbert)
+//  kRoberta     word + position from the ids + token type: positions count the tokens that are
+//               not pad_token_id, from pad_token_id + 1; a pad token gets pad_token_id
+//               (roberta, xlm-roberta, camembert)
+//  kElectra     as kBert, with embeddings embedding_size wide, projected to hidden_size after
+//               their LayerNorm (electra)
+enum class Family { kBert = 0, kDistilBert = 1, kRoberta = 2, kElectra = 3 };
+
+const char* family_name(Family f);
+
+// The activation of the dense layer on the first token that feeds the classifier: BERT's and
+// RoBERTa's tanh, DistilBERT's ReLU (pre_classifier), ELECTRA's GELU (erf).
+enum class PoolerActivation { kTanh = 0, kRelu = 1, kGelu = 2 };
+
 struct EncoderConfig {
+  Family family = Family::kBert;
   int32_t hidden_size = 0;
   int32_t head_count = 0;
   int32_t layer_count = 0;
@@ -22,9 +41,17 @@ struct EncoderConfig {
   float layer_norm_eps = 1e-12f;
   int32_t max_positions = 0;
   int32_t vocab_size = 0;
-  int32_t type_vocab_size = 0;
+  int32_t type_vocab_size = 0;  // 0: no token types (DistilBERT); token_type_ids must then be 0
   int32_t pad_token_id = 0;
+  // Width of the embeddings; 0 = hidden_size. ELECTRA's differ, and a projection follows them.
+  int32_t embedding_size = 0;
+  // A dense layer + activation on the first token (BERT's pooler; the first half of RoBERTa's,
+  // ELECTRA's and DistilBERT's classification heads). pooler_output: Session reports its result
+  // as pooler_output (a Hugging Face model whose class has a pooler); otherwise it only feeds
+  // the classifier.
   bool has_pooler = false;
+  PoolerActivation pooler_activation = PoolerActivation::kTanh;
+  bool pooler_output = true;
   // Classifier head labels (id2label order); empty for a base model.
   std::vector<std::string> labels;
   // Per-layer shapes of a pruned model (encore-convert --prune-heads / --prune-ffn); both
@@ -36,6 +63,13 @@ struct EncoderConfig {
   std::vector<int32_t> layer_intermediate_sizes;
 
   int32_t head_dim() const { return head_count > 0 ? hidden_size / head_count : 0; }
+  int32_t embedding_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
+  bool has_pooler_output() const { return has_pooler && pooler_output; }
+  // The longest sequence the position embeddings cover: RoBERTa's positions start after
+  // pad_token_id, so max_positions - pad_token_id - 1 tokens.
+  int32_t max_sequence_length() const {
+    return family == Family::kRoberta ? max_positions - pad_token_id - 1 : max_positions;
+  }
   bool has_classifier() const { return !labels.empty(); }
   bool is_pruned() const { return !layer_heads.empty(); }
   // Heads and FFN neurons of layer `layer` (in [0, layer_count)).
