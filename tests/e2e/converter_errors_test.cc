@@ -81,8 +81,8 @@ TEST_CASE("convert: bad checkpoints fail with a clear message and leave no outpu
   auto d = testing::HfDir::bert();
   std::string expect;
   SUBCASE("unsupported model_type") {
-    d.config["model_type"] = "\"roberta\"";
-    expect = "roberta";
+    d.config["model_type"] = "\"deberta-v2\"";
+    expect = "model_type 'deberta-v2' is not supported";
   }
   SUBCASE("unsupported activation") {
     d.config["hidden_act"] = "\"swish\"";
@@ -172,6 +172,18 @@ TEST_CASE("convert: what encore does not compute exactly is refused, naming the 
   SUBCASE("a decoder") {
     d.config["is_decoder"] = "true";
     expect = "config.json: is_decoder true is not supported";
+  }
+  SUBCASE("a tensor inside the encoder that encore would not compute") {
+    d.tensors["encoder.layer.1.attention.self.rel_bias.weight"] = {"F32", {4}, std::vector<float>(4, 0.1f)};
+    expect = "tensor 'encoder.layer.1.attention.self.rel_bias.weight' is part of the bert encoder, but not of "
+             "the computation encore runs";
+  }
+  SUBCASE("a DistilBERT architecture on a RoBERTa checkpoint") {
+    d.config["model_type"] = R"("roberta")";
+    d.config["pad_token_id"] = "0";
+    d.config["architectures"] = R"(["DistilBertForSequenceClassification"])";
+    expect = "config.json: architectures 'DistilBertForSequenceClassification' is not supported (encore converts "
+             "RobertaModel";
   }
   SUBCASE("a sentence-transformers directory") {
     extra_file = "modules.json";

@@ -10,74 +10,19 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
-#include <filesystem>
-#include <sstream>
 #include <string>
 
-#include "convert/converter.h"
-#include "encore/session.h"
-#include "io/npy.h"
+#include "golden_util.h"
 
 namespace encore {
 namespace {
 
-namespace fs = std::filesystem;
-
-std::string fixture(const std::string& name) { return std::string(ENCORE_FIXTURES_DIR) + "/" + name; }
-
-io::NpyArray npy(const std::string& path) {
-  auto a = io::read_npy(path);
-  INFO(path << ": " << (a.ok() ? "" : a.status().message()));
-  REQUIRE(a.ok());
-  return std::move(a).value();
-}
-
-std::vector<int32_t> as_i32(const io::NpyArray& a) { return std::vector<int32_t>(a.ints.begin(), a.ints.end()); }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/encore-e2e-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::shared_ptr<const Model> convert_fixture(const std::string& name, bool int8, const TempDir& dir) {
-  convert::ConvertOptions o;
-  o.model_dir = fixture(name);
-  o.output = (dir.path / (name + (int8 ? ".int8.encore" : ".f32.encore"))).string();
-  o.int8 = int8;
-  if (int8) o.calib_path = fixture(name) + "/calib_ids.npy";
-  std::ostringstream out, err;
-  Status st = convert::convert_model(o, out, err);
-  INFO(st.message());
-  REQUIRE(st.ok());
-  auto m = Model::load(o.output);
-  REQUIRE(m.ok());
-  return m.value();
-}
-
-struct Run {
-  Outputs out;
-  std::unique_ptr<Session> session;
-  io::NpyArray ids, mask, types;
-};
-
-void run_inputs(std::shared_ptr<const Model> model, const std::string& dir, const std::string& prefix, Run* r) {
-  r->ids = npy(dir + "/" + prefix + "input_ids.npy");
-  r->mask = npy(dir + "/" + prefix + "attention_mask.npy");
-  r->types = npy(dir + "/" + prefix + "token_type_ids.npy");
-  auto s = Session::create(std::move(model));
-  REQUIRE(s.ok());
-  r->session = std::move(s).value();
-  // The inputs need to live only for the run; the outputs stay in the session.
-  std::vector<int32_t> ids = as_i32(r->ids), mask = as_i32(r->mask), types = as_i32(r->types);
-  Inputs in{r->ids.shape[0], r->ids.shape[1], ids.data(), mask.data(), types.data()};
-  Status st = r->session->run(in, &r->out);
-  INFO(st.message());
-  REQUIRE(st.ok());
-}
+using e2e::convert_fixture;
+using e2e::fixture;
+using e2e::npy;
+using e2e::Run;
+using e2e::run_inputs;
+using e2e::TempDir;
 
 float max_abs_diff(const float* got, const std::vector<float>& want) {
   float m = 0.0f;

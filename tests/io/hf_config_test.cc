@@ -73,7 +73,7 @@ TEST_CASE("hf config: unsupported and malformed configs name the problem") {
   const Case cases[] = {
       {"{", StatusCode::kInvalidModel, "not valid JSON"},
       {"[1]", StatusCode::kInvalidModel, "not a JSON object"},
-      {with(R"("model_type": "roberta")"), StatusCode::kUnsupported, "model_type 'roberta'"},
+      {with(R"("model_type": "deberta-v2")"), StatusCode::kUnsupported, "model_type 'deberta-v2'"},
       {with(R"("hidden_act": "swish")"), StatusCode::kUnsupported, "hidden_act 'swish'"},
       {with(R"("num_attention_heads": 7)"), StatusCode::kInvalidModel, "not divisible"},
       {with(R"("hidden_size": 768.5)"), StatusCode::kInvalidModel, "'hidden_size' is not an integer"},

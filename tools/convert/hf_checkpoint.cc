@@ -1,5 +1,6 @@
 #include "convert/hf_checkpoint.h"
 
+#include <cstring>
 #include <set>
 #include <sys/stat.h>
 
@@ -10,6 +11,11 @@
 namespace encore::convert {
 
 namespace {
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string out = "[";
@@ -62,6 +68,16 @@ Status read_linear(Reader& r, const std::string& src, const std::string& dst, in
   return Status::Ok();
 }
 
+// A head layer outside the base model's prefix ("classifier.dense", "pre_classifier").
+Status read_linear_absolute(Reader& r, const std::string& src, const std::string& dst, int64_t out, int64_t in,
+                            FloatCheckpoint* ck) {
+  ENCORE_ASSIGN_OR_RETURN(auto w, r.read(src + ".weight", {out, in}, true));
+  ENCORE_ASSIGN_OR_RETURN(auto b, r.read(src + ".bias", {out}, true));
+  ck->tensors[dst + ".weight"] = std::move(w);
+  ck->tensors[dst + ".bias"] = std::move(b);
+  return Status::Ok();
+}
+
 Status read_norm(Reader& r, const std::string& src, const std::string& dst, int64_t h, FloatCheckpoint* ck) {
   ENCORE_ASSIGN_OR_RETURN(auto g, r.read_norm(src, "weight", "gamma", h));
   ENCORE_ASSIGN_OR_RETURN(auto b, r.read_norm(src, "bias", "beta", h));
@@ -75,22 +91,48 @@ Status read_norm(Reader& r, const std::string& src, const std::string& dst, int6
 // in the file: a token-classification or QA checkpoint also holds a `classifier` or pooler.
 enum class Head {
   kUnnamed,                 // no architectures: a base model unless head tensors say otherwise
-  kBase,                    // BertModel, or pre-training heads encore does not run
-  kSequenceClassification,  // pooler + classifier, softmax over the labels
+  kBase,                    // the encoder, or pre-training heads encore does not run
+  kSequenceClassification,  // a dense layer + activation on the first token, the classifier
 };
 
-Result<Head> head_of(const std::vector<std::string>& architectures) {
+Result<Head> head_of(const io::HfModelConfig& hf) {
+  const auto& architectures = hf.architectures;
   if (architectures.empty()) return Head::kUnnamed;
   if (architectures.size() > 1) {
     return unsupported(cat("config.json: architectures names ", architectures.size(),
                            " classes; encore converts a checkpoint of one"));
   }
   const std::string& a = architectures[0];
-  if (a == "BertModel" || a == "BertForMaskedLM" || a == "BertForPreTraining") return Head::kBase;
-  if (a == "BertForSequenceClassification") return Head::kSequenceClassification;
-  return unsupported(cat("config.json: architectures '", a,
-                         "' is not supported (encore converts BertModel, BertForSequenceClassification, and "
-                         "BertForMaskedLM / BertForPreTraining as their base encoder)"));
+  const std::string& p = hf.class_prefix;
+  // ForPreTraining: BERT's MLM + NSP heads, ELECTRA's discriminator head; ForMaskedLM: the
+  // MLM head (ELECTRA's generator). The encoder under them is the base model.
+  if (a == p + "Model" || a == p + "ForMaskedLM" ||
+      (a == p + "ForPreTraining" && (p == "Bert" || p == "Electra"))) {
+    return Head::kBase;
+  }
+  if (a == p + "ForSequenceClassification") return Head::kSequenceClassification;
+  return unsupported(cat("config.json: architectures '", a, "' is not supported (encore converts ", p, "Model, ", p,
+                         "ForSequenceClassification, and ", p, "ForMaskedLM",
+                         p == "Bert" || p == "Electra" ? cat(" / ", p, "ForPreTraining") : std::string(),
+                         " as the base encoder)"));
+}
+
+// Where each family keeps a sequence classifier's two layers, and the dense layer's activation.
+struct ClassifierNames {
+  const char* dense;       // "pooler.dense" (BERT), "classifier.dense", "pre_classifier"
+  const char* classifier;  // "classifier", "classifier.out_proj"
+  PoolerActivation activation;
+  bool dense_is_pooler;    // the dense layer is the model's pooler (pooler_output)
+};
+
+ClassifierNames classifier_names(Family f) {
+  switch (f) {
+    case Family::kBert: return {"pooler.dense", "classifier", PoolerActivation::kTanh, true};
+    case Family::kDistilBert: return {"pre_classifier", "classifier", PoolerActivation::kRelu, false};
+    case Family::kRoberta: return {"classifier.dense", "classifier.out_proj", PoolerActivation::kTanh, false};
+    case Family::kElectra: return {"classifier.dense", "classifier.out_proj", PoolerActivation::kGelu, false};
+  }
+  return {"pooler.dense", "classifier", PoolerActivation::kTanh, true};
 }
 
 // A sequence classifier encore runs exactly: one softmax over two or more labels. A single
@@ -108,34 +150,43 @@ Status check_sequence_head(const io::HfModelConfig& hf, size_t labels) {
   return Status::Ok();
 }
 
-// Pooler and classifier: read for a sequence classifier, required by it, never guessed from
-// tensor names alone.
+// The head: BERT's and RoBERTa's pooler where the base class has one; a sequence
+// classifier's dense layer and classifier, required by it, never guessed from tensor names.
 Status read_head(const io::HfModelConfig& hf, const io::SafetensorsFile& file, Reader& r, FloatCheckpoint* ck) {
   EncoderConfig& c = ck->config;
   const int64_t H = c.hidden_size;
-  ENCORE_ASSIGN_OR_RETURN(Head head, head_of(hf.architectures));
-  for (const char* qa : {"qa_outputs.weight", "bert.qa_outputs.weight"}) {
-    if (head == Head::kUnnamed && file.find(qa)) {
-      return unsupported(cat("model.safetensors has ", qa, " (a question-answering head), which encore does not run"));
+  ENCORE_ASSIGN_OR_RETURN(Head head, head_of(hf));
+  const ClassifierNames names = classifier_names(c.family);
+  const std::string classifier_weight = cat(names.classifier, ".weight");
+  const bool has_classifier = r.has(classifier_weight, true);
+  if (head == Head::kUnnamed) {
+    for (const auto& e : file.entries()) {
+      if (ends_with(e.name, "qa_outputs.weight")) {
+        return unsupported(cat("model.safetensors has ", e.name, " (a question-answering head), which encore does not run"));
+      }
+    }
+    if (has_classifier) {
+      return unsupported(cat("config.json has no 'architectures', so the head holding ", classifier_weight,
+                             " is unknown (sequence or token classification); name it, e.g. [\"", hf.class_prefix,
+                             "ForSequenceClassification\"]"));
     }
   }
-  const bool has_classifier = r.has("classifier.weight", true);
-  if (head == Head::kUnnamed && has_classifier) {
-    return unsupported("config.json has no 'architectures', so the head holding classifier.weight is unknown "
-                       "(sequence or token classification); name it, e.g. [\"BertForSequenceClassification\"]");
+  // A base model's pooler (BERT, RoBERTa): its output is pooler_output.
+  if ((c.family == Family::kBert || c.family == Family::kRoberta) && r.has("pooler.dense.weight")) {
+    c.has_pooler = true;
+    ENCORE_RETURN_IF_ERROR(read_linear(r, "pooler.dense", "pooler", H, H, ck));
   }
-  c.has_pooler = r.has("pooler.dense.weight");
-  if (c.has_pooler) ENCORE_RETURN_IF_ERROR(read_linear(r, "pooler.dense", "pooler", H, H, ck));
   if (head != Head::kSequenceClassification) {
     c.labels.clear();  // a base model: id2label in its config describes no head here
     return Status::Ok();
   }
   if (!has_classifier) {
-    return invalid_model("config.json names BertForSequenceClassification but model.safetensors has no classifier.weight");
+    return invalid_model(cat("config.json names ", hf.architectures[0], " but model.safetensors has no ",
+                             classifier_weight));
   }
-  const io::SafetensorsEntry* e = file.find("classifier.weight");
+  const io::SafetensorsEntry* e = file.find(classifier_weight);
   if (e->shape.size() != 2 || e->shape[0] < 1 || e->shape[1] != H) {
-    return invalid_model(cat("model.safetensors: classifier.weight has shape ", shape_str(e->shape),
+    return invalid_model(cat("model.safetensors: ", classifier_weight, " has shape ", shape_str(e->shape),
                              ", expected [labels, ", H, "]"));
   }
   const int64_t L = e->shape[0];
@@ -143,13 +194,100 @@ Status read_head(const io::HfModelConfig& hf, const io::SafetensorsFile& file, R
     for (int64_t i = 0; i < L; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
     ck->warnings.push_back(cat("config.json has no id2label: labels named LABEL_0..LABEL_", L - 1));
   } else if (static_cast<int64_t>(c.labels.size()) != L) {
-    return invalid_model(cat("classifier.weight has ", L, " rows but config.json names ", c.labels.size(), " labels"));
+    return invalid_model(cat(classifier_weight, " has ", L, " rows but config.json names ", c.labels.size(), " labels"));
   }
   ENCORE_RETURN_IF_ERROR(check_sequence_head(hf, c.labels.size()));
-  if (!c.has_pooler) return invalid_model("a classifier head needs the pooler, but pooler.dense.weight is missing");
-  ENCORE_ASSIGN_OR_RETURN(ck->tensors["classifier.weight"], r.read("classifier.weight", {L, H}, true));
-  ENCORE_ASSIGN_OR_RETURN(ck->tensors["classifier.bias"], r.read("classifier.bias", {L}, true));
+  if (names.dense_is_pooler) {
+    if (!c.has_pooler) return invalid_model("a classifier head needs the pooler, but pooler.dense.weight is missing");
+  } else {
+    // The head's dense layer takes the pooler's place; the class has no pooler_output.
+    if (!r.has(cat(names.dense, ".weight"), true)) {
+      return invalid_model(cat("config.json names ", hf.architectures[0], " but model.safetensors has no ", names.dense,
+                               ".weight"));
+    }
+    c.has_pooler = true;
+    c.pooler_output = false;
+    c.pooler_activation = names.activation;
+    ENCORE_RETURN_IF_ERROR(read_linear_absolute(r, names.dense, "pooler", H, H, ck));
+  }
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["classifier.weight"], r.read(classifier_weight, {L, H}, true));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["classifier.bias"], r.read(cat(names.classifier, ".bias"), {L}, true));
   return Status::Ok();
+}
+
+// Where a family keeps its encoder's tensors (under the base model's prefix).
+struct Layout {
+  const char* prefix;      // of the base model inside a task checkpoint
+  const char* embeddings;  // "embeddings."
+  const char* layers;      // "encoder.layer." then the index and "."
+  const char* layer_count_key;
+  // Within a layer: Q, K, V, attention output, its norm, FFN up, down, norm.
+  const char* q;
+  const char* k;
+  const char* v;
+  const char* attn_out;
+  const char* attn_norm;
+  const char* ffn_up;
+  const char* ffn_down;
+  const char* ffn_norm;
+};
+
+constexpr Layout kBertLayout{"bert.", "embeddings.", "encoder.layer.", "num_hidden_layers",
+                             "attention.self.query", "attention.self.key", "attention.self.value",
+                             "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
+                             "output.dense", "output.LayerNorm"};
+
+const Layout& layout_of(Family f) {
+  static const Layout kRoberta = [] { Layout l = kBertLayout; l.prefix = "roberta."; return l; }();
+  static const Layout kElectra = [] { Layout l = kBertLayout; l.prefix = "electra."; return l; }();
+  static const Layout kDistil{"distilbert.", "embeddings.", "transformer.layer.", "n_layers",
+                              "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
+                              "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
+  switch (f) {
+    case Family::kBert: return kBertLayout;
+    case Family::kDistilBert: return kDistil;
+    case Family::kRoberta: return kRoberta;
+    case Family::kElectra: return kElectra;
+  }
+  return kBertLayout;
+}
+
+// Word, position and token-type embeddings (E wide) and their LayerNorm; ELECTRA's projection
+// to the hidden width when E differs.
+Status read_embeddings(Reader& r, FloatCheckpoint* ck) {
+  const EncoderConfig& c = ck->config;
+  const int64_t H = c.hidden_size, E = c.embedding_width();
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["embeddings.word"], r.read("embeddings.word_embeddings.weight", {c.vocab_size, E}));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["embeddings.position"],
+                          r.read("embeddings.position_embeddings.weight", {c.max_positions, E}));
+  if (c.type_vocab_size > 0) {
+    ENCORE_ASSIGN_OR_RETURN(ck->tensors["embeddings.token_type"],
+                            r.read("embeddings.token_type_embeddings.weight", {c.type_vocab_size, E}));
+  }
+  ENCORE_RETURN_IF_ERROR(read_norm(r, "embeddings.LayerNorm", "embeddings.norm", E, ck));
+  if (E != H) ENCORE_RETURN_IF_ERROR(read_linear(r, "embeddings_project", "embeddings.project", H, E, ck));
+  return Status::Ok();
+}
+
+// One layer, with Q, K and V fused into one [3H, H] projection: one GEMM instead of three.
+Status read_layer(Reader& r, const Layout& layout, int l, FloatCheckpoint* ck) {
+  const int64_t H = ck->config.hidden_size, I = ck->config.intermediate_size;
+  const std::string src = cat(layout.layers, l, ".");
+  const std::string dst = cat("layer.", l, ".");
+  FloatTensor qkv_w{{3 * H, H}, {}}, qkv_b{{3 * H}, {}};
+  for (const char* part : {layout.q, layout.k, layout.v}) {
+    ENCORE_ASSIGN_OR_RETURN(auto w, r.read(src + part + ".weight", {H, H}));
+    ENCORE_ASSIGN_OR_RETURN(auto b, r.read(src + part + ".bias", {H}));
+    qkv_w.values.insert(qkv_w.values.end(), w.values.begin(), w.values.end());
+    qkv_b.values.insert(qkv_b.values.end(), b.values.begin(), b.values.end());
+  }
+  ck->tensors[dst + "qkv.weight"] = std::move(qkv_w);
+  ck->tensors[dst + "qkv.bias"] = std::move(qkv_b);
+  ENCORE_RETURN_IF_ERROR(read_linear(r, src + layout.attn_out, dst + "attn_out", H, H, ck));
+  ENCORE_RETURN_IF_ERROR(read_norm(r, src + layout.attn_norm, dst + "attn_norm", H, ck));
+  ENCORE_RETURN_IF_ERROR(read_linear(r, src + layout.ffn_up, dst + "ffn_up", I, H, ck));
+  ENCORE_RETURN_IF_ERROR(read_linear(r, src + layout.ffn_down, dst + "ffn_down", H, I, ck));
+  return read_norm(r, src + layout.ffn_norm, dst + "ffn_norm", H, ck);
 }
 
 }  // namespace
@@ -182,54 +320,42 @@ Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
   ck.source_bytes = static_cast<uint64_t>(st.st_size);
   ENCORE_ASSIGN_OR_RETURN(io::SafetensorsFile file, io::SafetensorsFile::open(st_path));
 
+  const Layout& layout = layout_of(hf.encoder.family);
   std::string prefix;
   for (const auto& e : file.entries()) {
-    if (e.name.rfind("bert.", 0) == 0) { prefix = "bert."; break; }
+    if (e.name.rfind(layout.prefix, 0) == 0) {
+      prefix = layout.prefix;
+      break;
+    }
   }
   std::set<std::string> dtypes;
   for (const auto& e : file.entries()) dtypes.insert(e.dtype);
   for (const auto& d : dtypes) ck.source_dtype += (ck.source_dtype.empty() ? "" : "+") + d;
 
-  EncoderConfig& c = ck.config;
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const EncoderConfig& c = ck.config;
   Reader r(file, prefix);
-  ENCORE_ASSIGN_OR_RETURN(ck.tensors["embeddings.word"], r.read("embeddings.word_embeddings.weight", {c.vocab_size, H}));
-  ENCORE_ASSIGN_OR_RETURN(ck.tensors["embeddings.position"],
-                          r.read("embeddings.position_embeddings.weight", {c.max_positions, H}));
-  ENCORE_ASSIGN_OR_RETURN(ck.tensors["embeddings.token_type"],
-                          r.read("embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}));
-  ENCORE_RETURN_IF_ERROR(read_norm(r, "embeddings.LayerNorm", "embeddings.norm", H, &ck));
-
-  for (int l = 0; l < c.layer_count; ++l) {
-    const std::string src = "encoder.layer." + std::to_string(l) + ".";
-    const std::string dst = "layer." + std::to_string(l) + ".";
-    // Q, K and V become one [3H, H] projection: one GEMM instead of three.
-    FloatTensor qkv_w{{3 * H, H}, {}}, qkv_b{{3 * H}, {}};
-    for (const char* part : {"query", "key", "value"}) {
-      ENCORE_ASSIGN_OR_RETURN(auto w, r.read(src + "attention.self." + part + ".weight", {H, H}));
-      ENCORE_ASSIGN_OR_RETURN(auto b, r.read(src + "attention.self." + part + ".bias", {H}));
-      qkv_w.values.insert(qkv_w.values.end(), w.values.begin(), w.values.end());
-      qkv_b.values.insert(qkv_b.values.end(), b.values.begin(), b.values.end());
-    }
-    ck.tensors[dst + "qkv.weight"] = std::move(qkv_w);
-    ck.tensors[dst + "qkv.bias"] = std::move(qkv_b);
-    ENCORE_RETURN_IF_ERROR(read_linear(r, src + "attention.output.dense", dst + "attn_out", H, H, &ck));
-    ENCORE_RETURN_IF_ERROR(read_norm(r, src + "attention.output.LayerNorm", dst + "attn_norm", H, &ck));
-    ENCORE_RETURN_IF_ERROR(read_linear(r, src + "intermediate.dense", dst + "ffn_up", I, H, &ck));
-    ENCORE_RETURN_IF_ERROR(read_linear(r, src + "output.dense", dst + "ffn_down", H, I, &ck));
-    ENCORE_RETURN_IF_ERROR(read_norm(r, src + "output.LayerNorm", dst + "ffn_norm", H, &ck));
-  }
-  const std::string extra_layer = "encoder.layer." + std::to_string(c.layer_count) + ".";
+  ENCORE_RETURN_IF_ERROR(read_embeddings(r, &ck));
+  for (int l = 0; l < ck.config.layer_count; ++l) ENCORE_RETURN_IF_ERROR(read_layer(r, layout, l, &ck));
+  const std::string extra_layer = cat(prefix, layout.layers, ck.config.layer_count, ".");
   for (const auto& e : file.entries()) {
-    if (e.name.rfind(prefix + extra_layer, 0) == 0) {
-      return invalid_model(cat("model.safetensors has tensor '", e.name, "' but config.json says num_hidden_layers = ",
-                               c.layer_count));
+    if (e.name.rfind(extra_layer, 0) == 0) {
+      return invalid_model(cat("model.safetensors has tensor '", e.name, "' but config.json says ",
+                               layout.layer_count_key, " = ", ck.config.layer_count));
     }
   }
 
   ENCORE_RETURN_IF_ERROR(read_head(hf, file, r, &ck));
   for (const auto& e : file.entries()) {
-    if (!r.used().count(e.name)) ck.skipped.push_back(e.name);
+    if (r.used().count(e.name)) continue;
+    // Inside the encoder, an unread tensor would be a part encore does not compute.
+    const bool buffer = ends_with(e.name, "position_ids") || ends_with(e.name, "token_type_ids");
+    for (const char* part : {layout.embeddings, layout.layers}) {
+      if (!buffer && e.name.rfind(prefix + part, 0) == 0) {
+        return unsupported(cat("model.safetensors: tensor '", e.name, "' is part of the ", family_name(ck.config.family),
+                               " encoder, but not of the computation encore runs"));
+      }
+    }
+    ck.skipped.push_back(e.name);
   }
 
   // Tokenizer vocabulary and settings.

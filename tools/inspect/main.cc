@@ -17,6 +17,7 @@
 
 #include "analyze/html_report.h"
 #include "common/cli_parse.h"
+#include "core/str.h"
 #include "common/model_text.h"
 #include "encore/encore_generated.h"
 #include "encore/model.h"
@@ -40,6 +41,15 @@ std::string megabytes(uint64_t bytes) {
   return buf;
 }
 
+// The dense layer on the first token: the pooler (its output is pooler_output), or a
+// classification head's first layer with its activation.
+std::string head_dense(const encore::EncoderConfig& c) {
+  if (!c.has_pooler) return "pooler no";
+  static const char* const kAct[] = {"tanh", "relu", "gelu"};
+  const char* act = kAct[static_cast<int>(c.pooler_activation)];
+  return c.pooler_output ? encore::cat("pooler yes (", act, ")") : encore::cat("head dense + ", act, " (no pooler_output)");
+}
+
 int inspect(const std::string& path, bool tensors, bool activations) {
   auto loaded = encore::Model::load(path);
   if (!loaded.ok()) {
@@ -58,11 +68,13 @@ int inspect(const std::string& path, bool tensors, bool activations) {
 
   std::cout << path << ": encore model, format version " << m.format_version() << ", "
             << (model.is_quantized() ? "int8" : "f32") << " linear layers, " << megabytes(model.file_size()) << "\n";
-  std::cout << "config: " << c.layer_count << " layers, hidden " << c.hidden_size << ", " << c.head_count
+  std::cout << "config: " << encore::family_name(c.family) << ", " << c.layer_count << " layers, hidden "
+            << c.hidden_size << (c.embedding_size ? encore::cat(" (embeddings ", c.embedding_size, ", projected)") : "")
+            << ", " << c.head_count
             << " heads (head size " << c.head_dim() << "), FFN " << c.intermediate_size << ", "
             << encore::activation_name(c.activation) << ", LayerNorm eps " << c.layer_norm_eps << "\n";
   std::cout << "        max positions " << c.max_positions << ", vocab " << c.vocab_size << ", token types "
-            << c.type_vocab_size << ", pooler " << (c.has_pooler ? "yes" : "no") << ", ";
+            << c.type_vocab_size << ", " << head_dense(c) << ", ";
   if (c.labels.empty()) {
     std::cout << "no classifier\n";
   } else {

@@ -79,6 +79,60 @@ bool is_utf8(const std::string& s) {
   return true;
 }
 
+// The family of a model_type, and the prefix of its Hugging Face class names.
+Status set_family(const std::string& model_type, HfModelConfig* hf) {
+  struct Known {
+    const char* model_type;
+    Family family;
+    const char* class_prefix;
+  };
+  static const Known kKnown[] = {{"bert", Family::kBert, "Bert"},
+                                 {"distilbert", Family::kDistilBert, "DistilBert"},
+                                 {"roberta", Family::kRoberta, "Roberta"},
+                                 {"xlm-roberta", Family::kRoberta, "XLMRoberta"},
+                                 {"camembert", Family::kRoberta, "Camembert"},
+                                 {"electra", Family::kElectra, "Electra"}};
+  for (const Known& k : kKnown) {
+    if (model_type == k.model_type) {
+      hf->encoder.family = k.family;
+      hf->class_prefix = k.class_prefix;
+      return Status::Ok();
+    }
+  }
+  return unsupported(cat("config.json: model_type '", model_type,
+                         "' is not supported (bert, distilbert, roberta, xlm-roberta, camembert, electra)"));
+}
+
+// Sizes under each family's keys and defaults (Hugging Face's config classes): DistilBERT's
+// dim / n_heads / n_layers / hidden_dim and no token types; RoBERTa's pad_token_id 1; ELECTRA's
+// embedding_size (128 by default; equal to hidden_size means no projection).
+Status read_sizes(const json& j, HfModelConfig* hf) {
+  EncoderConfig& c = hf->encoder;
+  const bool distil = c.family == Family::kDistilBert;
+  ENCORE_ASSIGN_OR_RETURN(c.hidden_size, int_field(j, distil ? "dim" : "hidden_size", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.head_count, int_field(j, distil ? "n_heads" : "num_attention_heads", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.layer_count, int_field(j, distil ? "n_layers" : "num_hidden_layers", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.intermediate_size, int_field(j, distil ? "hidden_dim" : "intermediate_size", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.vocab_size, int_field(j, "vocab_size", true, 0));
+  ENCORE_ASSIGN_OR_RETURN(c.max_positions, int_field(j, "max_position_embeddings", true, 0));
+  if (distil) {
+    c.type_vocab_size = 0;
+  } else {
+    ENCORE_ASSIGN_OR_RETURN(c.type_vocab_size, int_field(j, "type_vocab_size", false, 2));
+  }
+  const int32_t pad_default = c.family == Family::kRoberta ? 1 : 0;
+  ENCORE_ASSIGN_OR_RETURN(c.pad_token_id, int_field(j, "pad_token_id", false, pad_default, 0));
+  if (c.family == Family::kElectra) {
+    ENCORE_ASSIGN_OR_RETURN(int32_t e, int_field(j, "embedding_size", false, 128));
+    c.embedding_size = e == c.hidden_size ? 0 : e;
+  }
+  if (c.family == Family::kRoberta && c.max_positions <= c.pad_token_id + 1) {
+    return invalid_model(cat("config.json: max_position_embeddings ", c.max_positions,
+                             " leaves no position after pad_token_id ", c.pad_token_id));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<HfModelConfig> parse_hf_config(const std::string& text) {
@@ -89,9 +143,8 @@ Result<HfModelConfig> parse_hf_config(const std::string& text) {
   auto mt = j.find("model_type");
   if (mt == j.end() || !mt->is_string()) return invalid_model("config.json: 'model_type' is missing");
   hf.model_type = mt->get<std::string>();
-  if (hf.model_type != "bert") {
-    return unsupported(cat("config.json: model_type '", hf.model_type, "' is not supported (encore converts 'bert')"));
-  }
+  ENCORE_RETURN_IF_ERROR(set_family(hf.model_type, &hf));
+  const bool distil = hf.encoder.family == Family::kDistilBert;
   if (auto a = j.find("architectures"); a != j.end() && !a->is_null()) {
     if (!a->is_array()) return invalid_model("config.json: 'architectures' is not a list");
     for (const auto& s : *a) {
@@ -119,11 +172,14 @@ Result<HfModelConfig> parse_hf_config(const std::string& text) {
     if (!pt->is_string()) return invalid_model("config.json: 'problem_type' is not a string");
     hf.problem_type = pt->get<std::string>();
   }
-  auto act = j.find("hidden_act");
+  // DistilBERT names its activation "activation"; the others "hidden_act". "gelu" is every
+  // family's default.
+  const char* act_key = distil ? "activation" : "hidden_act";
+  auto act = j.find(act_key);
   if (act == j.end()) {
-    hf.hidden_act = "gelu";  // BertConfig's default
+    hf.hidden_act = "gelu";
   } else if (!act->is_string()) {
-    return invalid_model("config.json: 'hidden_act' is not a string");
+    return invalid_model(cat("config.json: '", act_key, "' is not a string"));
   } else {
     hf.hidden_act = act->get<std::string>();
   }
@@ -135,17 +191,10 @@ Result<HfModelConfig> parse_hf_config(const std::string& text) {
   } else if (hf.hidden_act == "relu") {
     c.activation = Activation::kRelu;
   } else {
-    return unsupported(cat("config.json: hidden_act '", hf.hidden_act,
+    return unsupported(cat("config.json: ", act_key, " '", hf.hidden_act,
                            "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)"));
   }
-  ENCORE_ASSIGN_OR_RETURN(c.hidden_size, int_field(j, "hidden_size", true, 0));
-  ENCORE_ASSIGN_OR_RETURN(c.head_count, int_field(j, "num_attention_heads", true, 0));
-  ENCORE_ASSIGN_OR_RETURN(c.layer_count, int_field(j, "num_hidden_layers", true, 0));
-  ENCORE_ASSIGN_OR_RETURN(c.intermediate_size, int_field(j, "intermediate_size", true, 0));
-  ENCORE_ASSIGN_OR_RETURN(c.vocab_size, int_field(j, "vocab_size", true, 0));
-  ENCORE_ASSIGN_OR_RETURN(c.max_positions, int_field(j, "max_position_embeddings", true, 0));
-  ENCORE_ASSIGN_OR_RETURN(c.type_vocab_size, int_field(j, "type_vocab_size", false, 2));
-  ENCORE_ASSIGN_OR_RETURN(c.pad_token_id, int_field(j, "pad_token_id", false, 0, 0));
+  ENCORE_RETURN_IF_ERROR(read_sizes(j, &hf));
   if (c.hidden_size % c.head_count != 0) {
     return invalid_model(cat("config.json: hidden_size ", c.hidden_size, " is not divisible by num_attention_heads ",
                              c.head_count));
@@ -153,7 +202,8 @@ Result<HfModelConfig> parse_hf_config(const std::string& text) {
   if (c.pad_token_id >= c.vocab_size) {
     return invalid_model(cat("config.json: pad_token_id ", c.pad_token_id, " is outside the vocabulary"));
   }
-  if (auto e = j.find("layer_norm_eps"); e != j.end() && !e->is_null()) {
+  // DistilBERT's LayerNorms use eps 1e-12 in the code, whatever a config says.
+  if (auto e = j.find("layer_norm_eps"); !distil && e != j.end() && !e->is_null()) {
     if (!e->is_number()) return invalid_model("config.json: 'layer_norm_eps' is not a number");
     const double eps = e->get<double>();
     if (!(eps > 0.0 && eps < 1.0)) return invalid_model(cat("config.json: layer_norm_eps ", eps, " is outside (0, 1)"));

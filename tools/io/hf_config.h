@@ -12,7 +12,8 @@ namespace encore::io {
 
 struct HfModelConfig {
   EncoderConfig encoder;          // labels filled from id2label when num_labels/id2label exist
-  std::string model_type;         // "bert"
+  std::string model_type;         // "bert", "roberta", ...
+  std::string class_prefix;       // of its Hugging Face classes: "Bert", "XLMRoberta", ...
   std::vector<std::string> architectures;
   std::string hidden_act;         // as written in the file
   std::string problem_type;       // "" when absent or null
@@ -22,12 +23,16 @@ struct HfModelConfig {
   bool strip_accents = false;      // its value when set
 };
 
-// Parses config.json text. Requires model_type "bert" (kUnsupported otherwise, naming it);
-// hidden_act in {gelu, gelu_new, gelu_pytorch_tanh, relu} (kUnsupported otherwise); positive
-// hidden_size, num_attention_heads, num_hidden_layers, intermediate_size, vocab_size,
-// max_position_embeddings; hidden_size divisible by num_attention_heads;
+// Parses config.json text. Requires model_type bert, distilbert, roberta, xlm-roberta,
+// camembert or electra (kUnsupported otherwise, naming it), which sets encoder.family;
+// hidden_act (DistilBERT: activation) in {gelu, gelu_new, gelu_pytorch_tanh, relu}
+// (kUnsupported otherwise); positive hidden_size, num_attention_heads, num_hidden_layers,
+// intermediate_size (DistilBERT: dim, n_heads, n_layers, hidden_dim), vocab_size,
+// max_position_embeddings; hidden_size divisible by num_attention_heads; ELECTRA's
+// embedding_size (default 128);
 // position_embedding_type "absolute" when given (kUnsupported otherwise); type_vocab_size
-// (default 2), layer_norm_eps (default 1e-12), pad_token_id (default 0). id2label
+// (default 2; DistilBERT has none), layer_norm_eps (default 1e-12; DistilBERT's is 1e-12 always),
+// pad_token_id (default 0; RoBERTa family 1). id2label
 // ({"0": "neg", "1": "pos"}) gives labels in id order; with only num_labels, labels are
 // "LABEL_0".. ; with neither, no labels. JSON type errors are kInvalidModel naming the key.
 Result<HfModelConfig> parse_hf_config(const std::string& config_json_text);
