@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "convert/converter.h"
+#include "encore/session.h"
 #include "support/hf_dir.h"
 
 namespace encore {
@@ -197,6 +198,78 @@ TEST_CASE("convert: what encore does not compute exactly is refused, naming the 
   CHECK(contains(c.status.message(), expect));
   CHECK(c.status.message().find('\n') == std::string::npos);
   CHECK(w.out_dir_empty());
+}
+
+// The same tensors in two shards with Hugging Face's index file convert to the same model as
+// one model.safetensors; a broken index is refused naming what is wrong.
+TEST_CASE("convert: sharded checkpoints (model.safetensors.index.json)") {
+  auto d = testing::HfDir::bert();
+  Workspace one;
+  d.write(one.model());
+  REQUIRE(convert(one, false).status.ok());
+  auto single = Model::load(one.out());
+  REQUIRE(single.ok());
+
+  // Shard 1: the embeddings and layer 0; shard 2: the rest.
+  testing::HfDir a = d, b = d;
+  std::string map;
+  for (const auto& [name, t] : d.tensors) {
+    const bool first = name.rfind("embeddings.", 0) == 0 || name.rfind("encoder.layer.0.", 0) == 0;
+    (first ? b : a).tensors.erase(name);
+    map += (map.empty() ? "" : ", ") + ("\"" + name + "\": \"model-0000" + (first ? "1" : "2") + "-of-00002.safetensors\"");
+  }
+  Workspace sharded;
+  a.vocab_lines = 0;
+  b.vocab_lines = 0;
+  a.write(sharded.model());
+  fs::rename(fs::path(sharded.model()) / "model.safetensors", fs::path(sharded.model()) / "model-00001-of-00002.safetensors");
+  b.write(sharded.model());
+  fs::rename(fs::path(sharded.model()) / "model.safetensors", fs::path(sharded.model()) / "model-00002-of-00002.safetensors");
+  fs::create_directories(sharded.root / "vocab-only");
+  d.write((sharded.root / "vocab-only").string());  // config.json and vocab.txt of the whole model
+  fs::copy_file(sharded.root / "vocab-only" / "vocab.txt", fs::path(sharded.model()) / "vocab.txt");
+  fs::copy_file(sharded.root / "vocab-only" / "config.json", fs::path(sharded.model()) / "config.json",
+                fs::copy_options::overwrite_existing);
+  const std::string index = sharded.model() + "/model.safetensors.index.json";
+  std::ofstream(index) << "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {" << map << "}}\n";
+
+  SUBCASE("converts to the same model") {
+    auto c = convert(sharded, false);
+    INFO(c.status.message());
+    REQUIRE(c.status.ok());
+    CHECK(contains(c.report, "(2 shards)"));
+    auto m = Model::load(sharded.out());
+    REQUIRE(m.ok());
+    std::vector<int32_t> ids = {1, 5, 9, 2};
+    std::vector<float> outputs[2];
+    int i = 0;
+    for (const auto& model : {single.value(), m.value()}) {
+      auto s = Session::create(model);
+      REQUIRE(s.ok());
+      Outputs out;
+      Inputs in{1, 4, ids.data(), nullptr, nullptr};
+      REQUIRE((*s)->run(in, &out).ok());
+      outputs[i++].assign(out.last_hidden_state, out.last_hidden_state + 4 * out.hidden);
+    }
+    CHECK(outputs[0] == outputs[1]);
+  }
+  SUBCASE("a missing shard") {
+    fs::remove(fs::path(sharded.model()) / "model-00002-of-00002.safetensors");
+    auto c = convert(sharded, false);
+    CHECK(contains(c.status.message(), "model-00002-of-00002.safetensors: not found"));
+  }
+  SUBCASE("a tensor the index places in the wrong shard") {
+    std::string text = "{\"weight_map\": {" + map + ", \"pooler.extra\": \"model-00001-of-00002.safetensors\"}}";
+    std::ofstream(index) << text;
+    auto c = convert(sharded, false);
+    CHECK(contains(c.status.message(), "tensor 'pooler.extra' is not in its shard model-00001-of-00002.safetensors"));
+  }
+  SUBCASE("a shard outside the directory") {
+    std::ofstream(index) << "{\"weight_map\": {\"x\": \"../model.safetensors\"}}";
+    auto c = convert(sharded, false);
+    CHECK(contains(c.status.message(), "shard '../model.safetensors' is not a file name in the model directory"));
+  }
+  CHECK(sharded.out_dir_empty() == !fs::exists(sharded.out()));
 }
 
 TEST_CASE("convert: missing files and bad paths") {

@@ -309,7 +309,8 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
   }
   ENCORE_RETURN_IF_ERROR(file.write(bytes.data(), bytes.size()));
   ENCORE_RETURN_IF_ERROR(file.commit());
-  out << "  size: model.safetensors " << megabytes(ck.source_bytes) << " (" << ck.source_dtype << ") -> "
+  out << "  size: model.safetensors" << (ck.source_shards > 1 ? cat(" (", ck.source_shards, " shards)") : "") << " "
+      << megabytes(ck.source_bytes) << " (" << ck.source_dtype << ") -> "
       << o.output << " " << megabytes(bytes.size()) << " (" << std::fixed << std::setprecision(2)
       << double(ck.source_bytes) / double(bytes.size()) << "x smaller)\n";
   return Status::Ok();

@@ -25,7 +25,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 class Reader {
  public:
-  Reader(const io::SafetensorsFile& file, std::string prefix) : file_(file), prefix_(std::move(prefix)) {}
+  Reader(const io::SafetensorsCheckpoint& file, std::string prefix) : file_(file), prefix_(std::move(prefix)) {}
 
   // Reads `name` (after the prefix, unless `absolute`), checking its shape.
   Result<FloatTensor> read(const std::string& name, const std::vector<int64_t>& shape, bool absolute = false) {
@@ -54,7 +54,7 @@ class Reader {
   const std::set<std::string>& used() const { return used_; }
 
  private:
-  const io::SafetensorsFile& file_;
+  const io::SafetensorsCheckpoint& file_;
   std::string prefix_;
   std::set<std::string> used_;
 };
@@ -152,7 +152,7 @@ Status check_sequence_head(const io::HfModelConfig& hf, size_t labels) {
 
 // The head: BERT's and RoBERTa's pooler where the base class has one; a sequence
 // classifier's dense layer and classifier, required by it, never guessed from tensor names.
-Status read_head(const io::HfModelConfig& hf, const io::SafetensorsFile& file, Reader& r, FloatCheckpoint* ck) {
+Status read_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& file, Reader& r, FloatCheckpoint* ck) {
   EncoderConfig& c = ck->config;
   const int64_t H = c.hidden_size;
   ENCORE_ASSIGN_OR_RETURN(Head head, head_of(hf));
@@ -306,19 +306,16 @@ Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
                        "normalization modules would not be applied)");
   }
   ck.config = hf.encoder;
-  const std::string st_path = dir + "/model.safetensors";
-  if (::stat(st_path.c_str(), &st) != 0) {
-    std::string hint;
-    struct stat other {};
-    if (::stat((dir + "/pytorch_model.bin").c_str(), &other) == 0) {
-      hint = " (only pytorch_model.bin is present: save the model with safe_serialization=True)";
-    } else if (::stat((dir + "/model.safetensors.index.json").c_str(), &other) == 0) {
-      hint = " (sharded checkpoints are not supported yet)";
-    }
-    return not_found(cat(st_path, ": not found", hint));
+  // model.safetensors, or the shards model.safetensors.index.json names.
+  const bool single = ::stat((dir + "/model.safetensors").c_str(), &st) == 0;
+  if (!single && ::stat((dir + "/model.safetensors.index.json").c_str(), &st) != 0 &&
+      ::stat((dir + "/pytorch_model.bin").c_str(), &st) == 0) {
+    return not_found(cat(dir, "/model.safetensors: not found (only pytorch_model.bin is present: save the model "
+                         "with safe_serialization=True)"));
   }
-  ck.source_bytes = static_cast<uint64_t>(st.st_size);
-  ENCORE_ASSIGN_OR_RETURN(io::SafetensorsFile file, io::SafetensorsFile::open(st_path));
+  ENCORE_ASSIGN_OR_RETURN(io::SafetensorsCheckpoint file, io::SafetensorsCheckpoint::open(dir));
+  ck.source_bytes = file.bytes();
+  ck.source_shards = file.shards();
 
   const Layout& layout = layout_of(hf.encoder.family);
   std::string prefix;

@@ -35,7 +35,8 @@ struct FloatCheckpoint {
   std::vector<std::string> skipped;            // source names not used
   std::vector<std::string> warnings;
   std::string source_dtype;                    // e.g. "F32", "F16", "F32+I64"
-  uint64_t source_bytes = 0;                   // size of model.safetensors
+  uint64_t source_bytes = 0;                   // size of model.safetensors (all shards)
+  size_t source_shards = 1;                    // safetensors files it came from
 };
 
 Result<FloatCheckpoint> read_hf_checkpoint(const std::string& model_dir);

@@ -1,5 +1,6 @@
 #include "io/safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -152,6 +153,81 @@ Result<std::vector<float>> SafetensorsFile::read_f32(const std::string& name) co
     }
   }
   return out;
+}
+
+namespace {
+Result<uint64_t> file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return not_found(cat(path, ": not found"));
+  return static_cast<uint64_t>(st.st_size);
+}
+}  // namespace
+
+Result<SafetensorsCheckpoint> SafetensorsCheckpoint::open(const std::string& dir) {
+  SafetensorsCheckpoint ck;
+  const std::string single = dir + "/model.safetensors";
+  const std::string index_path = dir + "/model.safetensors.index.json";
+  std::map<std::string, std::string> weight_map;  // tensor -> shard file
+  std::vector<std::string> shard_names;
+  struct stat st {};
+  if (::stat(single.c_str(), &st) == 0) {
+    shard_names.push_back("model.safetensors");
+  } else if (::stat(index_path.c_str(), &st) == 0) {
+    std::FILE* f = std::fopen(index_path.c_str(), "rb");
+    if (!f) return io_error(cat(index_path, ": cannot open: ", std::strerror(errno)));
+    std::string text;
+    char buf[65536];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return invalid_model(cat(index_path, ": not a JSON object"));
+    auto wm = j.find("weight_map");
+    if (wm == j.end() || !wm->is_object() || wm->empty()) {
+      return invalid_model(cat(index_path, ": 'weight_map' is missing or empty"));
+    }
+    for (auto it = wm->begin(); it != wm->end(); ++it) {
+      if (!it.value().is_string()) return invalid_model(cat(index_path, ": weight_map['", it.key(), "'] is not a string"));
+      const std::string shard = it.value().get<std::string>();
+      if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..") {
+        return invalid_model(cat(index_path, ": shard '", shard, "' is not a file name in the model directory"));
+      }
+      weight_map[it.key()] = shard;
+      if (std::find(shard_names.begin(), shard_names.end(), shard) == shard_names.end()) shard_names.push_back(shard);
+    }
+  } else {
+    return not_found(cat(single, ": not found"));
+  }
+  for (const std::string& name : shard_names) {
+    const std::string path = dir + "/" + name;
+    ENCORE_ASSIGN_OR_RETURN(uint64_t size, file_size(path));
+    ENCORE_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::open(path));
+    for (const auto& e : file.entries()) {
+      if (!ck.file_of_.emplace(e.name, ck.files_.size()).second) {
+        return invalid_model(cat(path, ": tensor '", e.name, "' is in another shard too"));
+      }
+      ck.entries_.push_back(e);
+    }
+    ck.bytes_ += size;
+    ck.files_.push_back(std::move(file));
+  }
+  for (const auto& [tensor, shard] : weight_map) {
+    auto it = ck.file_of_.find(tensor);
+    if (it == ck.file_of_.end() || shard_names[it->second] != shard) {
+      return invalid_model(cat(index_path, ": tensor '", tensor, "' is not in its shard ", shard));
+    }
+  }
+  return ck;
+}
+
+const SafetensorsEntry* SafetensorsCheckpoint::find(const std::string& name) const {
+  auto it = file_of_.find(name);
+  return it == file_of_.end() ? nullptr : files_[it->second].find(name);
+}
+
+Result<std::vector<float>> SafetensorsCheckpoint::read_f32(const std::string& name) const {
+  auto it = file_of_.find(name);
+  if (it == file_of_.end()) return not_found(cat("tensor '", name, "' is not in the checkpoint"));
+  return files_[it->second].read_f32(name);
 }
 
 }  // namespace encore::io

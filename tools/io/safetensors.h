@@ -45,4 +45,28 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+// A checkpoint in one file (model.safetensors) or sharded (model.safetensors.index.json, whose
+// "weight_map" names the shard file of every tensor, as Hugging Face's save_pretrained writes
+// it). The same view either way: every tensor once, looked up by name.
+class SafetensorsCheckpoint {
+ public:
+  // MODEL_DIR/model.safetensors, else MODEL_DIR/model.safetensors.index.json and its shards
+  // (plain file names in MODEL_DIR). kNotFound when neither exists; a shard missing, a shard
+  // name with a directory in it, a tensor the index places in a shard that lacks it, or a
+  // tensor in two shards: kInvalidModel naming it.
+  static Result<SafetensorsCheckpoint> open(const std::string& model_dir);
+
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }  // shard by shard
+  const SafetensorsEntry* find(const std::string& name) const;
+  Result<std::vector<float>> read_f32(const std::string& name) const;
+  uint64_t bytes() const { return bytes_; }  // sum of the file sizes
+  size_t shards() const { return files_.size(); }
+
+ private:
+  std::vector<SafetensorsFile> files_;
+  std::vector<SafetensorsEntry> entries_;
+  std::map<std::string, size_t> file_of_;  // tensor name -> index into files_
+  uint64_t bytes_ = 0;
+};
+
 }  // namespace encore::io
