@@ -66,6 +66,10 @@ else()
   encore_find_library(utf8proc utf8proc.h utf8proc)
 endif()
 
+# PCRE2 (8-bit, with Unicode properties) for the regexes of tokenizer.json pipelines.
+encore_find_library(pcre2 pcre2.h pcre2-8)
+set_property(TARGET encore::pcre2 APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS PCRE2_CODE_UNIT_WIDTH=8)
+
 # FlatBuffers: the runtime needs only the headers; flatc runs on the build machine.
 find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h)
 find_program(FLATC_EXECUTABLE flatc)
@@ -74,12 +78,13 @@ if(NOT FLATBUFFERS_INCLUDE_DIR OR NOT FLATC_EXECUTABLE)
                       "(Android: -DFLATBUFFERS_INCLUDE_DIR=<flatbuffers v2.0.8 checkout>/include)")
 endif()
 
-# Header-only libraries of the tools and tests (the runtime library itself needs none of them).
-set(header_deps)
+# Header-only libraries: nlohmann/json for the tokenizer.json reader (runtime) and the tools;
+# CLI11 for the tools and tests.
+find_path(NLOHMANN_JSON_INCLUDE_DIR nlohmann/json.hpp)
+set(header_deps NLOHMANN_JSON)
 if(ENCORE_BUILD_TOOLS OR ENCORE_BUILD_TESTS OR ENCORE_BUILD_FUZZERS)
-  find_path(NLOHMANN_JSON_INCLUDE_DIR nlohmann/json.hpp)
   find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp)
-  list(APPEND header_deps NLOHMANN_JSON CLI11)
+  list(APPEND header_deps CLI11)
 endif()
 if(ENCORE_BUILD_TESTS)
   find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h)

@@ -15,7 +15,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build file
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
-  libflatbuffers-dev flatbuffers-compiler
+  libflatbuffers-dev flatbuffers-compiler libpcre2-dev
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
 )
 for option in "$@"; do
