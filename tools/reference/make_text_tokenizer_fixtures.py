@@ -177,17 +177,17 @@ def bpe_template(vocab, merges):
 
 # ---- SentencePiece Unigram --------------------------------------------------------------------
 
-def train_unigram(lines, model_prefix):
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as f:
-        f.write("\n".join(lines) + "\n")
-        path = f.name
-    try:
-        subprocess.run(["spm_train", f"--input={path}", f"--model_prefix={model_prefix}", "--model_type=unigram",
+def train_unigram(lines, out_dir):
+    # Relative paths inside a scratch directory: spm_train records them in the .model, which must not
+    # depend on where the checkout is.
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "corpus.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        subprocess.run(["spm_train", "--input=corpus.txt", "--model_prefix=unigram", "--model_type=unigram",
                         "--vocab_size=2000", "--normalization_rule_name=nmt_nfkc", "--character_coverage=0.9995",
                         "--seed_sentencepiece_size=100000", "--num_threads=1", "--minloglevel=2"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    finally:
-        os.unlink(path)
+                       check=True, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.replace(os.path.join(tmp, "unigram.model"), os.path.join(out_dir, "unigram.model"))
 
 
 def unigram_xlmr(model_path):
@@ -245,6 +245,62 @@ def wordpiece(lower):
     }
 
 
+def components(vocab, merges):
+    """Tokenizers that exercise the components the model layouts above do not: normalizers NFKD / NFC /
+    NFKC, StripAccents, Lowercase, Strip, Replace (string and regex), Prepend; pre-tokenizers
+    Whitespace, WhitespaceSplit, Punctuation, Digits, Split (string / regex, isolated / removed / inverted;
+    the JS port implements no other behaviors, so the merged ones are tested by hand),
+    Metaspace (prepend_scheme first, no split); TemplateProcessing with type ids."""
+    uncased = wordpiece(True)
+    cased = wordpiece(False)
+    v_un, v_ca = uncased["model"]["vocab"], cased["model"]["vocab"]
+
+    def template(v):
+        return {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                           {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                         {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                         {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+                "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [v["[CLS]"]], "tokens": ["[CLS]"]},
+                                   "[SEP]": {"id": "[SEP]", "ids": [v["[SEP]"]], "tokens": ["[SEP]"]}}}
+
+    a = dict(uncased)
+    a["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "NFKD"}, {"type": "StripAccents"}, {"type": "Lowercase"},
+        {"type": "Strip", "strip_left": True, "strip_right": True},
+        {"type": "Replace", "pattern": {"String": "  "}, "content": " "}]}
+    a["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "Punctuation", "behavior": "Contiguous"},
+        {"type": "Digits", "individual_digits": True}]}
+    a["post_processor"] = template(v_un)
+
+    b = dict(cased)
+    b["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "NFC"}, {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "#"},
+        {"type": "Prepend", "prepend": "x"}]}
+    b["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Whitespace"}, {"type": "Digits", "individual_digits": False},
+        {"type": "Split", "pattern": {"String": "e"}, "behavior": "Isolated", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[aou]+"}, "behavior": "Removed", "invert": False}]}
+    b["post_processor"] = template(v_ca)
+
+    c = dict(cased)
+    c["normalizer"] = {"type": "NFKC"}
+    c["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Removed", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[\\p{L}\\p{P}]+"}, "behavior": "Removed", "invert": True},
+        {"type": "Punctuation", "behavior": "Contiguous"},
+        {"type": "Split", "pattern": {"String": "."}, "behavior": "Isolated", "invert": False}]}
+
+    d = bpe_roberta(vocab, merges)
+    d["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}]}
+    d["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Metaspace", "replacement": "_", "prepend_scheme": "first", "split": False},
+        {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}]}
+    return {"components_a": a, "components_b": b, "components_c": c, "components_d": d}
+
+
 def write(name, obj):
     with open(os.path.join(OUT, name), "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
@@ -257,9 +313,10 @@ def main():
     vocab, merges = train_bpe(lines, 1500)
     write("bpe_roberta.json", bpe_roberta(vocab, merges))
     write("bpe_template.json", bpe_template(vocab, merges))
+    for name, obj in components(vocab, merges).items():
+        write(f"{name}.json", obj)
     print(f"bpe: {len(vocab)} tokens, {len(merges)} merges", file=sys.stderr)
-    train_unigram(lines, os.path.join(OUT, "unigram"))
-    os.unlink(os.path.join(OUT, "unigram.vocab"))
+    train_unigram(lines, OUT)
     write("unigram_xlmr.json", unigram_xlmr(os.path.join(OUT, "unigram.model")))
     print("unigram: unigram.model, unigram_xlmr.json", file=sys.stderr)
     for lower in (True, False):

@@ -87,6 +87,16 @@ const KNOWN_DEVIATIONS = [
     'JS iterates UTF-16 units for CJK spacing: supplementary-plane ideographs are not isolated'],
   [/^wordpiece_uncased/, (t) => /Σ/.test(t),
     'JS lowercases with String.toLowerCase (final sigma ς); Rust maps Σ to σ char by char'],
+  [/^components_[ab]/, (t) => /[\ufeff\u0085\u180e]/.test(t),
+    'JS regex \\s differs from Unicode White_Space (U+FEFF is \\s in JS, U+0085 is not)'],
+  [/^components_[ab]/, (t) => /(?![0-9])\p{N}/u.test(t),
+    'JS Digits uses \\d (ASCII digits); Rust char::is_numeric is every Unicode N* character'],
+  [/^components_b/, (t) => /[^\x00-\x7f]/.test(t),
+    'JS Whitespace matches /\\w+|[^\\w\\s]+/ without the u flag (ASCII \\w); Rust \\w is Unicode'],
+  [/^components_a/, (t) => /[\p{Mc}\p{Me}]/u.test(t.normalize('NFKD')),
+    'JS StripAccents removes every mark \\p{M}; Rust removes only nonspacing marks (Mn)'],
+  [/^components_[ad]/, (t) => /Σ/.test(t),
+    'JS lowercases with String.toLowerCase (final sigma ς); Rust maps Σ to σ char by char'],
   [/^wordpiece_uncased/, (t) => /İ/.test(t),
     'JS lowercases İ in context; Rust char::to_lowercase gives i + U+0307 then strips the mark'],
 ];
@@ -100,7 +110,7 @@ function main() {
   const strings = buildStrings();
   const pairs = buildPairs(strings);
   fs.writeFileSync(path.join(out, 'strings.json'), JSON.stringify({ strings, pairs }, null, 0) + '\n');
-  const names = fs.readdirSync(out).filter((f) => /^(bpe|unigram|wordpiece).*\.json$/.test(f)).map((f) => f.slice(0, -5));
+  const names = fs.readdirSync(out).filter((f) => /^(bpe|unigram|wordpiece|components).*\.json$/.test(f)).map((f) => f.slice(0, -5));
   for (const name of names.sort()) {
     const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(out, `${name}.json`), 'utf8')), {});
     const lines = [];
