@@ -66,9 +66,21 @@ else()
   encore_find_library(utf8proc utf8proc.h utf8proc)
 endif()
 
-# PCRE2 (8-bit, with Unicode properties) for the regexes of tokenizer.json pipelines.
-encore_find_library(pcre2 pcre2.h pcre2-8)
-set_property(TARGET encore::pcre2 APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS PCRE2_CODE_UNIT_WIDTH=8)
+# PCRE2 (8-bit, with Unicode properties) for the regexes of tokenizer.json pipelines
+# (encore_text_tokenizer). Android sysroots have none: there that library is left out.
+find_path(pcre2_INCLUDE_DIR pcre2.h)
+find_library(pcre2_LIBRARY pcre2-8)
+if(pcre2_INCLUDE_DIR AND pcre2_LIBRARY)
+  add_library(encore::pcre2 UNKNOWN IMPORTED)
+  set_target_properties(encore::pcre2 PROPERTIES
+    IMPORTED_LOCATION "${pcre2_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${pcre2_INCLUDE_DIR}"
+    INTERFACE_COMPILE_DEFINITIONS PCRE2_CODE_UNIT_WIDTH=8)
+elseif(ANDROID)
+  message(STATUS "encore: PCRE2 not found; encore_text_tokenizer (tokenizer.json) is not built")
+else()
+  message(FATAL_ERROR "encore: pcre2-8 not found (header pcre2.h); run tools/install-deps.sh")
+endif()
 
 # FlatBuffers: the runtime needs only the headers; flatc runs on the build machine.
 find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h)
