@@ -352,6 +352,14 @@ void NormalizedString::normalize_unicode(NormalForm form) {
 }
 
 void NormalizedString::lowercase() {
+  bool ascii = true;
+  for (unsigned char ch : text) ascii = ascii && ch < 0x80;
+  if (ascii) {  // one byte per char either way: the alignments stay
+    for (auto& ch : text) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    }
+    return;
+  }
   std::vector<CharChange> dest;
   dest.reserve(text.size());
   bool changed = false;

@@ -1,6 +1,7 @@
 // A token <-> id table shared by the models: strings stored once, looked up by string_view.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,7 +35,9 @@ class Vocab {
       by_id_[static_cast<size_t>(id)] = index;
     }
     size_ = map_.size();
+    for (const auto& t : strings_) max_bytes_ = std::max(max_bytes_, t.size());
   }
+  size_t max_token_bytes() const { return max_bytes_; }
   int32_t find(std::string_view s) const {
     auto it = map_.find(s);
     return it == map_.end() ? -1 : it->second;
@@ -51,6 +54,7 @@ class Vocab {
   std::unordered_map<std::string_view, int32_t> map_;
   std::vector<int32_t> by_id_;
   size_t size_ = 0;
+  size_t max_bytes_ = 0;
 };
 
 // A JSON object {"token": id, ...} as Vocab entries.

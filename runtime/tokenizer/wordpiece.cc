@@ -1,6 +1,8 @@
 // WordPiece model of tokenizer.json (tokenizers/src/models/wordpiece/mod.rs): greedy longest
 // match first, continuations carry the prefix; a word longer than max_input_chars_per_word or
 // with a part that matches nothing becomes the unk token as a whole.
+#include <algorithm>
+
 #include "tokenizer/vocab.h"
 
 namespace encore::tok {
@@ -18,6 +20,8 @@ class WordPiece final : public Model {
       max_chars_ = static_cast<size_t>(v);
     }
     unk_id_ = vocab_.find(unk_);
+    // The longest token bounds the candidates tried at each start (same result, fewer lookups).
+    max_token_bytes_ = vocab_.max_token_bytes();
   }
 
   Status tokenize(std::string_view word, std::vector<Token>* out) const override {
@@ -31,6 +35,12 @@ class WordPiece final : public Model {
       bool bad = false;
       while (start < word.size()) {
         size_t end = word.size();
+        // Candidates longer than the longest token cannot match: start below the bound (at a
+        // character boundary) instead of at the end of the word.
+        if (end - start > max_token_bytes_) {
+          end = start + max_token_bytes_;
+          while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
+        }
         int32_t found = -1;
         while (start < end) {
           buf.clear();
@@ -65,6 +75,7 @@ class WordPiece final : public Model {
   Vocab vocab_;
   std::string unk_, prefix_;
   size_t max_chars_ = 100;
+  size_t max_token_bytes_ = 0;
   int32_t unk_id_ = -1;
 };
 
