@@ -3,7 +3,7 @@
 // last; unknown ones become byte tokens <0xXX> with byte_fallback, else unk, fused when
 // fuse_unk), then merges are applied lowest rank first (lowest position among equal ranks).
 #include <cstdio>
-#include <queue>
+#include <algorithm>
 
 #include "tokenizer/vocab.h"
 
@@ -83,14 +83,15 @@ class Bpe final : public Model {
         return Status::Ok();
       }
     }
-    std::vector<Symbol> symbols;
-    symbols.reserve(word.size());
+    // Per-thread scratch: no allocation per word once warm (encode() may run on many threads).
+    thread_local std::vector<Symbol> symbols;
+    thread_local std::string buf;
+    symbols.clear();
     auto add = [&](int32_t c, uint32_t len) {
       const int32_t n = static_cast<int32_t>(symbols.size());
       if (n > 0) symbols.back().next = n;
       symbols.push_back({c, n - 1, -1, len});
     };
-    std::string buf;
     int32_t unk_id = -1;
     uint32_t unk_len = 0;
     bool have_unk = false;
@@ -157,7 +158,7 @@ class Bpe final : public Model {
   struct Merge {
     size_t pos;
     int32_t rank, new_id;
-    bool operator<(const Merge& o) const {  // priority_queue top = lowest rank, then lowest pos
+    bool operator<(const Merge& o) const {  // max-heap order: top = lowest rank, then lowest pos
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
@@ -170,13 +171,19 @@ class Bpe final : public Model {
   // Word::merge_all without dropout.
   void merge_all(std::vector<Symbol>* sym) const {
     auto& s = *sym;
-    std::priority_queue<Merge> queue;
+    thread_local std::vector<Merge> heap;  // std::push_heap / pop_heap: top = lowest rank, then pos
+    heap.clear();
+    auto push = [&](const Merge& m) {
+      heap.push_back(m);
+      std::push_heap(heap.begin(), heap.end());
+    };
     for (size_t i = 0; i + 1 < s.size(); ++i) {
-      if (auto* m = find_merge(s[i].c, s[i + 1].c)) queue.push({i, m->first, m->second});
+      if (auto* m = find_merge(s[i].c, s[i + 1].c)) push({i, m->first, m->second});
     }
-    while (!queue.empty()) {
-      const Merge top = queue.top();
-      queue.pop();
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end());
+      const Merge top = heap.back();
+      heap.pop_back();
       Symbol& cur = s[top.pos];
       if (cur.len == 0 || cur.next == -1) continue;
       const auto next_pos = static_cast<size_t>(cur.next);
@@ -190,11 +197,11 @@ class Bpe final : public Model {
       if (right.next > -1 && static_cast<size_t>(right.next) < s.size()) s[right.next].prev = static_cast<int32_t>(top.pos);
       if (cur.prev >= 0) {
         const Symbol& p = s[cur.prev];
-        if (auto* pm = find_merge(p.c, cur.c)) queue.push({static_cast<size_t>(cur.prev), pm->first, pm->second});
+        if (auto* pm = find_merge(p.c, cur.c)) push({static_cast<size_t>(cur.prev), pm->first, pm->second});
       }
       if (cur.next >= 0 && static_cast<size_t>(cur.next) < s.size()) {
         const Symbol& n = s[cur.next];
-        if (auto* nm = find_merge(cur.c, n.c)) queue.push({top.pos, nm->first, nm->second});
+        if (auto* nm = find_merge(cur.c, n.c)) push({top.pos, nm->first, nm->second});
       }
     }
   }

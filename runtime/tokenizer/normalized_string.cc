@@ -561,6 +561,19 @@ std::string regex_escape(std::string_view literal) {
 
 // ---- Encoding ------------------------------------------------------------------------------
 
+void Encoding::append(Encoding&& o) {
+  if (ids.empty()) {
+    *this = std::move(o);
+    return;
+  }
+  ids.insert(ids.end(), o.ids.begin(), o.ids.end());
+  type_ids.insert(type_ids.end(), o.type_ids.begin(), o.type_ids.end());
+  offsets.insert(offsets.end(), o.offsets.begin(), o.offsets.end());
+  values.insert(values.end(), std::make_move_iterator(o.values.begin()), std::make_move_iterator(o.values.end()));
+  special.insert(special.end(), o.special.begin(), o.special.end());
+  sequence.insert(sequence.end(), o.sequence.begin(), o.sequence.end());
+}
+
 void Encoding::append(const Encoding& o) {
   ids.insert(ids.end(), o.ids.begin(), o.ids.end());
   type_ids.insert(type_ids.end(), o.type_ids.begin(), o.type_ids.end());

@@ -190,6 +190,7 @@ struct Encoding {
   std::vector<uint8_t> special, sequence;
   size_t size() const { return ids.size(); }
   void append(const Encoding& o);
+  void append(Encoding&& o);
   void truncate(size_t n, bool from_left);
 };
 

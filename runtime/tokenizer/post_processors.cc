@@ -16,15 +16,27 @@ void byte_level_process_offsets(Encoding* e, bool add_prefix_space) {
   auto is_space = [](char32_t c) { return c == 0x120 || is_white_space(c); };
   for (size_t i = 0; i < e->size(); ++i) {
     const std::string& t = e->values[i];
-    std::vector<char32_t> cps;
-    for (size_t k = 0; k < t.size();) {
+    size_t leading = 0, trailing = 0, chars = 0;
+    size_t k = 0;
+    while (k < t.size()) {  // leading spaces, counted in chars
       size_t l = 0;
-      cps.push_back(decode_utf8(t.data() + k, &l));
+      if (!is_space(decode_utf8(t.data() + k, &l))) break;
+      ++leading;
       k += l;
     }
-    size_t leading = 0, trailing = 0;
-    while (leading < cps.size() && is_space(cps[leading])) ++leading;
-    while (trailing < cps.size() && is_space(cps[cps.size() - 1 - trailing])) ++trailing;
+    const size_t lead_bytes = k;
+    for (size_t b = lead_bytes; b < t.size(); ++b) chars += (static_cast<unsigned char>(t[b]) & 0xC0) != 0x80;
+    size_t end = t.size();
+    while (end > lead_bytes) {  // trailing spaces (not overlapping the leading ones)
+      size_t p = end - 1;
+      while (p > lead_bytes && (static_cast<unsigned char>(t[p]) & 0xC0) == 0x80) --p;
+      size_t l = 0;
+      if (!is_space(decode_utf8(t.data() + p, &l))) break;
+      ++trailing;
+      end = p;
+    }
+    // An all-space token counts its spaces as leading and as trailing, as Rust's two scans do.
+    if (chars == 0) trailing = leading;
     if (leading == 0 && trailing == 0) continue;
     Offsets& o = e->offsets[i];
     if (leading > 0) {

@@ -340,7 +340,7 @@ Result<TextEncoding> TextTokenizer::Impl::encode(std::string_view a, const std::
   }
   if (post_processor) post_processor->process(&encs, o.add_special_tokens);
   tok::Encoding all;
-  for (const auto& e : encs) all.append(e);
+  for (auto& e : encs) all.append(std::move(e));
   result.ids = std::move(all.ids);
   result.type_ids = std::move(all.type_ids);
   result.offsets.reserve(all.offsets.size());
