@@ -376,24 +376,14 @@ void NormalizedString::lowercase() {
   if (changed) transform(dest, 0);
 }
 
+// NormalizedString::prepend: transform_range over the first char with (s[0], 0), (s[1..], +1),
+// (first, +1). Every new byte and the first char end up with the first char's alignment, which
+// is what this does directly.
 void NormalizedString::prepend(std::string_view s) {
   if (text.empty() || s.empty()) return;
-  std::vector<CharChange> dest;
-  dest.reserve(text.size() + s.size() + 1);
-  bool first = true;
-  for (size_t i = 0; i < s.size();) {
-    size_t l = 0;
-    dest.push_back({decode_utf8(s.data() + i, &l), first ? 0 : 1});
-    first = false;
-    i += l;
-  }
-  for (size_t i = 0; i < text.size();) {
-    size_t l = 0;
-    const char32_t c = decode_utf8(text.data() + i, &l);
-    dest.push_back({c, i == 0 ? 1 : 0});
-    i += l;
-  }
-  transform(dest, 0);
+  const Offsets a = align[0];
+  text.insert(0, s);
+  align.insert(align.begin(), s.size(), a);
 }
 
 void NormalizedString::lrstrip(bool left, bool right) {

@@ -32,7 +32,7 @@ class Unigram final : public Model {
       const double score = e[1].get<double>();
       scores_.push_back(score);
       if (score < min_score_) min_score_ = score;
-      add_to_trie(entries.back().first);
+      add_to_trie(entries.back().first, static_cast<int32_t>(i));
     }
     if (const Json* u = optional(j, "unk_id")) {
       const int64_t id = as_int(*u, path + ".unk_id");
@@ -59,7 +59,8 @@ class Unigram final : public Model {
       double score = 0;
       int64_t starts_at = -1;
     };
-    std::vector<Node> best(size + 1);
+    thread_local std::vector<Node> best;
+    best.assign(size + 1, Node{});
     const double unk_score = min_score_ - kUnkPenalty;
     size_t at = 0;
     while (at < size) {
@@ -71,10 +72,9 @@ class Unigram final : public Model {
       for (size_t k = at; k < size; ++k) {
         node = child(node, static_cast<unsigned char>(s[k]));
         if (node < 0) break;
-        const int32_t piece = trie_[node].piece;
-        if (piece < 0) continue;
+        const int32_t id = trie_[static_cast<size_t>(node)].piece;
+        if (id < 0) continue;
         const size_t key_pos = k + 1;
-        const int32_t id = vocab_.find(s.substr(at, key_pos - at));
         const double cand = scores_[static_cast<size_t>(id)] + here;
         Node& t = best[key_pos];
         if (t.starts_at < 0 || cand > t.score) {
@@ -97,7 +97,12 @@ class Unigram final : public Model {
       at += mblen;
     }
     // Back to front: pieces, with consecutive unk pieces fused.
-    std::vector<std::pair<uint32_t, uint32_t>> pieces;  // [begin, end)
+    struct Piece {
+      uint32_t begin, end;
+      int32_t id;  // -1: fused unknown text, looked up as a string
+    };
+    thread_local std::vector<Piece> pieces;
+    pieces.clear();
     size_t end = size;
     uint32_t fused_begin = 0;
     bool fusing = false;
@@ -110,17 +115,17 @@ class Unigram final : public Model {
         fusing = true;
         fused_begin = start;
       } else {
-        if (fusing) pieces.emplace_back(fused_begin, fused_end);
+        if (fusing) pieces.push_back({fused_begin, fused_end, -1});
         fusing = false;
-        pieces.emplace_back(start, static_cast<uint32_t>(end));
+        pieces.push_back({start, static_cast<uint32_t>(end), n.id});
       }
       end = start;
     }
-    if (fusing) pieces.emplace_back(fused_begin, fused_end);
+    if (fusing) pieces.push_back({fused_begin, fused_end, -1});
     for (size_t k = pieces.size(); k-- > 0;) {
-      const auto [b, e] = pieces[k];
+      const uint32_t b = pieces[k].begin, e = pieces[k].end;
       const std::string_view piece = s.substr(b, e - b);
-      const int32_t id = vocab_.find(piece);
+      const int32_t id = pieces[k].id >= 0 ? pieces[k].id : vocab_.find(piece);
       if (id >= 0) {
         out->push_back({id, b, e, false});
         continue;
@@ -158,7 +163,8 @@ class Unigram final : public Model {
     }
     return -1;
   }
-  void add_to_trie(const std::string& piece) {
+  // A node holds the id of the last piece with its text, as token_to_ids (a map) does.
+  void add_to_trie(const std::string& piece, int32_t id) {
     int32_t node = 0;
     for (char ch : piece) {
       const auto c = static_cast<unsigned char>(ch);
@@ -177,7 +183,7 @@ class Unigram final : public Model {
       }
       node = n;
     }
-    if (!piece.empty()) trie_[static_cast<size_t>(node)].piece = 1;
+    if (!piece.empty()) trie_[static_cast<size_t>(node)].piece = id;
   }
 
   Vocab vocab_;
