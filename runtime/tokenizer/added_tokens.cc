@@ -2,6 +2,7 @@
 // text before the model sees it, leftmost-longest, "normalized": false ones in the raw text
 // and "normalized": true ones in each normalized piece.
 #include <algorithm>
+#include <unordered_map>
 
 #include "tokenizer/pipeline.h"
 
@@ -67,21 +68,23 @@ int32_t AddedVocabulary::Trie::longest_at(std::string_view s, size_t at, size_t*
 void AddedVocabulary::build(std::vector<AddedToken> tokens, const Model& model, const Normalizer* normalizer) {
   // added_vocabulary.rs add_tokens: the model's id when it has the content, else the next id.
   int32_t next_id = static_cast<int32_t>(model.vocab_size());
+  std::unordered_map<std::string, int32_t> ids;  // content -> id of the tokens added so far
   for (auto& t : tokens) {
     if (t.content.empty()) continue;
     int32_t id = -1;
-    for (size_t k = 0; k < tokens_.size(); ++k) {
-      if (tokens_[k].content == t.content) id = tokens_[k].id;
-    }
+    if (auto it = ids.find(t.content); it != ids.end()) id = it->second;
     if (id < 0) id = model.token_to_id(t.content);
     if (id < 0) id = next_id++;
     t.id = id;
+    ids[t.content] = id;
     std::string match = t.content;
     if (t.normalized && normalizer) {
       NormalizedString n = NormalizedString::from(t.content);
       normalizer->normalize(&n);
       match = n.text;
     }
+    by_content_[t.content] = static_cast<int32_t>(tokens_.size());
+    by_id_[id] = static_cast<int32_t>(tokens_.size());
     tokens_.push_back(t);
     match_text_.push_back(match);
   }
@@ -206,17 +209,13 @@ void AddedVocabulary::extract_and_normalize(std::string_view text, const Normali
 }
 
 int32_t AddedVocabulary::token_to_id(std::string_view s) const {
-  for (const auto& t : tokens_) {
-    if (t.content == s) return t.id;
-  }
-  return -1;
+  auto it = by_content_.find(std::string(s));
+  return it == by_content_.end() ? -1 : tokens_[static_cast<size_t>(it->second)].id;
 }
 
 const std::string* AddedVocabulary::id_to_token(int32_t id) const {
-  for (const auto& t : tokens_) {
-    if (t.id == id) return &t.content;
-  }
-  return nullptr;
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &tokens_[static_cast<size_t>(it->second)].content;
 }
 
 int32_t AddedVocabulary::max_id() const {

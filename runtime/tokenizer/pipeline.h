@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -296,6 +297,8 @@ class AddedVocabulary {
 
   std::vector<AddedToken> tokens_;
   std::vector<std::string> match_text_;  // what is matched: content, or its normalized form
+  std::unordered_map<std::string, int32_t> by_content_;  // -> index into tokens_ (the last one)
+  std::unordered_map<int32_t, int32_t> by_id_;
   Trie raw_, normalized_;
 };
 

@@ -105,6 +105,7 @@ struct TextTokenizer::Impl {
   Status encode_sequence(std::string_view text, int32_t type_id, bool need_values, bool skip_special,
                          tok::Encoding* out) const;
   Result<TextEncoding> encode(std::string_view a, const std::string_view* b, const TextEncodeOptions& o) const;
+  Result<TextEncoding> encode_unguarded(std::string_view a, const std::string_view* b, const TextEncodeOptions& o) const;
 };
 
 namespace {
@@ -303,18 +304,26 @@ Status truncate_encodings(std::vector<tok::Encoding>* encs, size_t max_length, T
 
 }  // namespace
 
+// No exception leaves encode(): allocation failure becomes a Status.
 Result<TextEncoding> TextTokenizer::Impl::encode(std::string_view a, const std::string_view* b,
                                                  const TextEncodeOptions& o) const {
+  try {
+    return encode_unguarded(a, b, o);
+  } catch (const std::bad_alloc&) {
+    return resource_exhausted("tokenizer: out of memory");
+  } catch (const std::exception& e) {
+    return internal_error(std::string("tokenizer: ") + e.what());
+  }
+}
+
+Result<TextEncoding> TextTokenizer::Impl::encode_unguarded(std::string_view a, const std::string_view* b,
+                                                           const TextEncodeOptions& o) const {
   if (!tok::valid_utf8(a) || (b && !tok::valid_utf8(*b))) return invalid_argument("text is not valid UTF-8");
   if (a.size() > 0x7FFFFFFF || (b && b->size() > 0x7FFFFFFF)) return invalid_argument("text longer than 2 GiB");
   const bool need_values = o.want_tokens || post_needs_values;
   std::vector<tok::Encoding> encs(b ? 2 : 1);
-  try {
-    ENCORE_RETURN_IF_ERROR(encode_sequence(a, 0, need_values, o.special_tokens_as_text, &encs[0]));
-    if (b) ENCORE_RETURN_IF_ERROR(encode_sequence(*b, 1, need_values, o.special_tokens_as_text, &encs[1]));
-  } catch (const std::bad_alloc&) {
-    return resource_exhausted("tokenizer: out of memory");
-  }
+  ENCORE_RETURN_IF_ERROR(encode_sequence(a, 0, need_values, o.special_tokens_as_text, &encs[0]));
+  if (b) ENCORE_RETURN_IF_ERROR(encode_sequence(*b, 1, need_values, o.special_tokens_as_text, &encs[1]));
   // post_process: truncation (leaving room for the special tokens), then the processor.
   const bool pair = b != nullptr;
   bool truncate = truncation.on;

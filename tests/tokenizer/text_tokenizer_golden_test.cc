@@ -120,26 +120,26 @@ TEST_CASE("text tokenizer golden: Unigram + Precompiled (XLM-R layout) against S
 }
 
 // Components the model layouts above do not use (make_text_tokenizer_fixtures.py components()).
-TEST_CASE("text tokenizer golden: NFKD, StripAccents, Lowercase, Strip, Replace; WhitespaceSplit, Punctuation, Digits") {
+TEST_CASE("text tokenizer golden: NFKD StripAccents Lowercase Strip Replace / WhitespaceSplit Punctuation Digits") {
   const auto n = check_goldens(*load("components_a"), "goldens_components_a.jsonl");
   CHECK(n.singles >= 400);
   CHECK(n.mismatched == 0);
 }
 
-TEST_CASE("text tokenizer golden: NFC, Replace regex, Prepend; Whitespace, Digits, Split string / regex merged") {
+TEST_CASE("text tokenizer golden: NFC Replace regex Prepend / Whitespace Digits Split string / regex merged") {
   // ASCII strings only: the JS Whitespace pre-tokenizer uses ASCII \w (README.md).
   const auto n = check_goldens(*load("components_b"), "goldens_components_b.jsonl");
   CHECK(n.singles >= 200);
   CHECK(n.mismatched == 0);
 }
 
-TEST_CASE("text tokenizer golden: NFKC; Split removed / inverted / contiguous, Punctuation contiguous, no post-processor") {
+TEST_CASE("text tokenizer golden: NFKC / Split removed / inverted / contiguous Punctuation contiguous no post-processor") {
   const auto n = check_goldens(*load("components_c"), "goldens_components_c.jsonl");
   CHECK(n.singles >= 400);
   CHECK(n.mismatched == 0);
 }
 
-TEST_CASE("text tokenizer golden: NFD + Lowercase; Metaspace first without split, then ByteLevel with prefix space") {
+TEST_CASE("text tokenizer golden: NFD + Lowercase / Metaspace first without split then ByteLevel with prefix space") {
   const auto n = check_goldens(*load("components_d"), "goldens_components_d.jsonl", false);
   CHECK(n.singles >= 400);
   CHECK(n.mismatched == 0);

@@ -64,7 +64,7 @@ std::string error_of(const std::string& json) {
 
 // ---- offsets ----------------------------------------------------------------------------------
 
-TEST_CASE("text tokenizer: offsets are byte offsets into the text; specials get (0, 0)") {
+TEST_CASE("text tokenizer: offsets are byte offsets into the text / specials get (0 0)") {
   auto t = fixture("wordpiece_cased");
   const std::string text = "Café au lait";  // é is 2 bytes
   auto e = enc(*t, text);
@@ -101,7 +101,7 @@ TEST_CASE("text tokenizer: offsets of normalized text map back to the original b
   CHECK(c.offsets[2] == TokenOffset{3, 6});
 }
 
-TEST_CASE("text tokenizer: byte-level BPE offsets, trim_offsets and an lstrip added token (RoBERTa)") {
+TEST_CASE("text tokenizer: byte-level BPE offsets trim_offsets and an lstrip added token (RoBERTa)") {
   auto t = fixture("bpe_roberta");
   // ByteLevel splits "Hello my friend, how" as Hello / Ġmy / Ġfriend / , / Ġhow
   // (pre_tokenizers/byte_level.rs test "pre_tokenization"); with trim_offsets the space of
@@ -126,7 +126,7 @@ TEST_CASE("text tokenizer: byte-level BPE offsets, trim_offsets and an lstrip ad
   for (size_t i = 1; i + 1 < u.ids.size(); ++i) CHECK(u.offsets[i] == TokenOffset{0, 3});
 }
 
-TEST_CASE("text tokenizer: pair offsets are relative to each segment; type and sequence ids") {
+TEST_CASE("text tokenizer: pair offsets are relative to each segment / type and sequence ids") {
   auto t = fixture("wordpiece_cased");
   auto e = t->encode_pair("ab", "cd", {});
   REQUIRE(e.ok());
@@ -146,7 +146,7 @@ TEST_CASE("text tokenizer: pair offsets are relative to each segment; type and s
   CHECK(e->sequence_ids.back() == 255);
 }
 
-TEST_CASE("text tokenizer: Unigram offsets (Metaspace, Precompiled)") {
+TEST_CASE("text tokenizer: Unigram offsets (Metaspace Precompiled)") {
   auto t = fixture("unigram_xlmr");
   const std::string text = "Hello  world";
   auto e = enc(*t, text);
@@ -159,7 +159,7 @@ TEST_CASE("text tokenizer: Unigram offsets (Metaspace, Precompiled)") {
 
 // ---- options, truncation ----------------------------------------------------------------------
 
-TEST_CASE("text tokenizer: special tokens in the text, and the option to read them as text") {
+TEST_CASE("text tokenizer: special tokens in the text and the option to read them as text") {
   auto t = fixture("wordpiece_cased");
   const int32_t sep = t->token_to_id("[SEP]");
   REQUIRE(sep >= 0);
@@ -239,7 +239,7 @@ TEST_CASE("text tokenizer: vocabulary lookups and padding settings") {
   CHECK(p->padding().pad_token == "<pad>");
 }
 
-TEST_CASE("text tokenizer: invalid UTF-8 text is an error, not a crash") {
+TEST_CASE("text tokenizer: invalid UTF-8 text is an error not a crash") {
   auto t = fixture("bpe_roberta");
   CHECK(!t->encode("\xff\xfe").ok());
   CHECK(!t->encode_pair("ok", "\xc3").ok());
@@ -272,7 +272,7 @@ TEST_CASE("text tokenizer: Split behaviors on the-final--countdown (NormalizedSt
   CHECK(content_tokens(*make(wordpiece_json(words, inv)), "the-final--countdown") == "the final countdown");
 }
 
-TEST_CASE("text tokenizer: Punctuation isolated, CharDelimiterSplit, Metaspace without split") {
+TEST_CASE("text tokenizer: Punctuation isolated CharDelimiterSplit Metaspace without split") {
   Json punct = {{"type", "Punctuation"}, {"behavior", "Isolated"}};
   CHECK(content_tokens(*make(wordpiece_json({"a", "!"}, punct)), "a!!") == "a ! !");
   Json delim = {{"type", "CharDelimiterSplit"}, {"delimiter", "x"}};
@@ -290,7 +290,7 @@ std::string bpe_json(const Json& vocab, const Json& merges, const Json& extra) {
   return j.dump();
 }
 
-TEST_CASE("text tokenizer: BPE unk, fuse_unk, byte_fallback, prefix / suffix, ignore_merges (bpe/model.rs)") {
+TEST_CASE("text tokenizer: BPE unk fuse_unk byte_fallback prefix / suffix ignore_merges (bpe/model.rs)") {
   Json vocab = {{"<unk>", 0}, {"a", 1}, {"b", 2}, {"ab", 3}, {"<0x63>", 4}, {"<0x64>", 5}};
   auto plain = make(bpe_json(vocab, Json::array({"a b"}), {{"unk_token", "<unk>"}}));
   CHECK(content_tokens(*plain, "abxyab") == "ab <unk> <unk> ab");
@@ -312,7 +312,7 @@ TEST_CASE("text tokenizer: BPE unk, fuse_unk, byte_fallback, prefix / suffix, ig
   CHECK(content_tokens(*ignore, "abc") == "abc");
 }
 
-TEST_CASE("text tokenizer: merges apply lowest rank first, then leftmost (bpe/word.rs)") {
+TEST_CASE("text tokenizer: merges apply lowest rank first then leftmost (bpe/word.rs)") {
   Json vocab = {{"a", 0}, {"aa", 1}, {"aaa", 2}};
   // "aaa": (a a) at 0 and 1 have the same rank; the leftmost merges first -> aa a
   auto t = make(bpe_json(vocab, Json::array({"a a", "aa a"}), Json::object()));
@@ -321,7 +321,7 @@ TEST_CASE("text tokenizer: merges apply lowest rank first, then leftmost (bpe/wo
   CHECK(content_tokens(*t2, "aaa") == "aa a");
 }
 
-TEST_CASE("text tokenizer: Unigram Viterbi, fused unknowns and byte fallback (unigram/model.rs)") {
+TEST_CASE("text tokenizer: Unigram Viterbi fused unknowns and byte fallback (unigram/model.rs)") {
   Json vocab = Json::array({Json::array({"<unk>", 0.0}), Json::array({"a", -1.0}), Json::array({"b", -1.0}),
                             Json::array({"ab", -1.5}), Json::array({"<0x78>", -5.0})});
   Json j = {{"model", {{"type", "Unigram"}, {"unk_id", 0}, {"vocab", vocab}}}};
@@ -349,7 +349,7 @@ TEST_CASE("text tokenizer: WordPiece max_input_chars_per_word and unknown parts 
   CHECK(content_tokens(*m, "aaa aaaa") == "a ##a ##a [UNK]");
 }
 
-TEST_CASE("text tokenizer: added tokens single_word, rstrip, normalized (added_vocabulary.rs)") {
+TEST_CASE("text tokenizer: added tokens single_word rstrip normalized (added_vocabulary.rs)") {
   auto j = Json::parse(wordpiece_json({"x", "y", "##x"}, {{"type", "WhitespaceSplit"}}, {{"type", "Lowercase"}}));
   j["added_tokens"] = Json::array(
       {{{"id", 4}, {"content", "TOK"}, {"single_word", true}, {"lstrip", false}, {"rstrip", true},
@@ -454,7 +454,7 @@ TEST_CASE("text tokenizer: malformed or hostile files give one-line errors") {
   }
 }
 
-TEST_CASE("text tokenizer: BPE files with bad merges, dropout or unigram ids are refused") {
+TEST_CASE("text tokenizer: BPE files with bad merges dropout or unigram ids are refused") {
   Json vocab = {{"a", 0}, {"b", 1}, {"ab", 2}};
   CHECK(error_of(bpe_json(vocab, Json::array({"a"}), Json::object())).find("expected \"a b\"") != std::string::npos);
   CHECK(error_of(bpe_json(vocab, Json::array({"a c"}), Json::object())).find("\"c\" is not in the vocabulary") !=
