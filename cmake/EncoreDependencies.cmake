@@ -66,6 +66,22 @@ else()
   encore_find_library(utf8proc utf8proc.h utf8proc)
 endif()
 
+# PCRE2 (8-bit, with Unicode properties) for the regexes of tokenizer.json pipelines
+# (encore_text_tokenizer). Android sysroots have none: there that library is left out.
+find_path(pcre2_INCLUDE_DIR pcre2.h)
+find_library(pcre2_LIBRARY pcre2-8)
+if(pcre2_INCLUDE_DIR AND pcre2_LIBRARY)
+  add_library(encore::pcre2 UNKNOWN IMPORTED)
+  set_target_properties(encore::pcre2 PROPERTIES
+    IMPORTED_LOCATION "${pcre2_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${pcre2_INCLUDE_DIR}"
+    INTERFACE_COMPILE_DEFINITIONS PCRE2_CODE_UNIT_WIDTH=8)
+elseif(ANDROID)
+  message(STATUS "encore: PCRE2 not found; encore_text_tokenizer (tokenizer.json) is not built")
+else()
+  message(FATAL_ERROR "encore: pcre2-8 not found (header pcre2.h); run tools/install-deps.sh")
+endif()
+
 # FlatBuffers: the runtime needs only the headers; flatc runs on the build machine.
 find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h)
 find_program(FLATC_EXECUTABLE flatc)
@@ -74,12 +90,13 @@ if(NOT FLATBUFFERS_INCLUDE_DIR OR NOT FLATC_EXECUTABLE)
                       "(Android: -DFLATBUFFERS_INCLUDE_DIR=<flatbuffers v2.0.8 checkout>/include)")
 endif()
 
-# Header-only libraries of the tools and tests (the runtime library itself needs none of them).
-set(header_deps)
+# Header-only libraries: nlohmann/json for the tokenizer.json reader (runtime) and the tools;
+# CLI11 for the tools and tests.
+find_path(NLOHMANN_JSON_INCLUDE_DIR nlohmann/json.hpp)
+set(header_deps NLOHMANN_JSON)
 if(ENCORE_BUILD_TOOLS OR ENCORE_BUILD_TESTS OR ENCORE_BUILD_FUZZERS)
-  find_path(NLOHMANN_JSON_INCLUDE_DIR nlohmann/json.hpp)
   find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp)
-  list(APPEND header_deps NLOHMANN_JSON CLI11)
+  list(APPEND header_deps CLI11)
 endif()
 if(ENCORE_BUILD_TESTS)
   find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h)

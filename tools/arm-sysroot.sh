@@ -26,7 +26,7 @@ dest="${2:-build/sysroot/$arch}"
 packages=(
   libc6 libgcc-s1 libstdc++6
   libxnnpack0 libxnnpack-dev libpthreadpool0 libpthreadpool-dev libcpuinfo0 libcpuinfo-dev
-  libutf8proc2 libutf8proc-dev
+  libutf8proc2 libutf8proc-dev libpcre2-8-0 libpcre2-dev
 )
 stamp="$dest/.encore-sysroot"
 want="$arch ${packages[*]}"

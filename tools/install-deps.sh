@@ -3,7 +3,7 @@
 # Idempotent and non-interactive: packages already present are skipped by apt itself.
 #   tools/install-deps.sh            build + test dependencies
 #   tools/install-deps.sh --reference  also what tools/reference and the bench peers need (optional):
-#     python3-torch/numpy, python3-onnx, and OpenBLAS (Debian's torch uses the system libblas;
+#     python3-torch/numpy, python3-onnx, SentencePiece and a word list (tokenizer goldens; node and npm too), and OpenBLAS (Debian's torch uses the system libblas;
 #     without OpenBLAS it falls back to the reference BLAS, ~40x slower in fp32)
 #   tools/install-deps.sh --fuzz     also clang-14 and libFuzzer (tools/fuzz.sh)
 #   tools/install-deps.sh --train    also python3-torch and the word lists tools/train/train_langid.py learns from
@@ -15,12 +15,13 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build file
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
-  libflatbuffers-dev flatbuffers-compiler
+  libflatbuffers-dev flatbuffers-compiler libpcre2-dev
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
 )
 for option in "$@"; do
   case "$option" in
-    --reference) packages+=(python3-torch python3-numpy python3-onnx libopenblas0-pthread) ;;
+    --reference) packages+=(python3-torch python3-numpy python3-onnx libopenblas0-pthread
+                            python3-sentencepiece sentencepiece wamerican) ;;
     --fuzz) packages+=(clang-14 libfuzzer-14-dev) ;;
     --train) packages+=(python3-torch python3-numpy wamerican wngerman wfrench wspanish witalian wportuguese wdutch
                         wswedish wpolish) ;;
