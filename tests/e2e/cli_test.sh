@@ -109,6 +109,11 @@ if [[ $(grep -c '"label":"\(negative\|neutral\|positive\)"' "$tmp/out") -ne 2 ]]
 printf 'first line\n\nsecond line\r\nthird\n' >"$tmp/texts.txt"
 ok "run --text-file" "$run" "$m" --text-file "$tmp/texts.txt" --batch-size 2
 if [[ $(wc -l <"$tmp/out") -ne 3 ]]; then echo "FAIL run --text-file: expected 3 lines"; failures=$((failures + 1)); fi
+# Texts pass through byte for byte, brackets included (no list parsing), one output line each.
+ok "run --text with brackets" "$run" "$m" --text "[hello]" --text "[a, b]" --text "[]"
+if [[ $(wc -l <"$tmp/out") -ne 3 ]] || ! grep -qF '"text":"[hello]"' "$tmp/out" || ! grep -qF '"text":"[a, b]"' "$tmp/out" ||
+   ! grep -qF '"text":"[]"' "$tmp/out"; then
+  echo "FAIL run --text with brackets: expected 3 lines with the texts as given, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
 fails "run: invalid UTF-8 text" "not valid UTF-8" "" "$run" "$m" --text $'bad \xff byte'
 fails "run: missing text file" "cannot open" "" "$run" "$m" --text-file "$tmp/none.txt"
 fails "run: text and ids together" "excludes" "" "$run" "$m" --text a --input-ids "$tmp/ids.npy"

@@ -311,7 +311,11 @@ int main(int argc, char** argv) {
   CLI::App app{"Run an encore model on token ids (.npy in, .npy out) or on text (JSON lines out)."};
   app.add_option("model", model, ".encore model file")->required();
   auto* ids_opt = app.add_option("--input-ids", ids, "token ids, int32/int64 .npy of shape [B, S] or [S]");
-  auto* text_opt = app.add_option("--text", texts, "a text to classify or embed (repeatable)")->excludes(ids_opt);
+  // One text per --text, taken byte for byte: without allow_extra_args(false) CLI11 would read
+  // "[a, b]" as a list of two and "[]" as none.
+  auto* text_opt = app.add_option("--text", texts, "a text to classify or embed (repeatable)")
+                       ->allow_extra_args(false)
+                       ->excludes(ids_opt);
   auto* file_opt = app.add_option("--text-file", text_file, "texts, one per line")->excludes(ids_opt);
   app.add_option("--pooling", pooling, "text mode, models without a classifier: sentence embedding from")
       ->check(CLI::IsMember({"cls", "mean"}))
