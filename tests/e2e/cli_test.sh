@@ -108,7 +108,15 @@ if [[ $(grep -c '"label":"\(negative\|neutral\|positive\)"' "$tmp/out") -ne 2 ]]
   echo "FAIL run --text: expected 2 JSON lines with a label, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
 printf 'first line\n\nsecond line\r\nthird\n' >"$tmp/texts.txt"
 ok "run --text-file" "$run" "$m" --text-file "$tmp/texts.txt" --batch-size 2
-if [[ $(wc -l <"$tmp/out") -ne 3 ]]; then echo "FAIL run --text-file: expected 3 lines"; failures=$((failures + 1)); fi
+# One output line per input line, blank lines included, each with its line number.
+if [[ $(wc -l <"$tmp/out") -ne 4 ]] || [[ $(grep -c '"line":2,"text":""' "$tmp/out") -ne 1 ]] ||
+   [[ $(grep -c '"line":4,"text":"third"' "$tmp/out") -ne 1 ]]; then
+  echo "FAIL run --text-file: expected 4 numbered lines, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
+ok "run --text-file - (stdin)" bash -c "\"\$0\" \"\$1\" --text-file - <\"\$2\"" "$run" "$m" "$tmp/texts.txt"
+if [[ $(wc -l <"$tmp/out") -ne 4 ]] || [[ $(grep -c '"line":3,"text":"second line"' "$tmp/out") -ne 1 ]]; then
+  echo "FAIL run --text-file -: expected 4 numbered lines, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
+printf 'fine\nbad \xff byte\n' >"$tmp/bad.txt"
+fails "run: invalid UTF-8 on a file line" "bad.txt line 2: " "" "$run" "$m" --text-file "$tmp/bad.txt"
 # Texts pass through byte for byte, brackets included (no list parsing), one output line each.
 ok "run --text with brackets" "$run" "$m" --text "[hello]" --text "[a, b]" --text "[]"
 if [[ $(wc -l <"$tmp/out") -ne 3 ]] || ! grep -qF '"text":"[hello]"' "$tmp/out" || ! grep -qF '"text":"[a, b]"' "$tmp/out" ||

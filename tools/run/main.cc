@@ -204,18 +204,23 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   return Status::Ok();
 }
 
-// Reads one text per line (a trailing \r is dropped; empty lines are skipped).
+// Reads one text per line from a file, or from standard input for "-": every line, blank ones
+// too (as empty texts), so outputs line up with input lines; a trailing \r is dropped.
 Result<std::vector<std::string>> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return encore::io_error(cat(path, ": cannot open"));
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) return encore::io_error(cat(path, ": cannot open"));
+  }
+  std::istream& in = path == "-" ? std::cin : file;
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
+    lines.push_back(line);
   }
-  if (in.bad()) return encore::io_error(cat(path, ": read failed"));
-  if (lines.empty()) return encore::invalid_argument(cat(path, ": no texts (the file is empty)"));
+  if (in.bad()) return encore::io_error(cat(path == "-" ? "standard input" : path, ": read failed"));
+  if (lines.empty()) return encore::invalid_argument(cat(path == "-" ? "standard input" : path, ": no texts (it is empty)"));
   return lines;
 }
 
@@ -252,10 +257,16 @@ Status write_text_attention(const std::shared_ptr<const encore::Model>& model, c
 Status run_text(const std::string& model_path, std::vector<std::string> texts, const std::string& text_file,
                 const std::string& pooling, bool normalize, int batch_size, int threads,
                 const std::string& attention_path) {
+  // Where each text came from, for the output ("line": N for a file's) and for errors.
+  const size_t from_args = texts.size();
+  const std::string file_name = text_file == "-" ? "standard input" : text_file;
   if (!text_file.empty()) {
     ENCORE_ASSIGN_OR_RETURN(auto lines, read_lines(text_file));
     texts.insert(texts.end(), lines.begin(), lines.end());
   }
+  auto where = [&](size_t i) {
+    return i < from_args ? cat("--text ", i + 1) : cat(file_name, " line ", i - from_args + 1);
+  };
   ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
   encore::SessionOptions so;
   so.threads = threads;
@@ -266,12 +277,29 @@ Status run_text(const std::string& model_path, std::vector<std::string> texts, c
     const size_t end = std::min(texts.size(), start + static_cast<size_t>(batch_size));
     std::vector<std::string> batch(texts.begin() + static_cast<std::ptrdiff_t>(start),
                                    texts.begin() + static_cast<std::ptrdiff_t>(end));
+    // A batch that fails is run text by text, so the error names the text that caused it.
+    auto fail = [&](const Status& batch_status) -> Status {
+      for (size_t i = start; i < end; ++i) {
+        Status st = classify ? encoder->classify({texts[i]}).status()
+                             : encoder->embed({texts[i]}, encore::Pooling::kCls, false).status();
+        if (!st.ok()) {
+          std::string message = st.message();
+          if (message.rfind("text 0: ", 0) == 0) message.erase(0, 8);  // the one-text batch's own index
+          return Status(st.code(), cat(where(i), ": ", message));
+        }
+      }
+      return batch_status.with_context(cat(where(start), " to ", where(end - 1)));
+    };
+    auto line_of = [&](nlohmann::ordered_json& j, size_t i) {
+      if (i >= from_args) j["line"] = i - from_args + 1;
+    };
     if (classify) {
       auto results = encoder->classify(batch);
-      if (!results.ok()) return results.status().with_context(cat("texts ", start + 1, "-", end));
+      if (!results.ok()) return fail(results.status());
       for (size_t i = 0; i < batch.size(); ++i) {
         const auto& r = (*results)[i];
         nlohmann::ordered_json j;
+        line_of(j, start + i);
         j["text"] = batch[i];
         j["label"] = r.label;
         nlohmann::ordered_json probs;
@@ -283,10 +311,11 @@ Status run_text(const std::string& model_path, std::vector<std::string> texts, c
       }
     } else {
       auto results = encoder->embed(batch, pooling == "mean" ? encore::Pooling::kMean : encore::Pooling::kCls, normalize);
-      if (!results.ok()) return results.status().with_context(cat("texts ", start + 1, "-", end));
+      if (!results.ok()) return fail(results.status());
       for (size_t i = 0; i < batch.size(); ++i) {
         const auto& r = (*results)[i];
         nlohmann::ordered_json j;
+        line_of(j, start + i);
         j["text"] = batch[i];
         j["tokens"] = r.tokens;
         j["embedding"] = r.values;
@@ -316,7 +345,7 @@ int main(int argc, char** argv) {
   auto* text_opt = app.add_option("--text", texts, "a text to classify or embed (repeatable)")
                        ->allow_extra_args(false)
                        ->excludes(ids_opt);
-  auto* file_opt = app.add_option("--text-file", text_file, "texts, one per line")->excludes(ids_opt);
+  auto* file_opt = app.add_option("--text-file", text_file, "texts, one per line (- reads standard input); every line is a text, blank ones too")->excludes(ids_opt);
   app.add_option("--pooling", pooling, "text mode, models without a classifier: sentence embedding from")
       ->check(CLI::IsMember({"cls", "mean"}))
       ->capture_default_str();
