@@ -224,7 +224,7 @@ encore_status encore_model_load(const char* path, const encore_load_options* opt
                                          c.type_vocab_size,
                                          c.pad_token_id,
                                          static_cast<int32_t>(c.labels.size()),
-                                         c.has_pooler ? 1 : 0,
+                                         c.has_pooler_output() ? 1 : 0,
                                          loaded->is_quantized() ? 1 : 0,
                                          loaded->tokenizer().vocab.empty() ? 0 : 1,
                                          c.layer_norm_eps,
@@ -277,8 +277,8 @@ encore_status encore_session_create(const encore_model* model, const encore_sess
     handle->model = model->model;
     ENCORE_ASSIGN_OR_RETURN(handle->session, encore::Session::create(model->model, session_options));
     if (session_options.profile) {
-      // As the session's own profiler: embeddings, 12 steps per layer, pooler, classifier.
-      handle->profile.reserve(3 + 12 * static_cast<size_t>(model->config.layer_count));
+      // Room for every step the session can record: embeddings, 8 per layer, pooler, classifier.
+      handle->profile.reserve(3 + 8 * static_cast<size_t>(model->config.layer_count));
     }
     *session = handle.release();
     return Status::Ok();
