@@ -207,5 +207,14 @@ grep -q "unmasked rows" "$tmp/out" && min_cos=$(sed -n 's/.*cosine per row min \
 fails "convert: output directory missing" "cannot create the output file" "" "$convert" "$fx" -o "$tmp/none/m.encore"
 [[ ! -s "$tmp/out" ]] || { echo "FAIL convert: output directory missing: printed a report first"; failures=$((failures + 1)); }
 
+# A RoBERTa classifier's dense layer is not a pooler: no pooler_output to ask for.
+ok "convert a RoBERTa classifier" "$convert" "$fixtures/roberta_cls" -o "$tmp/rc.encore" --quant f32
+fails "run: pooler_output of a model without one" "has no pooler" "$tmp/rc.npy" "$run" "$tmp/rc.encore" \
+  --input-ids "$fixtures/roberta_cls/input_ids.npy" --output pooler_output -o "$tmp/rc.npy"
+ok "run logits of a RoBERTa classifier" "$run" "$tmp/rc.encore" --input-ids "$fixtures/roberta_cls/input_ids.npy" \
+  --attention-mask "$fixtures/roberta_cls/attention_mask.npy" --output logits -o "$tmp/rc.npy" \
+  --reference "$fixtures/roberta_cls/logits.npy"
+grep -q "argmax 4/4\|argmax [0-9]*/[0-9]*" "$tmp/out" || { echo "FAIL run logits of a RoBERTa classifier: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -258,7 +258,7 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
   out << "  config: " << c.layer_count << " layers, hidden " << c.hidden_size << ", " << c.head_count << " heads x "
       << c.head_dim() << ", ffn " << c.intermediate_size << ", " << activation_name(c.activation) << ", vocab "
       << c.vocab_size << ", max positions " << c.max_positions << ", layer_norm_eps " << c.layer_norm_eps
-      << (c.has_pooler ? ", pooler" : "")
+      << (c.has_pooler_output() ? ", pooler" : c.has_pooler ? ", head dense layer" : "")
       << (c.has_classifier() ? cat(", classifier with ", c.labels.size(), " labels") : std::string()) << "\n";
   if (!ck.skipped.empty()) {
     out << "  skipped " << ck.skipped.size() << " tensor(s) the encoder does not use:";

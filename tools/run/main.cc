@@ -154,12 +154,12 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   }
   ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
   const auto& c = model->config();
-  if (output == "pooler_output" && !c.has_pooler) {
+  if (output == "pooler_output" && !c.has_pooler_output()) {
     return encore::invalid_argument(cat(model_path, " has no pooler: choose --output last_hidden_state"));
   }
   if (output == "logits" && !c.has_classifier()) {
     return encore::invalid_argument(cat(model_path, " has no classifier head: choose --output last_hidden_state",
-                                        c.has_pooler ? " or pooler_output" : ""));
+                                        c.has_pooler_output() ? " or pooler_output" : ""));
   }
   encore::SessionOptions so;
   so.threads = threads;
