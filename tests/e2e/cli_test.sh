@@ -214,7 +214,7 @@ fails "run: pooler_output of a model without one" "has no pooler" "$tmp/rc.npy" 
 ok "run logits of a RoBERTa classifier" "$run" "$tmp/rc.encore" --input-ids "$fixtures/roberta_cls/input_ids.npy" \
   --attention-mask "$fixtures/roberta_cls/attention_mask.npy" --output logits -o "$tmp/rc.npy" \
   --reference "$fixtures/roberta_cls/logits.npy"
-grep -q "argmax 4/4\|argmax [0-9]*/[0-9]*" "$tmp/out" || { echo "FAIL run logits of a RoBERTa classifier: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+grep -q "argmax 4/4" "$tmp/out" || { echo "FAIL run logits of a RoBERTa classifier: $(cat "$tmp/out")"; failures=$((failures + 1)); }
 
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]
