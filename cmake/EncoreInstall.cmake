@@ -9,9 +9,8 @@ install(TARGETS encore_shared EXPORT encoreTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-# text_tokenizer.h stays out until libencore carries the tokenizer.json pipeline (issue 17).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/encore DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.h" PATTERN "text_tokenizer.h" EXCLUDE)
+  FILES_MATCHING PATTERN "*.h")
 if(ENCORE_BUILD_TOOLS)
   # The tools link the static runtime (they use its internals), so they stand alone.
   install(TARGETS encore-convert encore-run encore-bench encore-inspect RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -55,7 +54,7 @@ endif()  # otherwise CPack asks dpkg (the build machine's)
 # tests/install checks natively that this list covers every package dpkg-shlibdeps finds and
 # names only installed packages. (libcpuinfo0 comes with libxnnpack0 anyway; it is listed since
 # a build that links without --as-needed needs it directly.)
-set(ENCORE_DEB_DEPENDS "libc6, libgcc-s1, libstdc++6, libxnnpack0, libpthreadpool0, libcpuinfo0, libutf8proc2")
+set(ENCORE_DEB_DEPENDS "libc6, libgcc-s1, libstdc++6, libxnnpack0, libpthreadpool0, libcpuinfo0, libutf8proc2, libpcre2-8-0")
 if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${ENCORE_DEB_DEPENDS}")
 else()

@@ -1,20 +1,3 @@
-# encore_text_tokenizer: the tokenizer.json pipeline (encore/text_tokenizer.h). Its own library
-# until the converter and the runtime load tokenizers through it.
-if(TARGET encore::pcre2)
-add_library(encore_text_tokenizer STATIC
-  tokenizer/normalized_string.cc
-  tokenizer/normalizers.cc
-  tokenizer/pre_tokenizers.cc
-  tokenizer/wordpiece.cc
-  tokenizer/bpe.cc
-  tokenizer/unigram.cc
-  tokenizer/post_processors.cc
-  tokenizer/added_tokens.cc
-  tokenizer/tokenizer_json.cc)
-target_include_directories(encore_text_tokenizer PRIVATE ${NLOHMANN_JSON_INCLUDE_DIR})
-target_link_libraries(encore_text_tokenizer PUBLIC encore_core PRIVATE encore::utf8proc encore::pcre2)
-endif()
-
 # encore: the runtime library (model loading, XNNPACK linear layers, encoder sessions).
 add_library(encore STATIC
   model/file_mapping.cc
@@ -27,10 +10,31 @@ add_library(encore STATIC
   encoder/layer_ops.cc
   encoder/plan.cc
   encoder/steps.cc
+  tokenizer/normalized_string.cc
+  tokenizer/normalizers.cc
+  tokenizer/pre_tokenizers.cc
+  tokenizer/wordpiece.cc
+  tokenizer/bpe.cc
+  tokenizer/unigram.cc
+  tokenizer/post_processors.cc
+  tokenizer/added_tokens.cc
+  tokenizer/tokenizer_json.cc
   tokenizer/wordpiece_tokenizer.cc
+  text/model_tokenizer.cc
   text/text_batch.cc
   text/text_encoder.cc
   core/cpu_description.cc)
 target_link_libraries(encore PUBLIC encore_core encore_kernels PRIVATE encore_schema encore::xnnpack encore::cpuinfo encore::utf8proc)
 # The schema header is needed by the converter too (it writes the format).
 target_link_libraries(encore PUBLIC encore_schema)
+target_include_directories(encore PRIVATE ${NLOHMANN_JSON_INCLUDE_DIR})
+# The tokenizer.json pipeline (encore/text_tokenizer.h) is part of the runtime. Its regexes
+# (ByteLevel, Split, Replace patterns) run on PCRE2; a build without it (Android sysroots) still
+# reads every tokenizer.json without a regex and refuses, by name, those with one.
+if(TARGET encore::pcre2)
+  target_link_libraries(encore PRIVATE encore::pcre2)
+  target_compile_definitions(encore PRIVATE ENCORE_HAVE_PCRE2=1)
+endif()
+# The name the tokenizer tests and fuzz target link.
+add_library(encore_text_tokenizer INTERFACE)
+target_link_libraries(encore_text_tokenizer INTERFACE encore)

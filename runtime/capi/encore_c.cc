@@ -5,6 +5,7 @@
 #include "encore/encore_c.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -37,7 +38,7 @@ struct encore_session {
   std::shared_ptr<const encore::Model> model;
   std::unique_ptr<encore::Session> session;
   std::unique_ptr<encore::internal::TextBatch> text;  // made at the first run_text
-  std::vector<std::string_view> text_views;
+  std::vector<std::string_view> text_views, pair_views;
   // What the last run published: set only once a run has fully succeeded, so a failure at any
   // point (an exception included) leaves no outputs and no text infos visible.
   encore_outputs outputs{};
@@ -226,7 +227,7 @@ encore_status encore_model_load(const char* path, const encore_load_options* opt
                                          static_cast<int32_t>(c.labels.size()),
                                          c.has_pooler_output() ? 1 : 0,
                                          loaded->is_quantized() ? 1 : 0,
-                                         loaded->tokenizer().vocab.empty() ? 0 : 1,
+                                         loaded->tokenizer().empty() ? 0 : 1,
                                          c.layer_norm_eps,
                                          encore::activation_name(c.activation)};
     handle->model = std::move(loaded);
@@ -309,40 +310,65 @@ encore_status encore_session_run(encore_session* session, const encore_inputs* i
   });
 }
 
+namespace {
+
+static_assert(sizeof(encore_token_offset) == sizeof(encore::TokenOffset) &&
+                  offsetof(encore_token_offset, end) == offsetof(encore::TokenOffset, end),
+              "encore_token_offset mirrors encore::TokenOffset");
+
+Status run_text(const char* fn, encore_session* session, const char* const* texts, const char* const* pairs,
+                bool with_pairs, size_t text_count) {
+  if (!session) return null_argument(fn, "session");
+  encore_session& s = *session;
+  s.has_outputs = false;
+  s.text_count = 0;
+  if (!texts) return null_argument(fn, "texts");
+  if (with_pairs && !pairs) return null_argument(fn, "pairs");
+  for (size_t i = 0; i < text_count; ++i) {
+    if (!texts[i]) return encore::invalid_argument(encore::cat(fn, ": texts[", i, "] is NULL"));
+    if (with_pairs && !pairs[i]) return encore::invalid_argument(encore::cat(fn, ": pairs[", i, "] is NULL"));
+  }
+  if (!s.text) {
+    ENCORE_ASSIGN_OR_RETURN(s.text, encore::internal::TextBatch::create(*s.model));
+  }
+  s.text_views.assign(texts, texts + text_count);
+  if (with_pairs) s.pair_views.assign(pairs, pairs + text_count);
+  ENCORE_RETURN_IF_ERROR(s.text->encode(s.text_views, with_pairs ? &s.pair_views : nullptr));
+  ENCORE_RETURN_IF_ERROR(run_session(&s, s.text->inputs()));
+
+  const auto& encodings = s.text->encodings();
+  s.text_tokens.resize(encodings.size());
+  s.text_infos.resize(encodings.size());
+  for (size_t b = 0; b < encodings.size(); ++b) {
+    const encore::TextEncoding& e = encodings[b];
+    std::vector<const char*>& tokens = s.text_tokens[b];
+    tokens.clear();
+    for (const std::string& t : e.tokens) tokens.push_back(t.c_str());
+    s.text_infos[b] = encore_text_info{sizeof(encore_text_info),
+                                       static_cast<int64_t>(e.ids.size()),
+                                       e.truncated ? 1 : 0,
+                                       e.ids.data(),
+                                       tokens.data(),
+                                       reinterpret_cast<const encore_token_offset*>(e.offsets.data()),
+                                       e.sequence_ids.data()};
+  }
+  s.text_count = encodings.size();
+  s.has_outputs = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
 encore_status encore_session_run_text(encore_session* session, const char* const* texts, size_t text_count,
                                       encore_error** error) {
   const char* const fn = __func__;
-  return guarded(fn, error, [&]() -> Status {
-    if (!session) return null_argument(fn, "session");
-    encore_session& s = *session;
-    s.has_outputs = false;
-    s.text_count = 0;
-    if (!texts) return null_argument(fn, "texts");
-    for (size_t i = 0; i < text_count; ++i) {
-      if (!texts[i]) return encore::invalid_argument(encore::cat(fn, ": texts[", i, "] is NULL"));
-    }
-    if (!s.text) {
-      ENCORE_ASSIGN_OR_RETURN(s.text, encore::internal::TextBatch::create(*s.model));
-    }
-    s.text_views.assign(texts, texts + text_count);
-    ENCORE_RETURN_IF_ERROR(s.text->encode(s.text_views));
-    ENCORE_RETURN_IF_ERROR(run_session(&s, s.text->inputs()));
+  return guarded(fn, error, [&]() -> Status { return run_text(fn, session, texts, nullptr, false, text_count); });
+}
 
-    const auto& encodings = s.text->encodings();
-    s.text_tokens.resize(encodings.size());
-    s.text_infos.resize(encodings.size());
-    for (size_t b = 0; b < encodings.size(); ++b) {
-      const encore::Encoding& e = encodings[b];
-      std::vector<const char*>& tokens = s.text_tokens[b];
-      tokens.clear();
-      for (const std::string& t : e.tokens) tokens.push_back(t.c_str());
-      s.text_infos[b] = encore_text_info{sizeof(encore_text_info), static_cast<int64_t>(e.ids.size()),
-                                         e.truncated ? 1 : 0, e.ids.data(), tokens.data()};
-    }
-    s.text_count = encodings.size();
-    s.has_outputs = true;
-    return Status::Ok();
-  });
+encore_status encore_session_run_text_pairs(encore_session* session, const char* const* texts,
+                                            const char* const* pairs, size_t text_count, encore_error** error) {
+  const char* const fn = __func__;
+  return guarded(fn, error, [&]() -> Status { return run_text(fn, session, texts, pairs, true, text_count); });
 }
 
 const encore_outputs* encore_session_outputs(const encore_session* session) {

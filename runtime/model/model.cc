@@ -466,6 +466,17 @@ Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std
     impl->tokenizer.do_lower_case = tok->do_lower_case();
     impl->tokenizer.strip_accents_set = tok->strip_accents_set();
     impl->tokenizer.strip_accents = tok->strip_accents();
+    impl->tokenizer.json = str_or_empty(tok->json());
+    impl->tokenizer.source = str_or_empty(tok->source());
+    impl->tokenizer.model_max_length = tok->model_max_length();
+    if (!impl->tokenizer.json.empty() && m.format_version() < format::kFormatVersionTokenizerJson) {
+      return invalid_model(cat(what, ": tokenizer.json needs format version ", format::kFormatVersionTokenizerJson,
+                               ", but the file says version ", m.format_version()));
+    }
+    if (impl->tokenizer.model_max_length < 0) {
+      return invalid_model(cat(what, ": tokenizer model_max_length ", impl->tokenizer.model_max_length, " is negative"));
+    }
+    if (impl->tokenizer.source.empty() && !impl->tokenizer.vocab.empty()) impl->tokenizer.source = "vocab.txt";
   }
   if (const auto* md = m.metadata()) {
     impl->metadata = {str_or_empty(md->source()), str_or_empty(md->converter_version()),

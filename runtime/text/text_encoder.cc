@@ -13,34 +13,61 @@ struct TextEncoder::Impl {
   std::shared_ptr<const Model> model;
   std::unique_ptr<internal::TextBatch> batch;
   std::unique_ptr<Session> session;
-  std::vector<std::string_view> views;  // reused between calls
+  std::vector<std::string_view> views, pair_views;  // reused between calls
 
-  // Tokenizes and runs `texts` as one padded batch.
-  Status run(const std::vector<std::string>& texts, Outputs* out) {
+  // Tokenizes and runs `texts` (with `pairs` when given) as one padded batch.
+  Status run(const std::vector<std::string>& texts, const std::vector<std::string>* pairs, Outputs* out) {
     views.assign(texts.begin(), texts.end());
-    ENCORE_RETURN_IF_ERROR(batch->encode(views));
+    if (pairs) pair_views.assign(pairs->begin(), pairs->end());
+    ENCORE_RETURN_IF_ERROR(batch->encode(views, pairs ? &pair_views : nullptr));
     return session->run(batch->inputs(), out);
   }
+
+  // Moves text b's tokens, offsets and segment ids out of the batch into `r`.
+  template <typename R>
+  void take_tokens(size_t b, R* r) {
+    TextEncoding& e = batch->encodings()[b];
+    r->tokens = std::move(e.tokens);
+    r->offsets = std::move(e.offsets);
+    r->sequence_ids = std::move(e.sequence_ids);
+    r->truncated = e.truncated;
+  }
+
+  Result<std::vector<TextClassification>> classify(const std::vector<std::string>& texts,
+                                                   const std::vector<std::string>* pairs);
 };
 
 TextEncoder::TextEncoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TextEncoder::~TextEncoder() = default;
 
 Result<std::unique_ptr<TextEncoder>> TextEncoder::create(std::shared_ptr<const Model> model,
-                                                         const SessionOptions& options) {
+                                                         const SessionOptions& options,
+                                                         const TextOptions& text_options) {
   if (!model) return invalid_argument("TextEncoder::create: model is null");
   auto impl = std::make_unique<Impl>();
   impl->model = model;
   ENCORE_ASSIGN_OR_RETURN(impl->batch, internal::TextBatch::create(*model));
+  ENCORE_RETURN_IF_ERROR(impl->batch->set_options(
+      {text_options.max_length, text_options.truncation, text_options.special_tokens_as_text}));
   ENCORE_ASSIGN_OR_RETURN(impl->session, Session::create(model, options));
   return std::unique_ptr<TextEncoder>(new TextEncoder(std::move(impl)));
 }
 
 Result<std::vector<TextClassification>> TextEncoder::classify(const std::vector<std::string>& texts) {
-  const auto& c = impl_->model->config();
+  return impl_->classify(texts, nullptr);
+}
+
+Result<std::vector<TextClassification>> TextEncoder::classify(const std::vector<std::string>& texts,
+                                                              const std::vector<std::string>& pairs) {
+  return impl_->classify(texts, &pairs);
+}
+
+Result<std::vector<TextClassification>> TextEncoder::Impl::classify(const std::vector<std::string>& texts,
+                                                                    const std::vector<std::string>* pairs) {
+  const auto& c = model->config();
   if (!c.has_classifier()) return invalid_argument("the model has no classifier head; use embed()");
   Outputs out;
-  ENCORE_RETURN_IF_ERROR(impl_->run(texts, &out));
+  ENCORE_RETURN_IF_ERROR(run(texts, pairs, &out));
   std::vector<TextClassification> results(texts.size());
   for (size_t b = 0; b < texts.size(); ++b) {
     const float* logits = out.logits + static_cast<int64_t>(b) * out.labels;
@@ -55,8 +82,7 @@ Result<std::vector<TextClassification>> TextEncoder::classify(const std::vector<
     for (float& p : r.probabilities) p = static_cast<float>(p / total);
     r.label_index = static_cast<int32_t>(std::max_element(logits, logits + out.labels) - logits);
     r.label = c.labels[static_cast<size_t>(r.label_index)];
-    r.tokens = std::move(impl_->batch->encodings()[b].tokens);
-    r.truncated = impl_->batch->encodings()[b].truncated;
+    take_tokens(b, &r);
   }
   return results;
 }
@@ -64,7 +90,7 @@ Result<std::vector<TextClassification>> TextEncoder::classify(const std::vector<
 Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::string>& texts, Pooling pooling,
                                                       bool normalize) {
   Outputs out;
-  ENCORE_RETURN_IF_ERROR(impl_->run(texts, &out));
+  ENCORE_RETURN_IF_ERROR(impl_->run(texts, nullptr, &out));
   const size_t H = static_cast<size_t>(out.hidden), S = static_cast<size_t>(out.seq_len);
   std::vector<TextEmbedding> results(texts.size());
   for (size_t b = 0; b < texts.size(); ++b) {
@@ -87,13 +113,12 @@ Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::str
       if (norm > 0.0)
         for (float& v : r.values) v = static_cast<float>(v / norm);
     }
-    r.tokens = std::move(impl_->batch->encodings()[b].tokens);
-    r.truncated = impl_->batch->encodings()[b].truncated;
+    impl_->take_tokens(b, &r);
   }
   return results;
 }
 
-const Tokenizer& TextEncoder::tokenizer() const { return impl_->batch->tokenizer(); }
+const TextTokenizer& TextEncoder::tokenizer() const { return impl_->batch->tokenizer(); }
 const Model& TextEncoder::model() const { return *impl_->model; }
 
 }  // namespace encore

@@ -10,6 +10,10 @@
 #include "core/str.h"
 #include "tokenizer/pipeline.h"
 
+#ifdef ENCORE_HAVE_PCRE2
+#include <pcre2.h>
+#endif
+
 namespace encore::tok {
 
 [[noreturn]] void fail(StatusCode code, std::string message) {
@@ -479,20 +483,26 @@ void split_by(const NormalizedString& in, std::vector<Match>& matches, SplitBeha
 
 // ---- Regex ---------------------------------------------------------------------------------
 
+#ifdef ENCORE_HAVE_PCRE2
+namespace {
+pcre2_code* code_of(void* p) { return static_cast<pcre2_code*>(p); }
+}  // namespace
+
 Regex::Regex(const std::string& pattern, const std::string& path) {
   int error = 0;
   PCRE2_SIZE error_offset = 0;
-  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
-                        &error, &error_offset, nullptr);
-  if (code_ == nullptr) {
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_UCP, &error, &error_offset, nullptr);
+  if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof(message));
     fail_model(cat(path, ": regex does not compile at ", error_offset, ": ", reinterpret_cast<const char*>(message)));
   }
-  pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // the interpreter is used where JIT is not available
+  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // the interpreter is used where JIT is not available
+  code_ = code;
 }
 
-Regex::~Regex() { pcre2_code_free(code_); }
+Regex::~Regex() { pcre2_code_free(code_of(code_)); }
 
 namespace {
 struct MatchData {
@@ -514,7 +524,7 @@ void Regex::find_matches(std::string_view s, std::vector<Match>* out) const {
   bool have_last = false;
   size_t last_match_end = 0;
   while (at <= s.size()) {
-    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), at, PCRE2_NO_UTF_CHECK,
+    const int rc = pcre2_match(code_of(code_), reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), at, PCRE2_NO_UTF_CHECK,
                                md.data, nullptr);
     if (rc < 0 && rc != 0) break;  // no match (or a matching limit: treated as no match)
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.data);
@@ -538,6 +548,17 @@ void Regex::find_matches(std::string_view s, std::vector<Match>* out) const {
   }
   if (prev != s.size()) out->push_back({static_cast<uint32_t>(prev), static_cast<uint32_t>(s.size()), false});
 }
+
+#else  // no PCRE2 in this build
+
+Regex::Regex(const std::string& pattern, const std::string& path) {
+  (void)pattern;
+  fail_unsupported(path + ": regex patterns need PCRE2, which this build of encore was made without");
+}
+Regex::~Regex() = default;
+void Regex::find_matches(std::string_view, std::vector<Match>* out) const { out->clear(); }
+
+#endif
 
 std::string regex_escape(std::string_view literal) {
   std::string out;

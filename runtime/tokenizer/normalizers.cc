@@ -371,6 +371,10 @@ std::pair<std::string, bool> parse_pattern(const Json& j, const std::string& pat
 
 std::pair<std::string, bool> parse_split_pattern(const Json& j, const std::string& path) { return parse_pattern(j, path); }
 
+std::unique_ptr<Normalizer> make_bert_normalizer(bool clean, bool chinese, bool strip, bool lower) {
+  return std::make_unique<BertNormalizer>(clean, chinese, strip, lower);
+}
+
 std::unique_ptr<Normalizer> make_normalizer(const Json& j, const std::string& path) {
   const std::string type = type_of(j, path);
   if (type == "BertNormalizer") {

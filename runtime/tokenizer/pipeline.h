@@ -9,7 +9,6 @@
 // offsets agree with the Rust crate.
 #pragma once
 
-#include <pcre2.h>
 
 #include <cstdint>
 #include <memory>
@@ -155,7 +154,8 @@ void find_char_matches(std::string_view s, Pred pred, std::vector<Match>* out) {
 }
 
 // PCRE2 with UTF and UCP (\s \w \d and \p{..} by Unicode properties, as Oniguruma's Unicode
-// mode, which `tokenizers` uses for every regex it reads from JSON), JIT-compiled.
+// mode, which `tokenizers` uses for every regex it reads from JSON), JIT-compiled. A build
+// without PCRE2 (ENCORE_HAVE_PCRE2 unset) refuses every pattern by name.
 class Regex {
  public:
   // Throws BuildError (kInvalidModel) naming `path` when the pattern does not compile.
@@ -167,7 +167,7 @@ class Regex {
   void find_matches(std::string_view s, std::vector<Match>* out) const;
 
  private:
-  pcre2_code* code_ = nullptr;
+  void* code_ = nullptr;  // pcre2_code*
 };
 std::string regex_escape(std::string_view literal);
 
@@ -254,6 +254,15 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& j, const std::string& pa
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& j, const std::string& path);
 std::unique_ptr<Model> make_model(const Json& j, const std::string& path);
 std::unique_ptr<PostProcessor> make_post_processor(const Json& j, const std::string& path);
+// The same components built without a JSON document, for a model's WordPiece vocab.txt
+// (TextTokenizer::for_model): no nlohmann tree is built or destroyed on that path, so an
+// allocation failure anywhere in it unwinds cleanly (nlohmann's destructor allocates).
+std::unique_ptr<Normalizer> make_bert_normalizer(bool clean, bool chinese, bool strip, bool lower);
+std::unique_ptr<PreTokenizer> make_bert_pre_tokenizer();
+std::unique_ptr<Model> make_wordpiece(std::vector<std::pair<std::string, int64_t>> vocab, std::string unk,
+                                      std::string prefix, size_t max_chars);
+std::unique_ptr<PostProcessor> make_bert_processing(std::pair<std::string, int32_t> sep,
+                                                    std::pair<std::string, int32_t> cls);
 // ByteLevel's offset trimming (processors/byte_level.rs process_offsets).
 void byte_level_process_offsets(Encoding* e, bool add_prefix_space);
 

@@ -263,6 +263,11 @@ class SequenceProcessing final : public PostProcessor {
 
 }  // namespace
 
+std::unique_ptr<PostProcessor> make_bert_processing(std::pair<std::string, int32_t> sep,
+                                                    std::pair<std::string, int32_t> cls) {
+  return std::make_unique<BertProcessing>(std::move(sep), std::move(cls));
+}
+
 std::unique_ptr<PostProcessor> make_post_processor(const Json& j, const std::string& path) {
   const std::string type = type_of(j, path);
   if (type == "BertProcessing") {

@@ -253,6 +253,8 @@ char32_t one_char(const Json& j, const char* key, const std::string& path) {
 
 }  // namespace
 
+std::unique_ptr<PreTokenizer> make_bert_pre_tokenizer() { return std::make_unique<BertPreTokenizer>(); }
+
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& j, const std::string& path) {
   const std::string type = type_of(j, path);
   if (type == "BertPreTokenizer") return std::make_unique<BertPreTokenizer>();

@@ -3,8 +3,10 @@
 // utils/truncation.rs). See encore/text_tokenizer.h for the contract.
 #include <algorithm>
 #include <new>
+#include <unordered_map>
 
 #include "core/str.h"
+#include "encore/model.h"
 #include "encore/text_tokenizer.h"
 #include "tokenizer/pipeline.h"
 
@@ -202,6 +204,54 @@ Result<std::unique_ptr<TextTokenizer>> TextTokenizer::create(std::string_view js
     return invalid_model(std::string("tokenizer.json: ") + e.what());
   }
   return std::unique_ptr<TextTokenizer>(new TextTokenizer(std::move(impl)));
+}
+
+Result<std::unique_ptr<TextTokenizer>> TextTokenizer::from_wordpiece(const TokenizerInfo& info) {
+  if (info.vocab.empty()) return invalid_model("the model has no tokenizer vocabulary");
+  try {
+    auto impl = std::make_unique<Impl>();
+    // The first occurrence wins for a repeated line; empty strings (padding of a vocab.txt
+    // shorter than vocab_size) never match and are left out.
+    std::unordered_map<std::string_view, int32_t> ids;
+    std::vector<std::pair<std::string, int64_t>> entries;
+    entries.reserve(info.vocab.size());
+    for (size_t i = 0; i < info.vocab.size(); ++i) {
+      const std::string& token = info.vocab[i];
+      if (!token.empty() && ids.emplace(token, static_cast<int32_t>(i)).second) {
+        entries.emplace_back(token, static_cast<int64_t>(i));
+      }
+    }
+    auto id_of = [&](const char* token) {
+      auto it = ids.find(token);
+      return it == ids.end() ? -1 : it->second;
+    };
+    for (const char* required : {"[CLS]", "[SEP]", "[UNK]"}) {
+      if (id_of(required) < 0) return invalid_model(cat("the tokenizer vocabulary has no ", required, " token"));
+    }
+    const bool strip = info.strip_accents_set ? info.strip_accents : info.do_lower_case;
+    impl->normalizer = tok::make_bert_normalizer(true, true, strip, info.do_lower_case);
+    impl->pre_tokenizer = tok::make_bert_pre_tokenizer();
+    impl->model = tok::make_wordpiece(std::move(entries), "[UNK]", "##", 100);
+    // BertProcessing adds what BertConverter's template does: [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1.
+    impl->post_processor = tok::make_bert_processing({"[SEP]", id_of("[SEP]")}, {"[CLS]", id_of("[CLS]")});
+    impl->post_needs_values = impl->post_processor->needs_values();
+    std::vector<tok::AddedToken> added;
+    for (const char* token : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
+      if (id_of(token) < 0) continue;
+      tok::AddedToken a;
+      a.content = token;
+      a.id = id_of(token);
+      a.special = true;
+      a.normalized = false;
+      added.push_back(std::move(a));
+    }
+    impl->added.build(std::move(added), *impl->model, impl->normalizer.get());
+    return std::unique_ptr<TextTokenizer>(new TextTokenizer(std::move(impl)));
+  } catch (const tok::BuildError& e) {
+    return e.status;
+  } catch (const std::bad_alloc&) {
+    return resource_exhausted("tokenizer: out of memory");
+  }
 }
 
 TextTokenizer::TextTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

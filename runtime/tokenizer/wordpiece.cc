@@ -19,6 +19,15 @@ class WordPiece final : public Model {
       if (v < 0) fail_model(path + ".max_input_chars_per_word: must not be negative");
       max_chars_ = static_cast<size_t>(v);
     }
+    finish();
+  }
+  WordPiece(std::vector<std::pair<std::string, int64_t>> vocab, std::string unk, std::string prefix,
+            size_t max_chars)
+      : unk_(std::move(unk)), prefix_(std::move(prefix)), max_chars_(max_chars) {
+    vocab_.build(std::move(vocab), "vocab");
+    finish();
+  }
+  void finish() {
     unk_id_ = vocab_.find(unk_);
     // The longest token bounds the candidates tried at each start (same result, fewer lookups).
     max_token_bytes_ = vocab_.max_token_bytes();
@@ -83,6 +92,11 @@ class WordPiece final : public Model {
 
 std::unique_ptr<Model> make_wordpiece(const Json& j, const std::string& path) {
   return std::make_unique<WordPiece>(j, path);
+}
+
+std::unique_ptr<Model> make_wordpiece(std::vector<std::pair<std::string, int64_t>> vocab, std::string unk,
+                                      std::string prefix, size_t max_chars) {
+  return std::make_unique<WordPiece>(std::move(vocab), std::move(unk), std::move(prefix), max_chars);
 }
 
 }  // namespace encore::tok

@@ -143,20 +143,24 @@ TEST_CASE("C API: a run on text equals the C++ tokenizer and session bit for bit
   auto cpp_model = cpp_load(kLangid);
   auto text = encore::TextEncoder::create(cpp_model);
   REQUIRE(text.ok());
-  const encore::Tokenizer& tokenizer = (*text)->tokenizer();
-  std::vector<encore::Encoding> encodings;
+  const encore::TextTokenizer& tokenizer = (*text)->tokenizer();
+  std::vector<encore::TextEncoding> encodings;
   size_t longest = 0;
+  encore::TextEncodeOptions options;
+  options.max_length = static_cast<size_t>(cpp_model->config().max_positions);
+  options.want_tokens = true;
   for (const auto& t : texts) {
-    auto e = tokenizer.encode(t, static_cast<size_t>(cpp_model->config().max_positions));
+    auto e = tokenizer.encode(t, options);
     REQUIRE(e.ok());
     longest = std::max(longest, e->ids.size());
     encodings.push_back(std::move(e).value());
   }
   CHECK(encodings[3].truncated);
-  REQUIRE(tokenizer.pad_id() >= 0);
-  std::vector<int32_t> ids(texts.size() * longest, tokenizer.pad_id()), mask(ids.size(), 0), types(ids.size(), 0);
+  const int32_t pad = tokenizer.token_to_id("[PAD]");
+  REQUIRE(pad >= 0);
+  std::vector<int32_t> ids(texts.size() * longest, pad), mask(ids.size(), 0), types(ids.size(), 0);
   for (size_t b = 0; b < texts.size(); ++b) {
-    const encore::Encoding& e = encodings[b];
+    const encore::TextEncoding& e = encodings[b];
     const encore_text_info* info = encore_session_text_info(session.get(), b);
     REQUIRE(info != nullptr);
     CHECK(info->struct_size == sizeof(encore_text_info));
@@ -167,7 +171,7 @@ TEST_CASE("C API: a run on text equals the C++ tokenizer and session bit for bit
       CHECK(std::string(info->tokens[k]) == e.tokens[k]);
       ids[b * longest + k] = e.ids[k];
       mask[b * longest + k] = 1;
-      types[b * longest + k] = e.token_type_ids[k];
+      types[b * longest + k] = e.type_ids[k];
     }
   }
   CHECK(encore_session_text_info(session.get(), texts.size()) == nullptr);

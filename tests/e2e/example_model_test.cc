@@ -81,7 +81,9 @@ TEST_CASE("example model: tokenizer ids equal the training script's, int8 accura
       int mismatched = 0;
       const size_t width = static_cast<size_t>(ids->shape[1]);
       for (size_t i = 0; i < test.words.size(); ++i) {
-        auto e = (*text)->tokenizer().encode(test.words[i], 32);
+        encore::TextEncodeOptions options;
+        options.max_length = 32;
+        auto e = (*text)->tokenizer().encode(test.words[i], options);
         REQUIRE(e.ok());
         std::vector<int64_t> want(ids->ints.begin() + static_cast<std::ptrdiff_t>(i * width),
                                   ids->ints.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));

@@ -27,7 +27,7 @@ endforeach()
 # Only public headers: nothing from the runtime's internals.
 file(GLOB headers RELATIVE ${prefix}/include/encore ${prefix}/include/encore/*)
 list(SORT headers)
-set(public config.h encore_c.h model.h profile.h session.h status.h text.h tokenizer.h)
+set(public config.h encore_c.h model.h profile.h session.h status.h text.h text_tokenizer.h tokenizer.h)
 if(NOT headers STREQUAL public)
   message(FATAL_ERROR "installed headers: ${headers}; expected ${public}")
 endif()

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "core/str.h"
-#include "encore/tokenizer.h"
+#include "text/text_batch.h"
 #include "io/npy.h"
 
 namespace encore::analyze {
@@ -38,14 +38,14 @@ Status finish(EvalSet* set, const std::string& what) {
 
 Result<EvalSet> load_tsv(const std::string& path, const Model& model) {
   const auto& c = model.config();
-  if (model.tokenizer().vocab.empty()) {
-    return invalid_argument(cat(path, ": the model has no tokenizer vocabulary, so it cannot read text; give token ids "
+  if (model.tokenizer().empty()) {
+    return invalid_argument(cat(path, ": the model has no tokenizer, so it cannot read text; give token ids "
                                       "(.npy) instead"));
   }
-  ENCORE_ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::create(model.tokenizer()));
+  ENCORE_ASSIGN_OR_RETURN(auto batch, internal::TextBatch::create(model));
   std::ifstream in(path, std::ios::binary);
   if (!in) return io_error(cat(path, ": cannot open"));
-  std::vector<Encoding> encodings;
+  std::vector<TextEncoding> encodings;
   EvalSet set;
   std::string line;
   size_t line_no = 0;
@@ -64,17 +64,19 @@ Result<EvalSet> load_tsv(const std::string& path, const Model& model) {
       return invalid_argument(cat(path, ":", line_no, ": label '", label, "' is not one of the model's labels (", known,
                                   ")"));
     }
-    auto e = tokenizer->encode(line.substr(0, tab), static_cast<size_t>(c.max_positions));
-    if (!e.ok()) return e.status().with_context(cat(path, ":", line_no));
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(e->ids.size()));
-    encodings.push_back(std::move(e).value());
+    const std::string text = line.substr(0, tab);
+    Status st = batch->encode({std::string_view(text)});
+    if (!st.ok()) return st.with_context(cat(path, ":", line_no));
+    TextEncoding& e = batch->encodings()[0];
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(e.ids.size()));
+    encodings.push_back(std::move(e));
     set.labels.push_back(static_cast<int32_t>(it - c.labels.begin()));
   }
   if (in.bad()) return io_error(cat(path, ": read failed"));
   if (encodings.empty()) return invalid_argument(cat(path, ": no labelled texts"));
   set.count = static_cast<int64_t>(encodings.size());
   set.seq = longest;
-  const int32_t pad = tokenizer->pad_id() >= 0 ? tokenizer->pad_id() : 0;
+  const int32_t pad = batch->pad_id();
   set.ids.assign(static_cast<size_t>(set.count * set.seq), pad);
   set.mask.assign(set.ids.size(), 0);
   for (size_t r = 0; r < encodings.size(); ++r) {

@@ -64,7 +64,11 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
       static_cast<fb::Family>(c.family), c.embedding_size, static_cast<fb::PoolerActivation>(c.pooler_activation),
       c.pooler_output);
   flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
-  if (!m.tokenizer.vocab.empty()) {
+  if (!m.tokenizer.json.empty()) {
+    // tokenizer.json defines the pipeline (format version 4); the WordPiece fields stay unset.
+    tokenizer = fb::CreateTokenizer(fbb, 0, true, false, false, fbb.CreateString(m.tokenizer.json),
+                                    fbb.CreateString(m.tokenizer.source), m.tokenizer.model_max_length);
+  } else if (!m.tokenizer.vocab.empty()) {
     tokenizer = fb::CreateTokenizer(fbb, fbb.CreateVectorOfStrings(m.tokenizer.vocab), m.tokenizer.do_lower_case,
                                     m.tokenizer.strip_accents_set, m.tokenizer.strip_accents);
   }
@@ -80,10 +84,11 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   const bool family_fields = c.family != Family::kBert || c.embedding_size != 0 ||
                              c.pooler_activation != PoolerActivation::kTanh || !c.pooler_output ||
                              c.type_vocab_size == 0;
-  const uint32_t version = m.format_version ? m.format_version
-                           : family_fields  ? format::kFormatVersionFamilies
-                           : c.is_pruned()  ? format::kFormatVersionPruned
-                                            : format::kFormatVersionUniform;
+  const uint32_t version = m.format_version              ? m.format_version
+                           : !m.tokenizer.json.empty() ? format::kFormatVersionTokenizerJson
+                           : family_fields             ? format::kFormatVersionFamilies
+                           : c.is_pruned()             ? format::kFormatVersionPruned
+                                                       : format::kFormatVersionUniform;
   auto root = fb::CreateModel(fbb, version, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
                               fbb.CreateVector(acts), tokenizer, metadata);

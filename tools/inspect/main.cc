@@ -5,6 +5,7 @@
 // encore-inspect attention MODEL.encore (--text TEXT | --ids IDS.npy) -o REPORT.html: one
 // self-contained page with a layers x heads grid of attention heatmaps for that input.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -50,6 +51,28 @@ std::string head_dense(const encore::EncoderConfig& c) {
   return c.pooler_output ? encore::cat("pooler yes (", act, ")") : encore::cat("head dense + ", act, " (no pooler_output)");
 }
 
+// One line on a stored tokenizer.json: where it came from, its model and the type of each stage.
+std::string describe_tokenizer_json(const encore::TokenizerInfo& tok) {
+  std::string out = "tokenizer.json";
+  if (!tok.source.empty() && tok.source != "tokenizer.json") out += " (from " + tok.source + ")";
+  const auto j = nlohmann::json::parse(tok.json, nullptr, /*allow_exceptions=*/false);
+  auto type_of = [&](const char* stage) -> std::string {
+    if (!j.is_object() || !j.contains(stage) || !j[stage].is_object() || !j[stage].contains("type")) return "none";
+    const auto& t = j[stage]["type"];
+    return t.is_string() ? t.get<std::string>() : "?";
+  };
+  size_t vocab = 0;
+  if (j.is_object() && j.contains("model") && j["model"].is_object() && j["model"].contains("vocab")) {
+    vocab = j["model"]["vocab"].size();
+  }
+  const size_t added = j.is_object() && j.contains("added_tokens") ? j["added_tokens"].size() : 0;
+  out += encore::cat(": ", type_of("model"), ", ", vocab, " tokens + ", added, " added; normalizer ",
+                     type_of("normalizer"), ", pre-tokenizer ", type_of("pre_tokenizer"), ", post-processor ",
+                     type_of("post_processor"));
+  if (tok.model_max_length > 0) out += encore::cat("; at most ", tok.model_max_length, " tokens");
+  return out;
+}
+
 int inspect(const std::string& path, bool tensors, bool activations) {
   auto loaded = encore::Model::load(path);
   if (!loaded.ok()) {
@@ -93,12 +116,14 @@ int inspect(const std::string& path, bool tensors, bool activations) {
   }
   const auto& tok = model.tokenizer();
   std::cout << "tokenizer: ";
-  if (tok.vocab.empty()) {
+  if (tok.empty()) {
     std::cout << "none (token ids only)\n";
-  } else {
+  } else if (tok.json.empty()) {
     const bool strip = tok.strip_accents_set ? tok.strip_accents : tok.do_lower_case;
     std::cout << "WordPiece, " << tok.vocab.size() << " tokens, lowercase " << (tok.do_lower_case ? "yes" : "no")
               << ", strip accents " << (strip ? "yes" : "no") << (tok.strip_accents_set ? "" : " (default)") << "\n";
+  } else {
+    std::cout << describe_tokenizer_json(tok) << "\n";
   }
   const auto& md = model.metadata();
   std::cout << "source: " << (md.source.empty() ? "-" : md.source) << "\nconverter: "

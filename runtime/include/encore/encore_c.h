@@ -119,7 +119,7 @@ typedef struct encore_model_config {
   int32_t label_count;     /* classifier labels; 0 without a classifier head */
   int32_t has_pooler;      /* 1: runs fill pooler_output */
   int32_t is_quantized;    /* 1: int8 linear layers; 0: f32 */
-  int32_t has_tokenizer;   /* 1: the model stores a vocabulary, so encore_session_run_text works */
+  int32_t has_tokenizer;   /* 1: the model stores a tokenizer, so encore_session_run_text works */
   float layer_norm_eps;
   const char* activation;  /* the FFN activation: "gelu", "gelu_tanh" or "relu" */
 } encore_model_config;
@@ -182,13 +182,20 @@ void encore_inputs_init(encore_inputs* inputs);
 encore_status encore_session_run(encore_session* session, const encore_inputs* inputs, encore_error** error);
 
 /* Tokenizes `texts` (text_count NUL-terminated UTF-8 strings) with the model's own tokenizer
- * into [CLS] text [SEP], truncated to max_positions, pads them to the longest with [PAD] under
- * attention mask 0, and runs them as one batch: outputs row b is texts[b]. Padding does not
- * change any text's result. encore_session_text_info describes the tokens of each text.
- * Fails (ENCORE_INVALID_MODEL) for a model without a tokenizer, ENCORE_INVALID_ARGUMENT for
- * text that is not valid UTF-8. */
+ * (its tokenizer.json, or WordPiece for a model converted from vocab.txt) with its special
+ * tokens ([CLS] text [SEP], <s> text </s>, ...), truncated to the model's limit, pads them to
+ * the longest under attention mask 0, and runs them as one batch: outputs row b is texts[b].
+ * Padding does not change any text's result. encore_session_text_info describes the tokens of
+ * each text. Fails (ENCORE_INVALID_MODEL) for a model without a tokenizer,
+ * ENCORE_INVALID_ARGUMENT for text that is not valid UTF-8. */
 encore_status encore_session_run_text(encore_session* session, const char* const* texts, size_t text_count,
                                       encore_error** error);
+
+/* As encore_session_run_text, with text pairs: row b is (texts[b], pairs[b]) as the tokenizer
+ * joins two segments ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>), truncated longest first;
+ * for cross-encoders, NLI and question answering. */
+encore_status encore_session_run_text_pairs(encore_session* session, const char* const* texts,
+                                            const char* const* pairs, size_t text_count, encore_error** error);
 
 /* Views into the session's buffers, float32, row-major. */
 typedef struct encore_outputs {
@@ -206,13 +213,22 @@ typedef struct encore_outputs {
  * before the first successful run, after a failed run, and for a NULL session. */
 const encore_outputs* encore_session_outputs(const encore_session* session);
 
-/* How text `index` of the last encore_session_run_text was tokenized. */
+/* A token's byte span [begin, end) in the text it came from (0, 0 for added special tokens). */
+typedef struct encore_token_offset {
+  uint32_t begin;
+  uint32_t end;
+} encore_token_offset;
+
+/* How text `index` of the last encore_session_run_text(_pairs) was tokenized. */
 typedef struct encore_text_info {
   uint32_t struct_size;
-  int64_t token_count;       /* its tokens, [CLS] and [SEP] included; rows after them are padding */
-  int32_t truncated;         /* 1: the text was cut to fit max_positions */
+  int64_t token_count;       /* its tokens, special tokens included; rows after them are padding */
+  int32_t truncated;         /* 1: the text was cut to fit the model's limit */
   const int32_t* ids;        /* [token_count] token ids */
   const char* const* tokens; /* [token_count] the vocabulary strings of ids, NUL-terminated */
+  /* Appended in 0.2 (struct_size tells): */
+  const encore_token_offset* offsets; /* [token_count] byte spans in texts[index] or pairs[index] */
+  const uint8_t* sequence_ids;        /* [token_count] 0: from the text, 1: from its pair, 255: special */
 } encore_text_info;
 
 /* Valid (with everything it points to) until the next run or encore_session_free(session).

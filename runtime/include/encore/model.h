@@ -21,12 +21,19 @@ struct LoadOptions {
   uint64_t max_file_size = uint64_t{16} << 30;
 };
 
-// Tokenizer settings stored with the model (the tokenizer itself is a separate component).
+// Tokenizer settings stored with the model. Either `json`, a tokenizer.json text that defines
+// the whole pipeline (models converted from tokenizer.json, vocab.json + merges.txt or a
+// SentencePiece model), or `vocab` with BERT's WordPiece settings (vocab.txt). TextTokenizer::
+// for_model (encore/text_tokenizer.h) builds the pipeline from either.
 struct TokenizerInfo {
   std::vector<std::string> vocab;
   bool do_lower_case = true;
   bool strip_accents_set = false;
   bool strip_accents = false;
+  std::string json;
+  std::string source;            // the files it came from ("vocab.txt", "tokenizer.json", ...)
+  int64_t model_max_length = 0;  // tokenizer_config.json's limit on tokens per input; 0 = none
+  bool empty() const { return vocab.empty() && json.empty(); }
 };
 
 struct ModelMetadata {

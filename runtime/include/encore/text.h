@@ -4,9 +4,11 @@
 //   auto text = encore::TextEncoder::create(*model);
 //   auto answers = (*text)->classify({"Schmetterling", "butterfly"});
 //
-// A batch of texts is tokenized ([CLS] text [SEP], truncated to the model's maximum length),
-// padded to its longest member with [PAD] and an attention mask, and run in one call; padding
-// does not change any text's result.
+// A batch of texts (or text pairs) goes through the model's own tokenizer (TextTokenizer::
+// for_model: its tokenizer.json, or WordPiece from vocab.txt) with its special tokens
+// ([CLS] a [SEP] b [SEP], <s> a </s></s> b </s>, ...), truncated to the model's maximum length
+// (longest first for pairs), padded to its longest member under an attention mask, and run in
+// one call; padding does not change any text's result.
 #pragma once
 
 #include <memory>
@@ -16,7 +18,7 @@
 #include "encore/model.h"
 #include "encore/session.h"
 #include "encore/status.h"
-#include "encore/tokenizer.h"
+#include "encore/text_tokenizer.h"
 
 namespace encore {
 
@@ -26,32 +28,50 @@ struct TextClassification {
   int32_t label_index = 0;
   std::string label;
   std::vector<float> probabilities;  // softmax of the logits, in the model's label order
-  std::vector<std::string> tokens;   // as tokenized, with [CLS] / [SEP]
+  std::vector<std::string> tokens;   // as tokenized, with the special tokens
+  std::vector<TokenOffset> offsets;  // per token: byte span in its text (special tokens: 0, 0)
+  std::vector<uint8_t> sequence_ids; // per token: 0 first text, 1 second of a pair, 255 special
   bool truncated = false;
 };
 
 struct TextEmbedding {
   std::vector<float> values;  // [hidden]
   std::vector<std::string> tokens;
+  std::vector<TokenOffset> offsets;
+  std::vector<uint8_t> sequence_ids;
   bool truncated = false;
+};
+
+struct TextOptions {
+  // Tokens per text, special tokens included; 0 = the model's limit (its positions, and
+  // tokenizer_config.json's model_max_length when smaller).
+  size_t max_length = 0;
+  TruncationStrategy truncation = TruncationStrategy::kLongestFirst;
+  // Special tokens written inside a text ("[SEP]", "<mask>") are plain text instead of those
+  // tokens (Hugging Face recognises them by default, and so does encore).
+  bool special_tokens_as_text = false;
 };
 
 class TextEncoder {
  public:
-  // Needs a model with a tokenizer vocabulary (encore-convert stores vocab.txt).
+  // Needs a model with a tokenizer (encore-convert stores the model directory's tokenizer).
   static Result<std::unique_ptr<TextEncoder>> create(std::shared_ptr<const Model> model,
-                                                     const SessionOptions& options = {});
+                                                     const SessionOptions& options = {},
+                                                     const TextOptions& text_options = {});
   ~TextEncoder();
   TextEncoder(const TextEncoder&) = delete;
   TextEncoder& operator=(const TextEncoder&) = delete;
 
-  // Needs a classifier head.
+  // Needs a classifier head. With `pairs` (as many as texts), each text is classified with its
+  // second text (cross-encoders, NLI).
   Result<std::vector<TextClassification>> classify(const std::vector<std::string>& texts);
+  Result<std::vector<TextClassification>> classify(const std::vector<std::string>& texts,
+                                                   const std::vector<std::string>& pairs);
   // kCls: the final hidden state of [CLS]; kMean: the mean over the text's tokens (with
   // [CLS] and [SEP], as sentence-transformers' mean pooling). normalize: unit L2 length.
   Result<std::vector<TextEmbedding>> embed(const std::vector<std::string>& texts, Pooling pooling, bool normalize);
 
-  const Tokenizer& tokenizer() const;
+  const TextTokenizer& tokenizer() const;
   const Model& model() const;
 
  private:

@@ -37,6 +37,9 @@
 
 namespace encore {
 
+class Model;
+struct TokenizerInfo;
+
 enum class TruncationStrategy { kLongestFirst, kOnlyFirst, kOnlySecond };
 
 struct TextEncodeOptions {
@@ -84,6 +87,13 @@ class TextTokenizer {
   // Parses and validates `json` (the whole tokenizer.json text). Never throws; hostile input
   // gives a one-line kInvalidModel or kUnsupported Status.
   static Result<std::unique_ptr<TextTokenizer>> create(std::string_view json);
+  // The tokenizer stored in `model`: its tokenizer.json, or for a model converted from a
+  // WordPiece vocab.txt, the pipeline Hugging Face's fast BERT tokenizer runs for those files.
+  // kInvalidModel for a model without a tokenizer, or one whose ids exceed the embeddings.
+  static Result<std::unique_ptr<TextTokenizer>> for_model(const Model& model);
+  // BERT's WordPiece from a vocab.txt and BertTokenizer's settings: the pipeline of
+  // bert_tokenizer_json(info), built directly (no JSON document).
+  static Result<std::unique_ptr<TextTokenizer>> from_wordpiece(const TokenizerInfo& info);
   ~TextTokenizer();
   TextTokenizer(const TextTokenizer&) = delete;
   TextTokenizer& operator=(const TextTokenizer&) = delete;
@@ -105,5 +115,9 @@ class TextTokenizer {
   explicit TextTokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The tokenizer.json text Hugging Face's BertConverter makes of a WordPiece vocabulary and
+// BertTokenizer's settings (what for_model runs for a vocab.txt model).
+Result<std::string> bert_tokenizer_json(const TokenizerInfo& info);
 
 }  // namespace encore

@@ -1,20 +1,13 @@
-// BERT's WordPiece tokenizer, from the vocabulary and settings stored in a model.
+// BERT's WordPiece tokenizer, from a vocabulary and BertTokenizer's settings (vocab.txt,
+// do_lower_case, strip_accents).
 //
-// Behaviour follows Hugging Face's BERT tokenizers (BertTokenizer; the BertNormalizer,
-// BertPreTokenizer and WordPiece of `tokenizers` and its JavaScript port, which the golden
-// test compares against). Special-token strings inside the text ("[SEP]") are ordinary text
-// here; use encode_pair for two segments.
-//   1. clean: drop U+0000, U+FFFD and characters of category C* except \t \n \r; every
-//      whitespace character becomes a space;
-//   2. put spaces around every CJK ideograph, so each is a word of its own;
-//   3. lowercase when do_lower_case (full Unicode mapping, with the final-sigma rule); strip
-//      accents (NFD, then drop nonspacing marks) when strip_accents is set, or when it is
-//      unset and lowercasing is on;
-//   4. split on whitespace, then split off every punctuation character (ASCII symbols and
-//      Unicode P*);
-//   5. WordPiece: greedy longest match first, continuations prefixed "##"; a word longer than
-//      100 characters, or with a part that matches nothing, becomes [UNK].
-// Unicode categories and decompositions come from utf8proc. Text must be valid UTF-8.
+// It runs the tokenizer.json pipeline (encore/text_tokenizer.h) that Hugging Face's fast BERT
+// tokenizer builds from those files (bert_tokenizer_json): BertNormalizer (clean, CJK spacing,
+// lowercase, strip accents when set or when lowercasing), BertPreTokenizer, WordPiece (greedy
+// longest match, "##" continuations, a word over 100 characters or with an unmatched part is
+// [UNK]), [CLS] ... [SEP]. As in Hugging Face, the special tokens ([CLS], [SEP], [PAD],
+// [UNK], [MASK]) written inside a text are recognised as those tokens. New code should use
+// TextTokenizer (any tokenizer.json; offsets; options); this class stays for WordPiece users.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +27,8 @@ struct Encoding {
   std::vector<std::string> tokens;      // the vocabulary strings of ids
   bool truncated = false;
 };
+
+class TextTokenizer;
 
 class Tokenizer {
  public:
@@ -57,6 +52,8 @@ class Tokenizer {
   int32_t sep_id() const;
   int32_t unk_id() const;
   int32_t pad_id() const;  // -1 when the vocabulary has no [PAD]; padding then uses 0
+  // The pipeline it runs.
+  const TextTokenizer& pipeline() const;
 
  private:
   struct Impl;

@@ -27,6 +27,12 @@ int main(int argc, char** argv) {
     std::cerr << "cpp_consumer: error: " << results.status().to_string() << "\n";
     return 1;
   }
+  // The tokenizer pipeline is part of the exported API too.
+  auto tokens = (*text)->tokenizer().encode(texts[0]);
+  if (!tokens.ok() || tokens->ids.size() < 2) {
+    std::cerr << "cpp_consumer: error: tokenizer\n";
+    return 1;
+  }
   for (size_t i = 0; i < texts.size(); ++i) std::cout << texts[i] << "\t" << (*results)[i].label << "\n";
   return 0;
 }
