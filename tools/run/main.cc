@@ -1,8 +1,10 @@
 // encore-run MODEL.encore --input-ids IDS.npy [--attention-mask M.npy] [--token-type-ids T.npy]
 //            --output last_hidden_state|pooler_output|logits -o OUT.npy [--threads N]
 //            [--reference REF.npy]
-// encore-run MODEL.encore (--text TEXT ... | --text-file FILE) [--pooling cls|mean] [--normalize]
-//            [--batch-size N] [--threads N]         one JSON line per text on stdout
+// encore-run MODEL.encore (--text TEXT [--text-pair PAIR] ... | --text-file FILE [--pairs])
+//            [--max-length N] [--truncation longest_first|only_first|only_second]
+//            [--special-tokens-as-text] [--pooling cls|mean] [--normalize] [--batch-size N]
+//            [--threads N]                           one JSON line per text on stdout
 // --attention-maps OUT: every layer's attention probabilities too (ids: .npy
 //            [layers, batch, heads, seq, seq]; text: JSON, one entry per text)
 #include <CLI/CLI.hpp>
@@ -11,6 +13,7 @@
 #include "common/model_text.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -252,36 +255,120 @@ Status write_text_attention(const std::shared_ptr<const encore::Model>& model, c
   return file.commit();
 }
 
+struct TextRun {
+  std::vector<std::string> texts;  // --text, in order
+  std::vector<std::string> pairs;  // --text-pair: empty, or one per --text
+  std::string text_file;           // --text-file ("-" = standard input)
+  bool file_pairs = false;         // --pairs: the file's lines are TEXT<TAB>PAIR
+  std::string pooling = "cls";
+  bool normalize = false;
+  int batch_size = 8;
+  int threads = 1;
+  encore::TextOptions options;
+  std::string attention_path;
+};
+
+// Code point offsets of byte offsets into `text` (valid UTF-8, as the tokenizer checked), for
+// JSON readers, which index strings by character, as Python's tokenizers does.
+std::vector<std::array<size_t, 2>> char_offsets(const std::string& text, const std::vector<encore::TokenOffset>& bytes) {
+  std::vector<size_t> chars_before(text.size() + 1, 0);
+  size_t n = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    chars_before[i] = n;
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++n;
+  }
+  chars_before[text.size()] = n;
+  std::vector<std::array<size_t, 2>> out;
+  for (const auto& o : bytes) {
+    const size_t b = std::min<size_t>(o.begin, text.size()), e = std::min<size_t>(o.end, text.size());
+    out.push_back({chars_before[b], chars_before[e]});
+  }
+  return out;
+}
+
+// The tokens of one text (and its pair) as JSON: strings, character offsets into the segment
+// each came from, and for a pair which segment that is (null for special tokens).
+template <typename R>
+void add_tokens(nlohmann::ordered_json& j, const R& r, const std::string& text, const std::string* pair) {
+  j["tokens"] = r.tokens;
+  std::vector<encore::TokenOffset> first, second;
+  nlohmann::ordered_json offsets = nlohmann::ordered_json::array();
+  for (size_t t = 0; t < r.offsets.size(); ++t) {
+    const bool in_pair = t < r.sequence_ids.size() && r.sequence_ids[t] == 1;
+    const std::string& source = in_pair && pair ? *pair : text;
+    const auto c = char_offsets(source, {r.offsets[t]});
+    offsets.push_back({c[0][0], c[0][1]});
+  }
+  j["offsets"] = std::move(offsets);
+  if (pair) {
+    nlohmann::ordered_json seq = nlohmann::ordered_json::array();
+    for (uint8_t s : r.sequence_ids) seq.push_back(s == 255 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s));
+    j["sequence_ids"] = std::move(seq);
+  }
+  if (r.truncated) j["truncated"] = true;
+}
+
 // Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
 // otherwise the sentence embedding.
-Status run_text(const std::string& model_path, std::vector<std::string> texts, const std::string& text_file,
-                const std::string& pooling, bool normalize, int batch_size, int threads,
-                const std::string& attention_path) {
+Status run_text(const std::string& model_path, TextRun run) {
+  std::vector<std::string>& texts = run.texts;
+  std::vector<std::string>& pairs = run.pairs;
+  if (!pairs.empty() && pairs.size() != texts.size()) {
+    return encore::invalid_argument(cat("--text-pair given ", pairs.size(), " times for ", texts.size(),
+                                        " --text; give one --text-pair per --text"));
+  }
   // Where each text came from, for the output ("line": N for a file's) and for errors.
   const size_t from_args = texts.size();
-  const std::string file_name = text_file == "-" ? "standard input" : text_file;
-  if (!text_file.empty()) {
-    ENCORE_ASSIGN_OR_RETURN(auto lines, read_lines(text_file));
-    texts.insert(texts.end(), lines.begin(), lines.end());
+  const std::string file_name = run.text_file == "-" ? "standard input" : run.text_file;
+  const bool with_pairs = !pairs.empty() || run.file_pairs;
+  if (run.file_pairs && from_args > 0 && pairs.empty()) {
+    return encore::invalid_argument("--pairs reads pairs from --text-file; give each --text its --text-pair too");
+  }
+  if (!run.text_file.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(auto lines, read_lines(run.text_file));
+    for (size_t l = 0; l < lines.size(); ++l) {
+      if (!run.file_pairs) {
+        texts.push_back(std::move(lines[l]));
+        continue;
+      }
+      const size_t tab = lines[l].find('\t');
+      if (tab == std::string::npos && !lines[l].empty()) {
+        return encore::invalid_argument(cat(file_name, " line ", l + 1, ": expected TEXT<TAB>PAIR (--pairs)"));
+      }
+      texts.push_back(tab == std::string::npos ? std::string() : lines[l].substr(0, tab));
+      pairs.push_back(tab == std::string::npos ? std::string() : lines[l].substr(tab + 1));
+    }
+  }
+  if (with_pairs && !run.attention_path.empty()) {
+    return encore::invalid_argument("--attention-maps takes single texts, not pairs");
   }
   auto where = [&](size_t i) {
     return i < from_args ? cat("--text ", i + 1) : cat(file_name, " line ", i - from_args + 1);
   };
   ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
   encore::SessionOptions so;
-  so.threads = threads;
-  ENCORE_ASSIGN_OR_RETURN(auto encoder, encore::TextEncoder::create(model, so));
+  so.threads = run.threads;
+  ENCORE_ASSIGN_OR_RETURN(auto encoder, encore::TextEncoder::create(model, so, run.options));
   const bool classify = model->config().has_classifier();
   const auto& labels = model->config().labels;
-  for (size_t start = 0; start < texts.size(); start += static_cast<size_t>(batch_size)) {
-    const size_t end = std::min(texts.size(), start + static_cast<size_t>(batch_size));
-    std::vector<std::string> batch(texts.begin() + static_cast<std::ptrdiff_t>(start),
-                                   texts.begin() + static_cast<std::ptrdiff_t>(end));
+  const auto pooling = run.pooling == "mean" ? encore::Pooling::kMean : encore::Pooling::kCls;
+  const auto batch_size = static_cast<size_t>(run.batch_size);
+  for (size_t start = 0; start < texts.size(); start += batch_size) {
+    const size_t end = std::min(texts.size(), start + batch_size);
+    auto slice = [&](const std::vector<std::string>& v, size_t b, size_t e) {
+      return std::vector<std::string>(v.begin() + static_cast<std::ptrdiff_t>(b), v.begin() + static_cast<std::ptrdiff_t>(e));
+    };
+    const std::vector<std::string> batch = slice(texts, start, end);
+    const std::vector<std::string> batch_pairs = with_pairs ? slice(pairs, start, end) : std::vector<std::string>();
+    auto classify_batch = [&](const std::vector<std::string>& t, const std::vector<std::string>& p) {
+      return with_pairs ? encoder->classify(t, p) : encoder->classify(t);
+    };
     // A batch that fails is run text by text, so the error names the text that caused it.
     auto fail = [&](const Status& batch_status) -> Status {
       for (size_t i = start; i < end; ++i) {
-        Status st = classify ? encoder->classify({texts[i]}).status()
-                             : encoder->embed({texts[i]}, encore::Pooling::kCls, false).status();
+        const std::vector<std::string> one{texts[i]};
+        const std::vector<std::string> one_pair = with_pairs ? std::vector<std::string>{pairs[i]} : std::vector<std::string>();
+        Status st = classify ? classify_batch(one, one_pair).status() : encoder->embed(one, pooling, false).status();
         if (!st.ok()) {
           std::string message = st.message();
           if (message.rfind("text 0: ", 0) == 0) message.erase(0, 8);  // the one-text batch's own index
@@ -290,42 +377,44 @@ Status run_text(const std::string& model_path, std::vector<std::string> texts, c
       }
       return batch_status.with_context(cat(where(start), " to ", where(end - 1)));
     };
-    auto line_of = [&](nlohmann::ordered_json& j, size_t i) {
-      if (i >= from_args) j["line"] = i - from_args + 1;
+    auto head = [&](size_t i) {
+      nlohmann::ordered_json j;
+      if (start + i >= from_args) j["line"] = start + i - from_args + 1;
+      j["text"] = batch[i];
+      if (with_pairs) j["pair"] = batch_pairs[i];
+      return j;
     };
+    const std::string* no_pair = nullptr;
     if (classify) {
-      auto results = encoder->classify(batch);
+      auto results = classify_batch(batch, batch_pairs);
       if (!results.ok()) return fail(results.status());
       for (size_t i = 0; i < batch.size(); ++i) {
         const auto& r = (*results)[i];
-        nlohmann::ordered_json j;
-        line_of(j, start + i);
-        j["text"] = batch[i];
+        nlohmann::ordered_json j = head(i);
         j["label"] = r.label;
         nlohmann::ordered_json probs;
         for (size_t k = 0; k < labels.size(); ++k) probs[labels[k]] = std::round(r.probabilities[k] * 1e4) / 1e4;
         j["probabilities"] = probs;
-        j["tokens"] = r.tokens;
-        if (r.truncated) j["truncated"] = true;
+        add_tokens(j, r, batch[i], with_pairs ? &batch_pairs[i] : no_pair);
         std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       }
     } else {
-      auto results = encoder->embed(batch, pooling == "mean" ? encore::Pooling::kMean : encore::Pooling::kCls, normalize);
+      if (with_pairs) return encore::invalid_argument("text pairs need a classifier head; this model has none");
+      auto results = encoder->embed(batch, pooling, run.normalize);
       if (!results.ok()) return fail(results.status());
       for (size_t i = 0; i < batch.size(); ++i) {
         const auto& r = (*results)[i];
-        nlohmann::ordered_json j;
-        line_of(j, start + i);
-        j["text"] = batch[i];
-        j["tokens"] = r.tokens;
+        nlohmann::ordered_json j = head(i);
+        add_tokens(j, r, batch[i], no_pair);
         j["embedding"] = r.values;
-        if (r.truncated) j["truncated"] = true;
         std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       }
     }
   }
   std::cout.flush();
-  if (!attention_path.empty()) ENCORE_RETURN_IF_ERROR(write_text_attention(model, texts, threads, attention_path));
+  if (!run.attention_path.empty()) {
+    ENCORE_RETURN_IF_ERROR(write_text_attention(model, texts, run.threads, run.attention_path));
+  }
   return Status::Ok();
 }
 
@@ -333,24 +422,37 @@ Status run_text(const std::string& model_path, std::vector<std::string> texts, c
 
 int main(int argc, char** argv) {
   std::string model, ids, mask, types, output = "last_hidden_state", out_path, reference, attention_path;
-  std::vector<std::string> texts;
-  std::string text_file, pooling = "cls";
-  bool normalize = false;
-  int threads = 1, batch_size = 8;
+  TextRun text;
+  std::string truncation = "longest_first";
+  size_t max_length = 0;
+  int threads = 1;
   CLI::App app{"Run an encore model on token ids (.npy in, .npy out) or on text (JSON lines out)."};
   app.add_option("model", model, ".encore model file")->required();
   auto* ids_opt = app.add_option("--input-ids", ids, "token ids, int32/int64 .npy of shape [B, S] or [S]");
   // One text per --text, taken byte for byte: without allow_extra_args(false) CLI11 would read
   // "[a, b]" as a list of two and "[]" as none.
-  auto* text_opt = app.add_option("--text", texts, "a text to classify or embed (repeatable)")
+  auto* text_opt = app.add_option("--text", text.texts, "a text to classify or embed (repeatable)")
                        ->allow_extra_args(false)
                        ->excludes(ids_opt);
-  auto* file_opt = app.add_option("--text-file", text_file, "texts, one per line (- reads standard input); every line is a text, blank ones too")->excludes(ids_opt);
-  app.add_option("--pooling", pooling, "text mode, models without a classifier: sentence embedding from")
+  app.add_option("--text-pair", text.pairs,
+                 "the second text of a pair, for the --text at the same position (repeatable; cross-encoders, NLI)")
+      ->allow_extra_args(false)
+      ->needs(text_opt);
+  auto* file_opt = app.add_option("--text-file", text.text_file, "texts, one per line (- reads standard input); every line is a text, blank ones too")->excludes(ids_opt);
+  app.add_flag("--pairs", text.file_pairs, "--text-file lines are TEXT<TAB>PAIR (split at the first tab)")->needs(file_opt);
+  app.add_option("--max-length", max_length,
+                 "text mode: at most N tokens per text, special tokens included (default: the model's limit)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  app.add_option("--truncation", truncation, "text mode: which text of a pair gives up tokens first")
+      ->check(CLI::IsMember({"longest_first", "only_first", "only_second"}))
+      ->capture_default_str();
+  app.add_flag("--special-tokens-as-text", text.options.special_tokens_as_text,
+               "text mode: read special tokens written in a text ([SEP], <mask>) as plain text");
+  app.add_option("--pooling", text.pooling, "text mode, models without a classifier: sentence embedding from")
       ->check(CLI::IsMember({"cls", "mean"}))
       ->capture_default_str();
-  app.add_flag("--normalize", normalize, "text mode: scale embeddings to unit length");
-  app.add_option("--batch-size", batch_size, "text mode: texts per run (padded to the longest)")
+  app.add_flag("--normalize", text.normalize, "text mode: scale embeddings to unit length");
+  app.add_option("--batch-size", text.batch_size, "text mode: texts per run (padded to the longest)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   app.add_option("--attention-mask", mask, "attention mask (1 = token, 0 = padding), same shape");
@@ -368,7 +470,13 @@ int main(int argc, char** argv) {
   const bool text_mode = text_opt->count() > 0 || file_opt->count() > 0;
   Status st;
   if (text_mode) {
-    st = run_text(model, texts, text_file, pooling, normalize, batch_size, threads, attention_path);
+    text.threads = threads;
+    text.attention_path = attention_path;
+    text.options.max_length = max_length;
+    text.options.truncation = truncation == "only_first"    ? encore::TruncationStrategy::kOnlyFirst
+                              : truncation == "only_second" ? encore::TruncationStrategy::kOnlySecond
+                                                            : encore::TruncationStrategy::kLongestFirst;
+    st = run_text(model, std::move(text));
   } else if (ids.empty() || out_path.empty()) {
     st = encore::invalid_argument("give --input-ids IDS.npy with -o OUT.npy, or --text / --text-file");
   } else {
