@@ -16,7 +16,9 @@ constexpr uint32_t kFormatVersionUniform = 1;
 constexpr uint32_t kFormatVersionPruned = 2;
 // Version 3: EncoderConfig.family and the fields that go with it (non-BERT families).
 constexpr uint32_t kFormatVersionFamilies = 3;
-constexpr uint32_t kFormatVersion = kFormatVersionFamilies;  // the newest version this build reads
+// Version 4: EncoderConfig.head (per-token heads), problem_type and head_activation.
+constexpr uint32_t kFormatVersionHeads = 4;
+constexpr uint32_t kFormatVersion = kFormatVersionHeads;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 
