@@ -23,6 +23,25 @@ const char* family_name(Family f) {
   return "unknown";
 }
 
+const char* head_kind_name(HeadKind h) {
+  switch (h) {
+    case HeadKind::kPooled: return "pooled";
+    case HeadKind::kTokenClassification: return "token-classification";
+    case HeadKind::kQuestionAnswering: return "question-answering";
+    case HeadKind::kMaskedLm: return "fill-mask";
+  }
+  return "unknown";
+}
+
+const char* problem_type_name(ProblemType p) {
+  switch (p) {
+    case ProblemType::kSingleLabel: return "single_label_classification";
+    case ProblemType::kMultiLabel: return "multi_label_classification";
+    case ProblemType::kRegression: return "regression";
+  }
+  return "unknown";
+}
+
 int32_t EncoderConfig::max_intermediate_size() const {
   int32_t m = 0;
   for (int l = 0; l < layer_count; ++l) m = std::max(m, intermediate_in_layer(l));

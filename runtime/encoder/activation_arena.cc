@@ -94,6 +94,10 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   b->positions = c.take<int32_t>(tokens);
   const uint64_t E = static_cast<uint64_t>(cfg.embedding_width());
   b->embed = E != H ? c.take<float>(tokens * E) : nullptr;
+  // Carved last, so the buffers above sit where they did before per-token heads existed.
+  const uint64_t W = static_cast<uint64_t>(cfg.token_logit_width());
+  b->token_logits = W > 0 ? c.take<float>(tokens * W) : nullptr;
+  b->mlm = cfg.head == HeadKind::kMaskedLm ? c.take<float>(tokens * static_cast<uint64_t>(cfg.mlm_width())) : nullptr;
 }
 }  // namespace
 

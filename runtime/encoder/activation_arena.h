@@ -45,6 +45,10 @@ struct ActivationBuffers {
   float* cls = nullptr;
   float* pooled = nullptr;
   float* logits = nullptr;
+  // Per-token heads: [tokens, token_logit_width] (packed rows, then [batch, seq]); the masked
+  // LM's transform output [tokens, mlm width]. Null without such a head.
+  float* token_logits = nullptr;
+  float* mlm = nullptr;
 };
 
 class ActivationArena {

@@ -85,15 +85,19 @@ uint64_t packed_score_count(const Inputs& in, const ActivationBuffers& b) {
 
 // Last sequence first: a packed row never lies after its place, so nothing is overwritten
 // before it moves.
-void unpack_hidden(const Inputs& in, size_t hidden, const ActivationBuffers& b) {
-  const size_t H = hidden, S = static_cast<size_t>(in.seq_len);
+void unpack_rows(const Inputs& in, size_t width, float* data, const ActivationBuffers& b) {
+  const size_t H = width, S = static_cast<size_t>(in.seq_len);
   for (size_t s = static_cast<size_t>(in.batch); s-- > 0;) {
     const size_t first = static_cast<size_t>(b.seq_rows[s]);
     const size_t length = static_cast<size_t>(b.seq_rows[s + 1]) - first;
-    float* dst = b.hidden + s * S * H;
-    if (dst != b.hidden + first * H) std::memmove(dst, b.hidden + first * H, length * H * sizeof(float));
+    float* dst = data + s * S * H;
+    if (dst != data + first * H) std::memmove(dst, data + first * H, length * H * sizeof(float));
     std::fill(dst + length * H, dst + S * H, 0.0f);
   }
+}
+
+void unpack_hidden(const Inputs& in, size_t hidden, const ActivationBuffers& b) {
+  unpack_rows(in, hidden, b.hidden, b);
 }
 
 }  // namespace encore::internal

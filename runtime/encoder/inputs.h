@@ -33,4 +33,7 @@ uint64_t packed_score_count(const Inputs& in, const ActivationBuffers& b);
 // zeroes the positions that were not computed.
 void unpack_hidden(const Inputs& in, size_t hidden, const ActivationBuffers& b);
 
+// The same for any [rows, width] buffer of packed rows (the per-token heads' logits).
+void unpack_rows(const Inputs& in, size_t width, float* data, const ActivationBuffers& b);
+
 }  // namespace encore::internal

@@ -69,6 +69,35 @@ Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l,
   return Status::Ok();
 }
 
+// The per-token heads, f32 in every model. The masked LM's decoder is the word embeddings: f32
+// in f32 models; in int8 models their f16 copy, widened here to f32 once (XNNPACK packs its own
+// copy, so the widened one is freed again). int8 for this [vocab, E] projection was measured
+// against f32 (tools/reference/README.md: "The fill-mask decoder").
+Status create_token_head_ops(const ModelWeights& w, const EncoderConfig& c, HeadOps* head) {
+  if (c.head == HeadKind::kTokenClassification || c.head == HeadKind::kQuestionAnswering) {
+    ENCORE_ASSIGN_OR_RETURN(head->token_head, LinearOp::create_f32(c.token_logit_width(), c.hidden_size,
+                                                                    w.token_head_weight, w.token_head_bias,
+                                                                    c.head == HeadKind::kQuestionAnswering
+                                                                        ? "qa_outputs"
+                                                                        : "token classifier"));
+    return Status::Ok();
+  }
+  if (c.head != HeadKind::kMaskedLm) return Status::Ok();
+  const int64_t T = c.mlm_width();
+  ENCORE_ASSIGN_OR_RETURN(head->mlm_transform, LinearOp::create_f32(T, c.hidden_size, w.mlm_transform_weight,
+                                                                     w.mlm_transform_bias, "masked-LM transform"));
+  const float* decoder = w.word_f32;
+  std::vector<float> widened;
+  if (!decoder) {
+    widened.resize(static_cast<size_t>(c.vocab_size) * static_cast<size_t>(T));
+    f16_to_f32(widened.size(), w.word_f16, widened.data());
+    decoder = widened.data();
+  }
+  ENCORE_ASSIGN_OR_RETURN(head->mlm_decoder, LinearOp::create_f32(c.vocab_size, T, decoder, w.mlm_decoder_bias,
+                                                                   "masked-LM decoder"));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status create_layer_ops(const ModelWeights& w, const EncoderConfig& c, const Qs8GemmKernel* own_gemm,
@@ -96,7 +125,7 @@ Status create_head_ops(const ModelWeights& w, const EncoderConfig& c, HeadOps* h
                             LinearOp::create_f32(static_cast<int64_t>(c.labels.size()), c.hidden_size,
                                                  w.classifier_weight, w.classifier_bias, "classifier"));
   }
-  return Status::Ok();
+  return create_token_head_ops(w, c, head);
 }
 
 }  // namespace encore::internal

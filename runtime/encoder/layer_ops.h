@@ -24,6 +24,8 @@ struct LayerOps {
 // embedding projection, the pooler (or a head's dense layer) and the classifier.
 struct HeadOps {
   LinearOp embed_project, pooler, classifier;
+  // Per-token heads: token classification / QA; the masked LM's transform and decoder.
+  LinearOp token_head, mlm_transform, mlm_decoder;
 };
 
 // The int8 GEMM that runs the int8 linear layers for this choice on this CPU: encore's own

@@ -261,6 +261,33 @@ void add_head(Encoder& e, std::vector<Step>* steps) {
   steps->push_back(classifier);
 }
 
+// The per-token heads, on the packed rows (f32 in every model): one linear layer for token
+// classification and QA; the masked LM's transform (linear, activation, LayerNorm) and decoder.
+void add_token_head(Encoder& e, std::vector<Step>* steps) {
+  const EncoderConfig& c = *e.config;
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size), W = static_cast<uint64_t>(c.token_logit_width());
+  if (c.head == HeadKind::kTokenClassification || c.head == HeadKind::kQuestionAnswering) {
+    Step head = linear_step(-1, ProfileStep::kClassifier, &e.head.token_head, Buffer::kHidden, Buffer::kHidden, W, H, 4);
+    head.run = step_token_head;
+    steps->push_back(head);
+    return;
+  }
+  if (c.head != HeadKind::kMaskedLm) return;
+  const uint64_t T = static_cast<uint64_t>(c.mlm_width());
+  Step transform = linear_step(-1, ProfileStep::kClassifier, &e.head.mlm_transform, Buffer::kHidden, Buffer::kHidden,
+                               T, H, 4);
+  transform.run = step_mlm_transform;
+  transform.kernel = keep(std::string(transform.kernel) + " + activation + layer norm");
+  transform.width = T;
+  transform.norm = &e.weights->mlm_norm;
+  transform.ops.per_row += 30 * T;
+  steps->push_back(transform);
+  Step decoder = linear_step(-1, ProfileStep::kClassifier, &e.head.mlm_decoder, Buffer::kHidden, Buffer::kHidden, W,
+                             T, 4);
+  decoder.run = step_mlm_decoder;
+  steps->push_back(decoder);
+}
+
 // "layer 3 attn_out", "pooler": the context of a step's errors.
 std::string step_label(const Step& s) {
   if (s.layer < 0) return profile_step_name(s.profile);
@@ -303,6 +330,7 @@ Status build_plan(Encoder& e, Plan* plan) {
   plan->steps.clear();
   plan->steps.push_back(embeddings_step(e));
   for (size_t l = 0; l < e.weights->layers.size(); ++l) add_post_norm_layer(e, l, plan);
+  add_token_head(e, &plan->steps);
   plan->head_begin = plan->steps.size();
   add_head(e, &plan->steps);
   return Status::Ok();
@@ -320,7 +348,10 @@ Status run_plan(Encoder& e, const Inputs& in) {
   e.profiler.begin_run();
   ENCORE_RETURN_IF_ERROR(run_steps(e, 0, e.plan.head_begin, r));
   const uint64_t H = static_cast<uint64_t>(e.config->hidden_size);
-  if (r.rows < r.sequences * static_cast<uint64_t>(in.seq_len)) unpack_hidden(in, H, b);
+  if (r.rows < r.sequences * static_cast<uint64_t>(in.seq_len)) {
+    unpack_hidden(in, H, b);
+    if (b.token_logits) unpack_rows(in, static_cast<size_t>(e.config->token_logit_width()), b.token_logits, b);
+  }
   return run_steps(e, e.plan.head_begin, e.plan.steps.size(), r);
 }
 

@@ -100,7 +100,9 @@ struct Step {
 struct Plan {
   Family family = Family::kBert;  // encore/config.h
   std::vector<Step> steps;
-  size_t head_begin = 0;  // steps [head_begin, end) run on the unpacked [batch, seq] rows
+  // Steps [head_begin, end) run on the unpacked [batch, seq] rows; the per-token heads run
+  // before it, on the packed rows, and their logits are unpacked with the hidden states.
+  size_t head_begin = 0;
 };
 
 // The table for the encoder's model; operands point into e.layers and e.head, which must not
@@ -121,6 +123,9 @@ Status step_activation_lut_qs8(const Encoder& e, const Step& s, const RunShape& 
 Status step_activation_f32(const Encoder& e, const Step& s, const RunShape& r);
 Status step_pooler(const Encoder& e, const Step& s, const RunShape& r);
 Status step_classifier(const Encoder& e, const Step& s, const RunShape& r);
+Status step_token_head(const Encoder& e, const Step& s, const RunShape& r);
+Status step_mlm_transform(const Encoder& e, const Step& s, const RunShape& r);
+Status step_mlm_decoder(const Encoder& e, const Step& s, const RunShape& r);
 
 // The address of a buffer in this run's arena.
 void* buffer_data(const ActivationBuffers& b, Buffer id);

@@ -111,7 +111,9 @@ Status Session::run(const Inputs& in, Outputs* out) {
   out->batch = in.batch;
   out->seq_len = in.seq_len;
   out->hidden = c.hidden_size;
-  out->labels = static_cast<int64_t>(c.labels.size());
+  out->labels = c.has_classifier() ? static_cast<int64_t>(c.labels.size()) : 0;
+  out->token_logits = b.token_logits;
+  out->token_logit_width = c.token_logit_width();
   return Status::Ok();
 }
 

@@ -177,4 +177,32 @@ Status step_classifier(const Encoder&, const Step& s, const RunShape& r) {
   return s.linear->run(static_cast<size_t>(r.sequences), r.b->pooled, r.b->logits, r.pool);
 }
 
+// Token classification / QA: logits = Linear(x) on every packed row (modeling_*.py:
+// *ForTokenClassification's classifier, *ForQuestionAnswering's qa_outputs, on the sequence output).
+Status step_token_head(const Encoder&, const Step& s, const RunShape& r) {
+  return s.linear->run(r.rows, r.b->hidden, r.b->token_logits, r.pool);
+}
+
+// The masked LM's transform on every packed row: LayerNorm(act(Linear(x))), as BERT's
+// BertPredictionHeadTransform, RoBERTa's RobertaLMHead (dense, gelu, layer_norm), DistilBERT's
+// vocab_transform / activation / vocab_layer_norm and ELECTRA's ElectraGeneratorPredictions
+// (dense to embedding_size, gelu, LayerNorm) compute it.
+Status step_mlm_transform(const Encoder& e, const Step& s, const RunShape& r) {
+  const ActivationBuffers& b = *r.b;
+  ENCORE_RETURN_IF_ERROR(s.linear->run(r.rows, b.hidden, b.mlm, r.pool));
+  const size_t T = s.width;
+  const Activation act = e.config->head_activation;
+  const float eps = e.config->layer_norm_eps;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    activation_f32(act, (r1 - r0) * T, b.mlm + r0 * T, b.mlm + r0 * T);
+    layer_norm_f32(r1 - r0, T, b.mlm + r0 * T, s.norm->gamma, s.norm->beta, eps, b.mlm + r0 * T);
+  });
+  return Status::Ok();
+}
+
+// logits = transform(x) E^T + bias, E the word embeddings (the tied decoder).
+Status step_mlm_decoder(const Encoder&, const Step& s, const RunShape& r) {
+  return s.linear->run(r.rows, r.b->mlm, r.b->token_logits, r.pool);
+}
+
 }  // namespace encore::internal

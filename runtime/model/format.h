@@ -16,8 +16,10 @@ constexpr uint32_t kFormatVersionUniform = 1;
 constexpr uint32_t kFormatVersionPruned = 2;
 // Version 3: EncoderConfig.family and the fields that go with it (non-BERT families).
 constexpr uint32_t kFormatVersionFamilies = 3;
-// Version 4: Tokenizer.json, the tokenizer.json pipeline (models converted from one).
-constexpr uint32_t kFormatVersionTokenizerJson = 4;
+// Version 4: EncoderConfig.head (per-token heads), problem_type and head_activation.
+constexpr uint32_t kFormatVersionHeads = 4;
+// Version 5: Tokenizer.json, the tokenizer.json pipeline (models converted from one).
+constexpr uint32_t kFormatVersionTokenizerJson = 5;
 constexpr uint32_t kFormatVersion = kFormatVersionTokenizerJson;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";

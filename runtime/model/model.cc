@@ -99,6 +99,24 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
       pooler_act != fb::PoolerActivation::Gelu) {
     return invalid_model(cat("config.pooler_activation = ", static_cast<int>(pooler_act), " is unknown"));
   }
+  const auto head = c.head();
+  if (head != fb::HeadKind::Pooled && head != fb::HeadKind::TokenClassification &&
+      head != fb::HeadKind::QuestionAnswering && head != fb::HeadKind::MaskedLm) {
+    return invalid_model(cat("config.head = ", static_cast<int>(head), " is unknown"));
+  }
+  const auto problem = c.problem_type();
+  if (problem != fb::ProblemType::SingleLabel && problem != fb::ProblemType::MultiLabel &&
+      problem != fb::ProblemType::Regression) {
+    return invalid_model(cat("config.problem_type = ", static_cast<int>(problem), " is unknown"));
+  }
+  const auto head_act = c.head_activation();
+  if (head_act != fb::ActivationKind::GeluErf && head_act != fb::ActivationKind::GeluTanh &&
+      head_act != fb::ActivationKind::Relu) {
+    return invalid_model(cat("config.head_activation = ", static_cast<int>(head_act), " is unknown"));
+  }
+  out->head = static_cast<HeadKind>(head);
+  out->problem_type = static_cast<ProblemType>(problem);
+  out->head_activation = static_cast<Activation>(head_act);
   out->family = static_cast<Family>(family);
   out->embedding_size = c.embedding_size();
   out->pooler_activation = static_cast<PoolerActivation>(pooler_act);
@@ -120,6 +138,16 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   }
   if (out->has_classifier() && !out->has_pooler) {
     return invalid_model("config: a classifier needs the pooler, but has_pooler is false");
+  }
+  if (out->head != HeadKind::kPooled && out->has_pooler) {
+    return invalid_model(cat("config: a ", head_kind_name(out->head), " head has no pooler, but has_pooler is true"));
+  }
+  if (out->head == HeadKind::kTokenClassification && out->labels.empty()) {
+    return invalid_model("config: a token-classification head needs labels, but config.labels is empty");
+  }
+  if (out->problem_type != ProblemType::kSingleLabel && !out->has_classifier()) {
+    return invalid_model(cat("config.problem_type ", problem_type_name(out->problem_type),
+                             " needs a sequence classifier, which the model does not have"));
   }
   if (out->family == Family::kRoberta &&
       (out->pad_token_id < 0 || out->pad_token_id >= out->vocab_size || out->max_sequence_length() < 1)) {
@@ -143,6 +171,12 @@ Status check_layer_shapes(const fb::EncoderConfig& c, uint32_t version, EncoderC
   if (family_fields && version < format::kFormatVersionFamilies) {
     return invalid_model(cat("config: a ", family_name(out->family), " model's fields need format version ",
                              format::kFormatVersionFamilies, ", but the file says version ", version));
+  }
+  const bool head_fields = out->head != HeadKind::kPooled || out->problem_type != ProblemType::kSingleLabel;
+  if (head_fields && version < format::kFormatVersionHeads) {
+    return invalid_model(cat("config: a ", head_kind_name(out->head), " head (problem_type ",
+                             problem_type_name(out->problem_type), ") needs format version ", format::kFormatVersionHeads,
+                             ", but the file says version ", version));
   }
   if (!c.layers()) return Status::Ok();
   if (version < format::kFormatVersionPruned) {
@@ -302,6 +336,33 @@ Status resolve_linear(const TensorResolver& r, bool quantized, const std::string
   return Status::Ok();
 }
 
+// The per-token heads, f32 in every model: token classification and QA one linear layer; the
+// masked LM its transform (dense, LayerNorm) and the decoder's bias, the decoder's weights being
+// the word embeddings (tied, as Hugging Face ties them).
+Status resolve_token_head(const TensorResolver& r, const EncoderConfig& c, internal::ModelWeights* w) {
+  const int64_t H = c.hidden_size;
+  Status st;
+  if (c.head == HeadKind::kTokenClassification || c.head == HeadKind::kQuestionAnswering) {
+    const int64_t W = c.token_logit_width();
+    w->token_head_weight = r.f32("token_head.weight", {W, H}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+    w->token_head_bias = r.f32("token_head.bias", {W}, &st);
+    return st;
+  }
+  if (c.head != HeadKind::kMaskedLm) return Status::Ok();
+  const int64_t T = c.mlm_width();
+  w->mlm_transform_weight = r.f32("mlm.transform.weight", {T, H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->mlm_transform_bias = r.f32("mlm.transform.bias", {T}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->mlm_norm.gamma = r.f32("mlm.norm.gamma", {T}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->mlm_norm.beta = r.f32("mlm.norm.beta", {T}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->mlm_decoder_bias = r.f32("mlm.decoder.bias", {c.vocab_size}, &st);
+  return st;
+}
+
 Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
                        const std::unordered_map<std::string, TensorInfo>& by_name,
                        internal::ModelWeights* w) {
@@ -383,7 +444,7 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     w->classifier_bias = r.f32("classifier.bias", {L}, &st);
     ENCORE_RETURN_IF_ERROR(st);
   }
-  return Status::Ok();
+  return resolve_token_head(r, c, w);
 }
 
 std::string str_or_empty(const flatbuffers::String* s) { return s ? s->str() : std::string(); }

@@ -58,6 +58,15 @@ struct ModelWeights {
   const float* pooler_bias = nullptr;
   const float* classifier_weight = nullptr;
   const float* classifier_bias = nullptr;
+  // Per-token heads (f32 in every model): token classification / QA [width, hidden]; the
+  // masked LM's transform [T, hidden] (T = embedding width), its LayerNorm [T] and the decoder
+  // bias [vocab]; the decoder's weights are the word embeddings above.
+  const float* token_head_weight = nullptr;
+  const float* token_head_bias = nullptr;
+  const float* mlm_transform_weight = nullptr;
+  const float* mlm_transform_bias = nullptr;
+  NormWeights mlm_norm;
+  const float* mlm_decoder_bias = nullptr;
 };
 
 // The weights of a loaded model.

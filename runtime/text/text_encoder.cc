@@ -9,6 +9,28 @@
 
 namespace encore {
 
+namespace {
+
+// Softmax over the labels, a sigmoid per label, or the raw scores (encore/text.h).
+void read_logits(ProblemType problem, const std::vector<float>& logits, std::vector<float>* out) {
+  out->resize(logits.size());
+  if (problem == ProblemType::kRegression) {
+    *out = logits;
+  } else if (problem == ProblemType::kMultiLabel) {
+    for (size_t i = 0; i < logits.size(); ++i) (*out)[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double(logits[i]))));
+  } else {
+    const float top = *std::max_element(logits.begin(), logits.end());
+    double total = 0.0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      (*out)[i] = std::exp(logits[i] - top);
+      total += (*out)[i];
+    }
+    for (float& p : *out) p = static_cast<float>(p / total);
+  }
+}
+
+}  // namespace
+
 struct TextEncoder::Impl {
   std::shared_ptr<const Model> model;
   std::unique_ptr<internal::TextBatch> batch;
@@ -72,14 +94,9 @@ Result<std::vector<TextClassification>> TextEncoder::Impl::classify(const std::v
   for (size_t b = 0; b < texts.size(); ++b) {
     const float* logits = out.logits + static_cast<int64_t>(b) * out.labels;
     TextClassification& r = results[b];
-    const float top = *std::max_element(logits, logits + out.labels);
-    double total = 0.0;
-    r.probabilities.resize(static_cast<size_t>(out.labels));
-    for (int64_t i = 0; i < out.labels; ++i) {
-      r.probabilities[static_cast<size_t>(i)] = std::exp(logits[i] - top);
-      total += r.probabilities[static_cast<size_t>(i)];
-    }
-    for (float& p : r.probabilities) p = static_cast<float>(p / total);
+    r.logits.assign(logits, logits + out.labels);
+    r.problem_type = c.problem_type;
+    read_logits(c.problem_type, r.logits, &r.probabilities);
     r.label_index = static_cast<int32_t>(std::max_element(logits, logits + out.labels) - logits);
     r.label = c.labels[static_cast<size_t>(r.label_index)];
     take_tokens(b, &r);

@@ -133,37 +133,68 @@ TEST_CASE("convert: what encore does not compute exactly is refused, naming the 
     d.tensors["encoder.layer.0.attention.self.distance_embedding.weight"] = {"F32", {15, 8}, std::vector<float>(120)};
     expect = "config.json: position_embedding_type 'relative_key_query' is not supported";
   }
-  SUBCASE("a token classifier holding pooler and classifier weights") {
+  auto add_mlm_head = [&]() {
+    d.tensors["cls.predictions.transform.dense.weight"] = {"F32", {16, 16}, std::vector<float>(256, 0.1f)};
+    d.tensors["cls.predictions.transform.dense.bias"] = {"F32", {16}, std::vector<float>(16, 0.0f)};
+    d.tensors["cls.predictions.transform.LayerNorm.weight"] = {"F32", {16}, std::vector<float>(16, 1.0f)};
+    d.tensors["cls.predictions.transform.LayerNorm.bias"] = {"F32", {16}, std::vector<float>(16, 0.0f)};
+    d.tensors["cls.predictions.bias"] = {"F32", {40}, std::vector<float>(40, 0.0f)};
+  };
+  SUBCASE("a token classifier without its classifier") {
     d.config["architectures"] = R"(["BertForTokenClassification"])";
-    add_classifier(5);
-    expect = "config.json: architectures 'BertForTokenClassification' is not supported";
+    code = StatusCode::kInvalidModel;
+    expect = "config.json names BertForTokenClassification but model.safetensors has no classifier.weight";
   }
-  SUBCASE("a question-answering head") {
+  SUBCASE("a question-answering head of 3 rows") {
     d.config["architectures"] = R"(["BertForQuestionAnswering"])";
-    d.tensors["qa_outputs.weight"] = {"F32", {2, 16}, std::vector<float>(32, 0.1f)};
-    d.tensors["qa_outputs.bias"] = {"F32", {2}, std::vector<float>(2, 0.0f)};
-    expect = "config.json: architectures 'BertForQuestionAnswering' is not supported";
+    d.tensors["qa_outputs.weight"] = {"F32", {3, 16}, std::vector<float>(48, 0.1f)};
+    d.tensors["qa_outputs.bias"] = {"F32", {3}, std::vector<float>(3, 0.0f)};
+    code = StatusCode::kInvalidModel;
+    expect = "model.safetensors: qa_outputs.weight has 3 rows; a QA head has 2 (start, end)";
   }
   SUBCASE("a question-answering head without architectures") {
     d.tensors["qa_outputs.weight"] = {"F32", {2, 16}, std::vector<float>(32, 0.1f)};
     d.tensors["qa_outputs.bias"] = {"F32", {2}, std::vector<float>(2, 0.0f)};
-    expect = "model.safetensors has qa_outputs.weight (a question-answering head)";
+    expect = "config.json has no 'architectures', so the head holding qa_outputs.weight is unknown";
   }
   SUBCASE("a classifier without architectures") {
     add_classifier(3);
     expect = "config.json has no 'architectures', so the head holding classifier.weight is unknown";
   }
-  SUBCASE("multi-label classification") {
-    d.config["architectures"] = R"(["BertForSequenceClassification"])";
-    d.config["problem_type"] = R"("multi_label_classification")";
-    add_classifier(3);
-    expect = "config.json: problem_type 'multi_label_classification' is not supported";
+  SUBCASE("a masked LM without its head") {
+    d.config["architectures"] = R"(["BertForMaskedLM"])";
+    code = StatusCode::kInvalidModel;
+    expect = "config.json names BertForMaskedLM but model.safetensors has no cls.predictions.transform.dense.weight";
   }
-  SUBCASE("one label: a regression or cross-encoder score") {
+  SUBCASE("a masked LM without its decoder bias") {
+    d.config["architectures"] = R"(["BertForMaskedLM"])";
+    add_mlm_head();
+    d.tensors.erase("cls.predictions.bias");
+    code = StatusCode::kInvalidModel;
+    expect = "config.json names BertForMaskedLM but model.safetensors has no cls.predictions.bias";
+  }
+  SUBCASE("a masked LM whose decoder is not the word embeddings") {
+    d.config["architectures"] = R"(["BertForMaskedLM"])";
+    add_mlm_head();
+    d.tensors["cls.predictions.decoder.weight"] = {"F32", {40, 16}, std::vector<float>(640, 0.25f)};
+    expect = "model.safetensors: cls.predictions.decoder.weight differs from the word embeddings (an untied decoder)";
+  }
+  SUBCASE("an architecture encore does not know") {
+    d.config["architectures"] = R"(["BertForNextSentencePrediction"])";
+    expect = "config.json: architectures 'BertForNextSentencePrediction' is not supported (encore converts BertModel";
+  }
+  SUBCASE("an unknown problem_type") {
     d.config["architectures"] = R"(["BertForSequenceClassification"])";
+    d.config["problem_type"] = R"("ordinal_regression")";
+    add_classifier(3);
+    expect = "config.json: problem_type 'ordinal_regression' is not supported";
+  }
+  SUBCASE("single-label classification over one label") {
+    d.config["architectures"] = R"(["BertForSequenceClassification"])";
+    d.config["problem_type"] = R"("single_label_classification")";
     d.config["num_labels"] = "1";
     add_classifier(1);
-    expect = "config.json: num_labels 1 (a regression or one-score head) is not supported";
+    expect = "config.json: problem_type single_label_classification with num_labels 1 is not supported";
   }
   SUBCASE("a sequence classifier without its classifier") {
     d.config["architectures"] = R"(["BertForSequenceClassification"])";

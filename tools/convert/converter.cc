@@ -123,7 +123,8 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
   for (const auto& [name, t] : ck.tensors) {
     bool keep_f32 = name.rfind("embeddings.", 0) == 0 ? name != "embeddings.word"
                                                       : (name.find("norm.") != std::string::npos ||
-                                                         name.rfind("pooler.", 0) == 0 || name.rfind("classifier.", 0) == 0);
+                                                         name.rfind("pooler.", 0) == 0 || name.rfind("classifier.", 0) == 0 ||
+                                                         name.rfind("token_head.", 0) == 0 || name.rfind("mlm.", 0) == 0);
     if (keep_f32) m.tensors.push_back(make_f32_tensor(name, t.shape, t.values));
   }
 
@@ -259,7 +260,13 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
       << c.head_dim() << ", ffn " << c.intermediate_size << ", " << activation_name(c.activation) << ", vocab "
       << c.vocab_size << ", max positions " << c.max_positions << ", layer_norm_eps " << c.layer_norm_eps
       << (c.has_pooler_output() ? ", pooler" : c.has_pooler ? ", head dense layer" : "")
-      << (c.has_classifier() ? cat(", classifier with ", c.labels.size(), " labels") : std::string()) << "\n";
+      << (c.has_classifier() ? cat(", classifier with ", c.labels.size(), " labels") : std::string())
+      << (c.has_classifier() && c.problem_type != ProblemType::kSingleLabel
+              ? cat(" (", problem_type_name(c.problem_type), ")")
+              : std::string())
+      << (c.has_token_head() ? cat(", ", head_kind_name(c.head), " head, ", c.token_logit_width(), " logits per token")
+                             : std::string())
+      << "\n";
   if (!ck.skipped.empty()) {
     out << "  skipped " << ck.skipped.size() << " tensor(s) the encoder does not use:";
     for (const auto& s : ck.skipped) out << " " << s;
@@ -291,7 +298,8 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out << "  calibration: " << md.calibration << " (" << std::fixed << std::setprecision(1) << secs << " s)\n";
     out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, position and "
-           "token-type embeddings, attention softmax, pooler, classifier\n";
+           "token-type embeddings, attention softmax, pooler, classifier, per-token heads (the fill-mask decoder runs "
+           "with the f16 word embeddings widened to f32)\n";
     ENCORE_ASSIGN_OR_RETURN(contents, int8_contents(ck, ranges, md, out));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
   }

@@ -93,6 +93,9 @@ enum class Head {
   kUnnamed,                 // no architectures: a base model unless head tensors say otherwise
   kBase,                    // the encoder, or pre-training heads encore does not run
   kSequenceClassification,  // a dense layer + activation on the first token, the classifier
+  kTokenClassification,     // `classifier` on every token
+  kQuestionAnswering,       // `qa_outputs` on every token: start and end logits
+  kMaskedLm,                // the family's LM head on every token, decoder tied to the word embeddings
 };
 
 Result<Head> head_of(const io::HfModelConfig& hf) {
@@ -104,17 +107,19 @@ Result<Head> head_of(const io::HfModelConfig& hf) {
   }
   const std::string& a = architectures[0];
   const std::string& p = hf.class_prefix;
-  // ForPreTraining: BERT's MLM + NSP heads, ELECTRA's discriminator head; ForMaskedLM: the
-  // MLM head (ELECTRA's generator). The encoder under them is the base model.
-  if (a == p + "Model" || a == p + "ForMaskedLM" ||
-      (a == p + "ForPreTraining" && (p == "Bert" || p == "Electra"))) {
-    return Head::kBase;
-  }
+  // ForPreTraining: BERT's MLM + NSP heads, ELECTRA's discriminator head. The encoder under
+  // them is the base model.
+  if (a == p + "Model" || (a == p + "ForPreTraining" && (p == "Bert" || p == "Electra"))) return Head::kBase;
   if (a == p + "ForSequenceClassification") return Head::kSequenceClassification;
+  if (a == p + "ForTokenClassification") return Head::kTokenClassification;
+  if (a == p + "ForQuestionAnswering") return Head::kQuestionAnswering;
+  if (a == p + "ForMaskedLM") return Head::kMaskedLm;
   return unsupported(cat("config.json: architectures '", a, "' is not supported (encore converts ", p, "Model, ", p,
-                         "ForSequenceClassification, and ", p, "ForMaskedLM",
-                         p == "Bert" || p == "Electra" ? cat(" / ", p, "ForPreTraining") : std::string(),
-                         " as the base encoder)"));
+                         "ForSequenceClassification, ", p, "ForTokenClassification, ", p, "ForQuestionAnswering, ", p,
+                         "ForMaskedLM",
+                         p == "Bert" || p == "Electra" ? cat(", and ", p, "ForPreTraining as the base encoder")
+                                                       : std::string(),
+                         ")"));
 }
 
 // Where each family keeps a sequence classifier's two layers, and the dense layer's activation.
@@ -135,23 +140,138 @@ ClassifierNames classifier_names(Family f) {
   return {"pooler.dense", "classifier", PoolerActivation::kTanh, true};
 }
 
-// A sequence classifier encore runs exactly: one softmax over two or more labels. A single
-// logit (regression, or a one-score cross-encoder) and multi-label sigmoid heads read their
-// logits differently, which text mode would get wrong: refused until they are supported.
-Status check_sequence_head(const io::HfModelConfig& hf, size_t labels) {
-  if (!hf.problem_type.empty() && hf.problem_type != "single_label_classification") {
-    return unsupported(cat("config.json: problem_type '", hf.problem_type,
-                           "' is not supported (encore runs single_label_classification heads)"));
+// How the logits are read, as the modeling files' *ForSequenceClassification.forward decides the
+// loss: problem_type when given; otherwise num_labels 1 is regression and more labels are
+// single-label classification.
+Status set_problem_type(const io::HfModelConfig& hf, EncoderConfig* c) {
+  const std::string& pt = hf.problem_type;
+  if (pt.empty()) {
+    c->problem_type = c->labels.size() == 1 ? ProblemType::kRegression : ProblemType::kSingleLabel;
+  } else if (pt == "single_label_classification") {
+    c->problem_type = ProblemType::kSingleLabel;
+  } else if (pt == "multi_label_classification") {
+    c->problem_type = ProblemType::kMultiLabel;
+  } else if (pt == "regression") {
+    c->problem_type = ProblemType::kRegression;
+  } else {
+    return unsupported(cat("config.json: problem_type '", pt,
+                           "' is not supported (single_label_classification, multi_label_classification, regression)"));
   }
-  if (labels == 1) {
-    return unsupported("config.json: num_labels 1 (a regression or one-score head) is not supported "
-                       "(encore runs single-label heads with two or more labels)");
+  if (c->problem_type == ProblemType::kSingleLabel && c->labels.size() == 1) {
+    return unsupported("config.json: problem_type single_label_classification with num_labels 1 is not supported "
+                       "(a softmax over one label is always 1)");
   }
   return Status::Ok();
 }
 
+// The per-token heads' tensors, under each family's names (modeling_<family>.py):
+//   token classification  classifier (every family)
+//   question answering    qa_outputs (every family)
+//   masked LM             BERT: cls.predictions.transform.{dense,LayerNorm}, cls.predictions.bias;
+//                         RoBERTa: lm_head.{dense,layer_norm}, lm_head.bias;
+//                         DistilBERT: vocab_transform, vocab_layer_norm, vocab_projector.bias;
+//                         ELECTRA: generator_predictions.{dense,LayerNorm}, generator_lm_head.bias
+//                         The decoder's weight is tied to the word embeddings (*.decoder.weight,
+//                         vocab_projector.weight, generator_lm_head.weight when saved).
+struct MlmNames {
+  const char* dense;
+  const char* norm;
+  const char* bias;
+  const char* decoder;  // the tied weight's name, when a checkpoint stores it
+};
+
+MlmNames mlm_names(Family f) {
+  switch (f) {
+    case Family::kBert:
+      return {"cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.bias",
+              "cls.predictions.decoder.weight"};
+    case Family::kRoberta: return {"lm_head.dense", "lm_head.layer_norm", "lm_head.bias", "lm_head.decoder.weight"};
+    case Family::kDistilBert:
+      return {"vocab_transform", "vocab_layer_norm", "vocab_projector.bias", "vocab_projector.weight"};
+    case Family::kElectra:
+      return {"generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head.bias",
+              "generator_lm_head.weight"};
+  }
+  return {"", "", "", ""};
+}
+
+// The transform's activation: BERT's ACT2FN[hidden_act] and DistilBERT's
+// get_activation(activation) follow the config (already parsed into c.activation); RoBERTa's
+// RobertaLMHead calls gelu and ELECTRA's ElectraGeneratorPredictions get_activation("gelu").
+Activation mlm_activation(const EncoderConfig& c) {
+  return c.family == Family::kBert || c.family == Family::kDistilBert ? c.activation : Activation::kGeluErf;
+}
+
+Status read_masked_lm(const io::HfModelConfig& hf, Reader& r, FloatCheckpoint* ck) {
+  EncoderConfig& c = ck->config;
+  const MlmNames n = mlm_names(c.family);
+  const int64_t H = c.hidden_size, T = c.mlm_width();
+  for (const std::string name : {cat(n.dense, ".weight"), std::string(n.bias)}) {
+    if (!r.has(name, true)) {
+      return invalid_model(cat("config.json names ", hf.architectures[0], " but model.safetensors has no ", name));
+    }
+  }
+  c.head_activation = mlm_activation(c);
+  ENCORE_RETURN_IF_ERROR(read_linear_absolute(r, n.dense, "mlm.transform", T, H, ck));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["mlm.norm.gamma"], r.read(cat(n.norm, ".weight"), {T}, true));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["mlm.norm.beta"], r.read(cat(n.norm, ".bias"), {T}, true));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["mlm.decoder.bias"], r.read(n.bias, {c.vocab_size}, true));
+  // The decoder runs with the word embeddings' values; a stored copy must be those (tied).
+  if (r.has(n.decoder, true)) {
+    ENCORE_ASSIGN_OR_RETURN(FloatTensor d, r.read(n.decoder, {c.vocab_size, T}, true));
+    if (d.values != ck->tensors.at("embeddings.word").values) {
+      return unsupported(cat("model.safetensors: ", n.decoder,
+                             " differs from the word embeddings (an untied decoder), which encore does not run"));
+    }
+  }
+  // The decoder's bias may also be stored under the decoder (tied to the same parameter).
+  const std::string decoder_bias = std::string(n.decoder).replace(std::strlen(n.decoder) - 6, 6, "bias");
+  if (decoder_bias != n.bias && r.has(decoder_bias, true)) {
+    ENCORE_ASSIGN_OR_RETURN(FloatTensor b, r.read(decoder_bias, {c.vocab_size}, true));
+    if (b.values != ck->tensors.at("mlm.decoder.bias").values) {
+      return unsupported(cat("model.safetensors: ", decoder_bias, " differs from ", n.bias,
+                             " (Hugging Face ties them), so the decoder's bias is ambiguous"));
+    }
+  }
+  return Status::Ok();
+}
+
+// classifier (token classification, labels wide) or qa_outputs (2 wide: start, end).
+Status read_token_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& file, Reader& r, Head head,
+                       FloatCheckpoint* ck) {
+  EncoderConfig& c = ck->config;
+  const int64_t H = c.hidden_size;
+  const char* src = head == Head::kQuestionAnswering ? "qa_outputs" : "classifier";
+  const std::string weight = cat(src, ".weight");
+  const io::SafetensorsEntry* e = file.find(weight);
+  if (!e) return invalid_model(cat("config.json names ", hf.architectures[0], " but model.safetensors has no ", weight));
+  if (e->shape.size() != 2 || e->shape[0] < 1 || e->shape[1] != H) {
+    return invalid_model(cat("model.safetensors: ", weight, " has shape ", shape_str(e->shape), ", expected [",
+                             head == Head::kQuestionAnswering ? "2" : "labels", ", ", H, "]"));
+  }
+  const int64_t W = e->shape[0];
+  if (head == Head::kQuestionAnswering) {
+    // start and end logits: logits.split(1, dim=-1) in every *ForQuestionAnswering.
+    if (W != 2) return invalid_model(cat("model.safetensors: ", weight, " has ", W, " rows; a QA head has 2 (start, end)"));
+    c.labels.clear();
+    c.head = HeadKind::kQuestionAnswering;
+  } else {
+    if (c.labels.empty()) {
+      for (int64_t i = 0; i < W; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+      ck->warnings.push_back(cat("config.json has no id2label: labels named LABEL_0..LABEL_", W - 1));
+    } else if (static_cast<int64_t>(c.labels.size()) != W) {
+      return invalid_model(cat(weight, " has ", W, " rows but config.json names ", c.labels.size(), " labels"));
+    }
+    c.head = HeadKind::kTokenClassification;
+  }
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["token_head.weight"], r.read(weight, {W, H}, true));
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["token_head.bias"], r.read(cat(src, ".bias"), {W}, true));
+  return Status::Ok();
+}
+
 // The head: BERT's and RoBERTa's pooler where the base class has one; a sequence
-// classifier's dense layer and classifier, required by it, never guessed from tensor names.
+// classifier's dense layer and classifier, required by it, never guessed from tensor names;
+// the per-token heads (whose classes have no pooler: add_pooling_layer=False).
 Status read_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& file, Reader& r, FloatCheckpoint* ck) {
   EncoderConfig& c = ck->config;
   const int64_t H = c.hidden_size;
@@ -162,7 +282,8 @@ Status read_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& f
   if (head == Head::kUnnamed) {
     for (const auto& e : file.entries()) {
       if (ends_with(e.name, "qa_outputs.weight")) {
-        return unsupported(cat("model.safetensors has ", e.name, " (a question-answering head), which encore does not run"));
+        return unsupported(cat("config.json has no 'architectures', so the head holding ", e.name,
+                               " is unknown; name it, e.g. [\"", hf.class_prefix, "ForQuestionAnswering\"]"));
       }
     }
     if (has_classifier) {
@@ -170,6 +291,14 @@ Status read_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& f
                              " is unknown (sequence or token classification); name it, e.g. [\"", hf.class_prefix,
                              "ForSequenceClassification\"]"));
     }
+  }
+  if (head == Head::kTokenClassification || head == Head::kQuestionAnswering || head == Head::kMaskedLm) {
+    if (head == Head::kMaskedLm) {
+      c.labels.clear();
+      c.head = HeadKind::kMaskedLm;
+      return read_masked_lm(hf, r, ck);
+    }
+    return read_token_head(hf, file, r, head, ck);
   }
   // A base model's pooler (BERT, RoBERTa): its output is pooler_output.
   if ((c.family == Family::kBert || c.family == Family::kRoberta) && r.has("pooler.dense.weight")) {
@@ -196,7 +325,7 @@ Status read_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& f
   } else if (static_cast<int64_t>(c.labels.size()) != L) {
     return invalid_model(cat(classifier_weight, " has ", L, " rows but config.json names ", c.labels.size(), " labels"));
   }
-  ENCORE_RETURN_IF_ERROR(check_sequence_head(hf, c.labels.size()));
+  ENCORE_RETURN_IF_ERROR(set_problem_type(hf, &c));
   if (names.dense_is_pooler) {
     if (!c.has_pooler) return invalid_model("a classifier head needs the pooler, but pooler.dense.weight is missing");
   } else {

@@ -62,7 +62,8 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
       static_cast<fb::ActivationKind>(c.activation), c.layer_norm_eps, c.max_positions, c.vocab_size,
       c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels), layers,
       static_cast<fb::Family>(c.family), c.embedding_size, static_cast<fb::PoolerActivation>(c.pooler_activation),
-      c.pooler_output);
+      c.pooler_output, static_cast<fb::HeadKind>(c.head), static_cast<fb::ProblemType>(c.problem_type),
+      static_cast<fb::ActivationKind>(c.head_activation));
   flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
   if (!m.tokenizer.json.empty()) {
     // tokenizer.json defines the pipeline (format version 4); the WordPiece fields stay unset.
@@ -84,8 +85,10 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   const bool family_fields = c.family != Family::kBert || c.embedding_size != 0 ||
                              c.pooler_activation != PoolerActivation::kTanh || !c.pooler_output ||
                              c.type_vocab_size == 0;
+  const bool head_fields = c.head != HeadKind::kPooled || c.problem_type != ProblemType::kSingleLabel;
   const uint32_t version = m.format_version              ? m.format_version
                            : !m.tokenizer.json.empty() ? format::kFormatVersionTokenizerJson
+                           : head_fields               ? format::kFormatVersionHeads
                            : family_fields             ? format::kFormatVersionFamilies
                            : c.is_pruned()             ? format::kFormatVersionPruned
                                                        : format::kFormatVersionUniform;

@@ -1,5 +1,7 @@
 // encore-run MODEL.encore --input-ids IDS.npy [--attention-mask M.npy] [--token-type-ids T.npy]
 //            --output last_hidden_state|pooler_output|logits -o OUT.npy [--threads N]
+//            (logits: [B, labels] of a sequence classifier; [B, S, labels] token classification,
+//            [B, S, 2] QA start / end, [B, S, vocab] fill-mask)
 //            [--reference REF.npy]
 // encore-run MODEL.encore (--text TEXT [--text-pair PAIR] ... | --text-file FILE [--pairs])
 //            [--max-length N] [--truncation longest_first|only_first|only_second]
@@ -160,7 +162,7 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   if (output == "pooler_output" && !c.has_pooler_output()) {
     return encore::invalid_argument(cat(model_path, " has no pooler: choose --output last_hidden_state"));
   }
-  if (output == "logits" && !c.has_classifier()) {
+  if (output == "logits" && !c.has_classifier() && !c.has_token_head()) {
     return encore::invalid_argument(cat(model_path, " has no classifier head: choose --output last_hidden_state",
                                         c.has_pooler_output() ? " or pooler_output" : ""));
   }
@@ -186,6 +188,9 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   } else if (output == "pooler_output") {
     shape = {out.batch, out.hidden};
     data = out.pooler_output;
+  } else if (out.token_logits) {  // token classification [B, S, L], QA [B, S, 2], fill-mask [B, S, V]
+    shape = {out.batch, out.seq_len, out.token_logit_width};
+    data = out.token_logits;
   } else {
     shape = {out.batch, out.labels};
     data = out.logits;
@@ -196,9 +201,10 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
     ENCORE_RETURN_IF_ERROR(encore::io::write_npy_f32(
         attention_path, {c.layer_count, out.batch, c.head_count, out.seq_len, out.seq_len}, maps.data()));
   }
-  if (output == "logits") print_labels(c, data, out.batch, out.labels);
+  if (output == "logits" && c.has_classifier()) print_labels(c, data, out.batch, out.labels);
   if (!reference.empty()) {
-    const bool per_token = output == "last_hidden_state" && !mask_path.empty();
+    const bool per_token = (output == "last_hidden_state" || (output == "logits" && out.token_logits)) &&
+                           !mask_path.empty();
     ENCORE_RETURN_IF_ERROR(compare(reference, shape, data, output == "logits", per_token ? mask.values.data() : nullptr));
   }
   std::cerr << "encore-run: " << output << " [";
@@ -394,7 +400,9 @@ Status run_text(const std::string& model_path, TextRun run) {
         j["label"] = r.label;
         nlohmann::ordered_json probs;
         for (size_t k = 0; k < labels.size(); ++k) probs[labels[k]] = std::round(r.probabilities[k] * 1e4) / 1e4;
-        j["probabilities"] = probs;
+        // A regression / one-score head's values are its raw scores, not probabilities.
+        j[r.problem_type == encore::ProblemType::kRegression ? "scores" : "probabilities"] = probs;
+        j["logits"] = r.logits;
         add_tokens(j, r, batch[i], with_pairs ? &batch_pairs[i] : no_pair);
         std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       }

@@ -31,6 +31,25 @@ const char* family_name(Family f);
 // RoBERTa's tanh, DistilBERT's ReLU (pre_classifier), ELECTRA's GELU (erf).
 enum class PoolerActivation { kTanh = 0, kRelu = 1, kGelu = 2 };
 
+// The head on the encoder (Hugging Face's architectures class; format version 4 for all but kPooled):
+//  kPooled               the base model, or *ForSequenceClassification: the pooler / dense layer on the
+//                        first token and, with labels, the classifier (Outputs::logits [batch, labels])
+//  kTokenClassification  *ForTokenClassification: a linear layer per token (labels wide)
+//  kQuestionAnswering    *ForQuestionAnswering: qa_outputs per token (2 wide: start, end)
+//  kMaskedLm             *ForMaskedLM: dense + activation + LayerNorm per token, then the decoder
+//                        tied to the word embeddings (vocab_size wide)
+// The per-token heads fill Outputs::token_logits [batch, seq, token_logit_width].
+enum class HeadKind { kPooled = 0, kTokenClassification = 1, kQuestionAnswering = 2, kMaskedLm = 3 };
+
+const char* head_kind_name(HeadKind h);
+
+// How a sequence classifier's logits are read (Hugging Face's problem_type; format version 4 for
+// all but kSingleLabel): softmax over the labels, a sigmoid per label, or the raw score
+// (regression; also num_labels 1 without a problem_type, as the modeling files' loss takes it).
+enum class ProblemType { kSingleLabel = 0, kMultiLabel = 1, kRegression = 2 };
+
+const char* problem_type_name(ProblemType p);
+
 struct EncoderConfig {
   Family family = Family::kBert;
   int32_t hidden_size = 0;
@@ -52,8 +71,13 @@ struct EncoderConfig {
   bool has_pooler = false;
   PoolerActivation pooler_activation = PoolerActivation::kTanh;
   bool pooler_output = true;
-  // Classifier head labels (id2label order); empty for a base model.
+  // Classifier head labels (id2label order) of a sequence or token classifier; empty otherwise.
   std::vector<std::string> labels;
+  HeadKind head = HeadKind::kPooled;
+  ProblemType problem_type = ProblemType::kSingleLabel;  // sequence classifiers
+  // The masked-LM head's transform activation (BERT's hidden_act, DistilBERT's activation,
+  // RoBERTa's and ELECTRA's erf GELU).
+  Activation head_activation = Activation::kGeluErf;
   // Per-layer shapes of a pruned model (encore-convert --prune-heads / --prune-ffn); both
   // empty for a model that was not pruned. head_count and intermediate_size stay those of the
   // model before pruning, so head_dim() is hidden_size / head_count in every layer.
@@ -70,7 +94,21 @@ struct EncoderConfig {
   int32_t max_sequence_length() const {
     return family == Family::kRoberta ? max_positions - pad_token_id - 1 : max_positions;
   }
-  bool has_classifier() const { return !labels.empty(); }
+  // A sequence classifier (Outputs::logits [batch, labels]).
+  bool has_classifier() const { return head == HeadKind::kPooled && !labels.empty(); }
+  bool has_token_head() const { return head != HeadKind::kPooled; }
+  // Columns of Outputs::token_logits: labels, 2 (start, end) or vocab_size; 0 without a token head.
+  int32_t token_logit_width() const {
+    switch (head) {
+      case HeadKind::kTokenClassification: return static_cast<int32_t>(labels.size());
+      case HeadKind::kQuestionAnswering: return 2;
+      case HeadKind::kMaskedLm: return vocab_size;
+      case HeadKind::kPooled: break;
+    }
+    return 0;
+  }
+  // The masked-LM transform's width: the embeddings' (ELECTRA's generator projects back to them).
+  int32_t mlm_width() const { return embedding_width(); }
   bool is_pruned() const { return !layer_heads.empty(); }
   // Heads and FFN neurons of layer `layer` (in [0, layer_count)).
   int32_t heads_in_layer(int layer) const {

@@ -75,6 +75,11 @@ struct Outputs {
   const float* pooler_output = nullptr;      // [batch, hidden], null without a pooler
   const float* logits = nullptr;             // [batch, labels], null without a classifier
   int64_t batch = 0, seq_len = 0, hidden = 0, labels = 0;
+  // Per-token heads (EncoderConfig::head): [batch, seq_len, token_logit_width], the labels of a
+  // token classifier, start and end (2) of a QA head, the vocabulary of a masked LM. Trailing
+  // padding holds zeros, as in last_hidden_state. Null without such a head.
+  const float* token_logits = nullptr;
+  int64_t token_logit_width = 0;
 };
 
 class Session {

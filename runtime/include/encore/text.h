@@ -27,7 +27,12 @@ enum class Pooling { kCls, kMean };
 struct TextClassification {
   int32_t label_index = 0;
   std::string label;
-  std::vector<float> probabilities;  // softmax of the logits, in the model's label order
+  // In the model's label order: the softmax of the logits (ProblemType::kSingleLabel), a sigmoid
+  // per label (kMultiLabel), or the logits themselves (kRegression, a one-score head), as Hugging
+  // Face's text-classification pipeline applies softmax / sigmoid / none.
+  std::vector<float> probabilities;
+  std::vector<float> logits;  // the raw logits, in the model's label order
+  ProblemType problem_type = ProblemType::kSingleLabel;
   std::vector<std::string> tokens;   // as tokenized, with the special tokens
   std::vector<TokenOffset> offsets;  // per token: byte span in its text (special tokens: 0, 0)
   std::vector<uint8_t> sequence_ids; // per token: 0 first text, 1 second of a pair, 255 special
