@@ -94,6 +94,12 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   b->positions = c.take<int32_t>(tokens);
   const uint64_t E = static_cast<uint64_t>(cfg.embedding_width());
   b->embed = E != H ? c.take<float>(tokens * E) : nullptr;
+  uint64_t sentence_width = static_cast<uint64_t>(cfg.sentence.pooled_width(cfg.hidden_size));
+  for (const SentenceDense& d : cfg.sentence.dense) {
+    sentence_width = std::max(sentence_width, static_cast<uint64_t>(d.out_features));
+  }
+  b->sentence_a = cfg.has_sentence_embedding() ? c.take<float>(batch * sentence_width) : nullptr;
+  b->sentence_b = cfg.has_sentence_embedding() ? c.take<float>(batch * sentence_width) : nullptr;
 }
 }  // namespace
 

@@ -45,6 +45,10 @@ struct ActivationBuffers {
   float* cls = nullptr;
   float* pooled = nullptr;
   float* logits = nullptr;
+  // sentence-transformers modules, [batch, widest of the pooled vector and the Dense outputs]:
+  // pooling writes sentence_a, Dense modules alternate between the two; null without them.
+  float* sentence_a = nullptr;
+  float* sentence_b = nullptr;
 };
 
 class ActivationArena {

@@ -24,6 +24,7 @@ struct LayerOps {
 // embedding projection, the pooler (or a head's dense layer) and the classifier.
 struct HeadOps {
   LinearOp embed_project, pooler, classifier;
+  std::vector<LinearOp> sentence_dense;  // sentence-transformers Dense modules, in order
 };
 
 // The int8 GEMM that runs the int8 linear layers for this choice on this CPU: encore's own

@@ -11,6 +11,7 @@
 //   per layer:  qkv = Linear(x) ; ctx = softmax(QK^T/sqrt(d) + mask) V per head
 //               x = LN(x + Linear(ctx)) ; x = LN(x + Linear(act(Linear(x))))
 //   pooler = tanh(Linear(x[:, 0])) ; logits = Linear(pooler)
+//   sentence-transformers models: sentence_embedding = Normalize(Dense(...(Pooling(x, mask))))
 //
 // No work on padding: the rows of a batch are packed to each sequence's tokens up to its last
 // unmasked one, so the linear layers, LayerNorm and activations run on real tokens only and
@@ -112,6 +113,9 @@ Status Session::run(const Inputs& in, Outputs* out) {
   out->seq_len = in.seq_len;
   out->hidden = c.hidden_size;
   out->labels = static_cast<int64_t>(c.labels.size());
+  out->sentence_embedding =
+      c.has_sentence_embedding() ? static_cast<const float*>(internal::buffer_data(b, e.plan.sentence_output)) : nullptr;
+  out->sentence_dim = c.sentence_dimension();
   return Status::Ok();
 }
 

@@ -16,7 +16,10 @@ constexpr uint32_t kFormatVersionUniform = 1;
 constexpr uint32_t kFormatVersionPruned = 2;
 // Version 3: EncoderConfig.family and the fields that go with it (non-BERT families).
 constexpr uint32_t kFormatVersionFamilies = 3;
-constexpr uint32_t kFormatVersion = kFormatVersionFamilies;  // the newest version this build reads
+// Version 4: EncoderConfig.sentence and the sentence.dense.N.* tensors (sentence-transformers
+// models).
+constexpr uint32_t kFormatVersionSentence = 4;
+constexpr uint32_t kFormatVersion = kFormatVersionSentence;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 
@@ -47,5 +50,10 @@ enum ActivationPoint : size_t {
   kQkvInput = 0, kQOutput, kKOutput, kVOutput, kAttnOutInput, kAttnOutOutput,
   kFfnUpInput, kFfnUpOutput, kFfnDownInput, kFfnDownOutput
 };
+
+// A sentence-transformers Dense module's tensors: "sentence.dense.N.weight" / ".bias".
+inline std::string sentence_dense_name(size_t index, const char* suffix) {
+  return "sentence.dense." + std::to_string(index) + "." + suffix;
+}
 
 }  // namespace encore::format

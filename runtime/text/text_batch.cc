@@ -16,6 +16,9 @@ Result<std::unique_ptr<TextBatch>> TextBatch::create(const Model& model) {
                              model.config().vocab_size));
   }
   batch->max_length_ = static_cast<size_t>(model.config().max_positions);
+  // A sentence-transformers model's max_seq_length: its tokenizer truncates there.
+  const int32_t st_limit = model.config().sentence.max_seq_length;
+  if (st_limit > 0) batch->max_length_ = std::min(batch->max_length_, static_cast<size_t>(st_limit));
   return batch;
 }
 

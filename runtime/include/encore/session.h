@@ -75,6 +75,11 @@ struct Outputs {
   const float* pooler_output = nullptr;      // [batch, hidden], null without a pooler
   const float* logits = nullptr;             // [batch, labels], null without a classifier
   int64_t batch = 0, seq_len = 0, hidden = 0, labels = 0;
+  // [batch, sentence_dim]: a sentence-transformers model's sentence embedding, its pooling over
+  // the attention mask, Dense and Normalize modules applied to last_hidden_state
+  // (EncoderConfig::sentence); null and 0 without them.
+  const float* sentence_embedding = nullptr;
+  int64_t sentence_dim = 0;
 };
 
 class Session {
