@@ -73,7 +73,10 @@ static_assert(ENCORE_STEP_EMBEDDINGS == static_cast<int>(encore::ProfileStep::kE
                   ENCORE_STEP_FFN_RESIDUAL_NORM == static_cast<int>(encore::ProfileStep::kFfnResidualNorm) &&
                   ENCORE_STEP_POOLER == static_cast<int>(encore::ProfileStep::kPooler) &&
                   ENCORE_STEP_CLASSIFIER == static_cast<int>(encore::ProfileStep::kClassifier) &&
-                  encore::kProfileStepCount == 12,
+                  ENCORE_STEP_SENTENCE_POOLING == static_cast<int>(encore::ProfileStep::kSentencePooling) &&
+                  ENCORE_STEP_SENTENCE_DENSE == static_cast<int>(encore::ProfileStep::kSentenceDense) &&
+                  ENCORE_STEP_SENTENCE_NORMALIZE == static_cast<int>(encore::ProfileStep::kSentenceNormalize) &&
+                  encore::kProfileStepCount == 15,
               "encore_profile_step must mirror encore::ProfileStep");
 static_assert(ENCORE_INT8_GEMM_AUTO == static_cast<int>(encore::Int8Gemm::kAuto) &&
                   ENCORE_INT8_GEMM_XNNPACK == static_cast<int>(encore::Int8Gemm::kXnnpack) &&
@@ -169,7 +172,8 @@ Status run_session(encore_session* s, const encore::Inputs& inputs) {
   record_profile(s);
   if (!st.ok()) return st;
   s->outputs = encore_outputs{sizeof(encore_outputs), out.last_hidden_state, out.pooler_output, out.logits,
-                              out.batch, out.seq_len, out.hidden, out.labels};
+                              out.batch, out.seq_len, out.hidden, out.labels, out.sentence_embedding,
+                              out.sentence_dim};
   return Status::Ok();
 }
 

@@ -54,4 +54,22 @@ int64_t EncoderConfig::total_heads() const {
   return n;
 }
 
+int32_t SentenceEmbeddingConfig::pooled_width(int32_t hidden_size) const {
+  int32_t modes = 0;
+  for (uint32_t bit = 1; bit <= kSentencePoolingAll; bit <<= 1) modes += (pooling & bit) ? 1 : 0;
+  return modes * hidden_size;
+}
+
+int32_t SentenceEmbeddingConfig::dimension(int32_t hidden_size) const {
+  if (!enabled()) return 0;
+  return dense.empty() ? pooled_width(hidden_size) : dense.back().out_features;
+}
+
+const std::string* SentenceEmbeddingConfig::prompt(const std::string& name) const {
+  for (const auto& [key, text] : prompts) {
+    if (key == name) return &text;
+  }
+  return nullptr;
+}
+
 }  // namespace encore

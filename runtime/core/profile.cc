@@ -16,6 +16,9 @@ const char* profile_step_name(ProfileStep step) {
     case ProfileStep::kFfnResidualNorm: return "ffn_add_norm";
     case ProfileStep::kPooler: return "pooler";
     case ProfileStep::kClassifier: return "classifier";
+    case ProfileStep::kSentencePooling: return "sentence_pooling";
+    case ProfileStep::kSentenceDense: return "sentence_dense";
+    case ProfileStep::kSentenceNormalize: return "sentence_normalize";
   }
   return "unknown";
 }

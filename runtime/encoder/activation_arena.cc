@@ -98,6 +98,12 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   const uint64_t W = static_cast<uint64_t>(cfg.token_logit_width());
   b->token_logits = W > 0 ? c.take<float>(tokens * W) : nullptr;
   b->mlm = cfg.head == HeadKind::kMaskedLm ? c.take<float>(tokens * static_cast<uint64_t>(cfg.mlm_width())) : nullptr;
+  uint64_t sentence_width = static_cast<uint64_t>(cfg.sentence.pooled_width(cfg.hidden_size));
+  for (const SentenceDense& d : cfg.sentence.dense) {
+    sentence_width = std::max(sentence_width, static_cast<uint64_t>(d.out_features));
+  }
+  b->sentence_a = cfg.has_sentence_embedding() ? c.take<float>(batch * sentence_width) : nullptr;
+  b->sentence_b = cfg.has_sentence_embedding() ? c.take<float>(batch * sentence_width) : nullptr;
 }
 }  // namespace
 

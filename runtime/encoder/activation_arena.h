@@ -49,6 +49,10 @@ struct ActivationBuffers {
   // LM's transform output [tokens, mlm width]. Null without such a head.
   float* token_logits = nullptr;
   float* mlm = nullptr;
+  // sentence-transformers modules, [batch, widest of the pooled vector and the Dense outputs]:
+  // pooling writes sentence_a, Dense modules alternate between the two; null without them.
+  float* sentence_a = nullptr;
+  float* sentence_b = nullptr;
 };
 
 class ActivationArena {

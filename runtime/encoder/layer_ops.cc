@@ -120,6 +120,14 @@ Status create_head_ops(const ModelWeights& w, const EncoderConfig& c, HeadOps* h
     ENCORE_ASSIGN_OR_RETURN(head->pooler, LinearOp::create_f32(c.hidden_size, c.hidden_size, w.pooler_weight,
                                                                 w.pooler_bias, "pooler"));
   }
+  head->sentence_dense.clear();
+  for (size_t i = 0; i < c.sentence.dense.size(); ++i) {
+    const SentenceDense& d = c.sentence.dense[i];
+    auto op = LinearOp::create_f32(d.out_features, d.in_features, w.sentence_dense[i].weight, w.sentence_dense[i].bias,
+                                   "sentence-transformers Dense");
+    if (!op.ok()) return op.status().with_context(cat("sentence-transformers Dense module ", i));
+    head->sentence_dense.push_back(std::move(op).value());
+  }
   if (c.has_classifier()) {
     ENCORE_ASSIGN_OR_RETURN(head->classifier,
                             LinearOp::create_f32(static_cast<int64_t>(c.labels.size()), c.hidden_size,

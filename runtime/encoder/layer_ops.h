@@ -26,6 +26,7 @@ struct HeadOps {
   LinearOp embed_project, pooler, classifier;
   // Per-token heads: token classification / QA; the masked LM's transform and decoder.
   LinearOp token_head, mlm_transform, mlm_decoder;
+  std::vector<LinearOp> sentence_dense;  // sentence-transformers Dense modules, in order
 };
 
 // The int8 GEMM that runs the int8 linear layers for this choice on this CPU: encore's own

@@ -288,6 +288,59 @@ void add_token_head(Encoder& e, std::vector<Step>* steps) {
   steps->push_back(decoder);
 }
 
+// sentence-transformers modules on the unpacked last hidden state (EncoderConfig::sentence):
+// pooling over the attention mask into a [batch, pooled width] vector, each Dense module (f32
+// linear layer + Identity or Tanh) from one buffer into the other, Normalize in place.
+void add_sentence_steps(Encoder& e, Plan* plan) {
+  const EncoderConfig& c = *e.config;
+  if (!c.has_sentence_embedding()) return;
+  const SentenceEmbeddingConfig& st = c.sentence;
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size);
+  uint64_t width = static_cast<uint64_t>(st.pooled_width(c.hidden_size));
+  Step pooling;
+  pooling.profile = ProfileStep::kSentencePooling;
+  pooling.kernel = "encore f32 masked pooling";
+  pooling.run = step_sentence_pooling;
+  pooling.out = Buffer::kSentenceA;
+  pooling.width = width;
+  pooling.ops.per_row = 2 * width;  // over the packed real tokens, a multiply-add per column and mode
+  pooling.bytes.per_row = 4 * H;
+  pooling.bytes.per_sequence = 4 * width;
+  plan->steps.push_back(pooling);
+  Buffer at = Buffer::kSentenceA;
+  for (size_t i = 0; i < st.dense.size(); ++i) {
+    const SentenceDense& d = st.dense[i];
+    const uint64_t out = static_cast<uint64_t>(d.out_features);
+    Step dense;
+    dense.profile = ProfileStep::kSentenceDense;
+    dense.kernel = d.activation == DenseActivation::kTanh ? "xnnpack f32 fully-connected + tanh"
+                                                          : "xnnpack f32 fully-connected";
+    dense.run = step_sentence_dense;
+    dense.linear = &e.head.sentence_dense[i];
+    dense.in = at;
+    dense.out = at == Buffer::kSentenceA ? Buffer::kSentenceB : Buffer::kSentenceA;
+    dense.width = out;
+    dense.ops.per_sequence = 2 * out * width + (d.activation == DenseActivation::kTanh ? 20 * out : 0);
+    dense.bytes.fixed = out * width * 4;
+    dense.bytes.per_sequence = 4 * (width + out);
+    plan->steps.push_back(dense);
+    at = dense.out;
+    width = out;
+  }
+  if (st.normalize) {
+    Step normalize;
+    normalize.profile = ProfileStep::kSentenceNormalize;
+    normalize.kernel = "encore f32 l2 normalize";
+    normalize.run = step_sentence_normalize;
+    normalize.in = at;
+    normalize.width = width;
+    normalize.ops.per_sequence = 3 * width;
+    normalize.bytes.per_sequence = 8 * width;
+    plan->steps.push_back(normalize);
+  }
+  plan->sentence_output = at;
+}
+
 // "layer 3 attn_out", "pooler": the context of a step's errors.
 std::string step_label(const Step& s) {
   if (s.layer < 0) return profile_step_name(s.profile);
@@ -333,6 +386,7 @@ Status build_plan(Encoder& e, Plan* plan) {
   add_token_head(e, &plan->steps);
   plan->head_begin = plan->steps.size();
   add_head(e, &plan->steps);
+  add_sentence_steps(e, plan);
   return Status::Ok();
 }
 

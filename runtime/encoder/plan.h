@@ -39,7 +39,10 @@ class LinearOp;
 
 // The activation buffers a step reads or writes, resolved against the arena at run time (the
 // arena may move when a run needs more room).
-enum class Buffer : uint8_t { kHidden, kContext, kQkvF32, kProjF32, kFfnF32, kHiddenQ, kQkvQ, kProjQ, kFfnQ };
+enum class Buffer : uint8_t {
+  kHidden, kContext, kQkvF32, kProjF32, kFfnF32, kHiddenQ, kQkvQ, kProjQ, kFfnQ,
+  kSentenceA, kSentenceB,  // sentence-transformers modules, [batch, width]
+};
 
 // What one run is: its inputs, its buffers and its dimensions.
 struct RunShape {
@@ -103,6 +106,8 @@ struct Plan {
   // Steps [head_begin, end) run on the unpacked [batch, seq] rows; the per-token heads run
   // before it, on the packed rows, and their logits are unpacked with the hidden states.
   size_t head_begin = 0;
+  // Where the last sentence-transformers step leaves sentence_embedding (with those modules).
+  Buffer sentence_output = Buffer::kSentenceA;
 };
 
 // The table for the encoder's model; operands point into e.layers and e.head, which must not
@@ -126,6 +131,9 @@ Status step_classifier(const Encoder& e, const Step& s, const RunShape& r);
 Status step_token_head(const Encoder& e, const Step& s, const RunShape& r);
 Status step_mlm_transform(const Encoder& e, const Step& s, const RunShape& r);
 Status step_mlm_decoder(const Encoder& e, const Step& s, const RunShape& r);
+Status step_sentence_pooling(const Encoder& e, const Step& s, const RunShape& r);
+Status step_sentence_dense(const Encoder& e, const Step& s, const RunShape& r);
+Status step_sentence_normalize(const Encoder& e, const Step& s, const RunShape& r);
 
 // The address of a buffer in this run's arena.
 void* buffer_data(const ActivationBuffers& b, Buffer id);

@@ -11,6 +11,7 @@
 //   per layer:  qkv = Linear(x) ; ctx = softmax(QK^T/sqrt(d) + mask) V per head
 //               x = LN(x + Linear(ctx)) ; x = LN(x + Linear(act(Linear(x))))
 //   pooler = tanh(Linear(x[:, 0])) ; logits = Linear(pooler)
+//   sentence-transformers models: sentence_embedding = Normalize(Dense(...(Pooling(x, mask))))
 //
 // No work on padding: the rows of a batch are packed to each sequence's tokens up to its last
 // unmasked one, so the linear layers, LayerNorm and activations run on real tokens only and
@@ -114,6 +115,9 @@ Status Session::run(const Inputs& in, Outputs* out) {
   out->labels = c.has_classifier() ? static_cast<int64_t>(c.labels.size()) : 0;
   out->token_logits = b.token_logits;
   out->token_logit_width = c.token_logit_width();
+  out->sentence_embedding =
+      c.has_sentence_embedding() ? static_cast<const float*>(internal::buffer_data(b, e.plan.sentence_output)) : nullptr;
+  out->sentence_dim = c.sentence_dimension();
   return Status::Ok();
 }
 

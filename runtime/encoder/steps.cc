@@ -1,5 +1,7 @@
 // What each kind of step does, with the operands its plan entry binds. Row-wise steps split
 // their rows over the pool in tiles of 16 (large enough to amortise a dispatch).
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "encoder/encoder.h"
@@ -33,6 +35,8 @@ void* buffer_data(const ActivationBuffers& b, Buffer id) {
     case Buffer::kQkvQ: return b.qkv_q;
     case Buffer::kProjQ: return b.proj_q;
     case Buffer::kFfnQ: return b.ffn_q;
+    case Buffer::kSentenceA: return b.sentence_a;
+    case Buffer::kSentenceB: return b.sentence_b;
   }
   return nullptr;
 }
@@ -200,9 +204,117 @@ Status step_mlm_transform(const Encoder& e, const Step& s, const RunShape& r) {
   return Status::Ok();
 }
 
+namespace {
+
+// One sequence's pooled vector: the modes of `pooling` one after another, in
+// sentence-transformers' order (Pooling.forward: cls, max, mean, mean_sqrt_len_tokens,
+// weightedmean, lasttoken). x: its [seq, hidden] rows (zero after the last unmasked one); mask:
+// its [seq] attention mask, null for all ones.
+void pool_sequence(uint32_t pooling, const float* x, const int32_t* mask, size_t S, size_t H, float* out) {
+  auto kept = [&](size_t p) { return !mask || mask[p] != 0; };
+  if (pooling & kPoolCls) {  // the first token, masked or not
+    for (size_t i = 0; i < H; ++i) out[i] = x[i];
+    out += H;
+  }
+  if (pooling & kPoolMax) {  // masked positions are -1e9 before the max, as in Pooling.forward
+    for (size_t i = 0; i < H; ++i) out[i] = -std::numeric_limits<float>::infinity();
+    for (size_t p = 0; p < S; ++p) {
+      const float* row = x + p * H;
+      if (kept(p)) {
+        for (size_t i = 0; i < H; ++i) out[i] = std::max(out[i], row[i]);
+      } else {
+        for (size_t i = 0; i < H; ++i) out[i] = std::max(out[i], -1e9f);
+      }
+    }
+    out += H;
+  }
+  // Sums over the unmasked tokens; the divisors are clamped to 1e-9 (zero sums stay zero).
+  const uint32_t sums = kPoolMean | kPoolMeanSqrtLen | kPoolWeightedMean;
+  if (pooling & sums) {
+    float count = 0.0f;
+    for (size_t p = 0; p < S; ++p) count += kept(p) ? 1.0f : 0.0f;
+    const float clamped = std::max(count, 1e-9f);
+    for (uint32_t mode : {kPoolMean, kPoolMeanSqrtLen}) {
+      if (!(pooling & mode)) continue;
+      for (size_t i = 0; i < H; ++i) out[i] = 0.0f;
+      for (size_t p = 0; p < S; ++p) {
+        if (!kept(p)) continue;
+        for (size_t i = 0; i < H; ++i) out[i] += x[p * H + i];
+      }
+      const float divisor = mode == kPoolMean ? clamped : std::sqrt(clamped);
+      for (size_t i = 0; i < H; ++i) out[i] /= divisor;
+      out += H;
+    }
+    if (pooling & kPoolWeightedMean) {  // weights 1..S by position, 0 where masked
+      float total = 0.0f;
+      for (size_t i = 0; i < H; ++i) out[i] = 0.0f;
+      for (size_t p = 0; p < S; ++p) {
+        if (!kept(p)) continue;
+        const float w = static_cast<float>(p + 1);
+        total += w;
+        for (size_t i = 0; i < H; ++i) out[i] += x[p * H + i] * w;
+      }
+      const float divisor = std::max(total, 1e-9f);
+      for (size_t i = 0; i < H; ++i) out[i] /= divisor;
+      out += H;
+    }
+  }
+  if (pooling & kPoolLastToken) {  // the last unmasked token; zeros when there is none
+    size_t last = S;
+    for (size_t p = S; p-- > 0;) {
+      if (kept(p)) {
+        last = p;
+        break;
+      }
+    }
+    for (size_t i = 0; i < H; ++i) out[i] = last < S ? x[last * H + i] : 0.0f;
+  }
+}
+
+}  // namespace
+
+// sentence-transformers' Pooling over the unpacked [batch, seq, hidden] rows and the run's
+// attention mask, one sequence per job.
+Status step_sentence_pooling(const Encoder& e, const Step& s, const RunShape& r) {
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(e.config->hidden_size), S = static_cast<size_t>(r.in->seq_len);
+  const uint32_t pooling = e.config->sentence.pooling;
+  float* out = static_cast<float*>(buffer_data(b, s.out));
+  const int32_t* mask = r.in->attention_mask;
+  parallel_for(r.pool, static_cast<size_t>(r.sequences), 1, [&](size_t q0, size_t q1) {
+    for (size_t q = q0; q < q1; ++q) {
+      pool_sequence(pooling, b.hidden + q * S * H, mask ? mask + q * S : nullptr, S, H, out + q * s.width);
+    }
+  });
+  return Status::Ok();
+}
+
 // logits = transform(x) E^T + bias, E the word embeddings (the tied decoder).
 Status step_mlm_decoder(const Encoder&, const Step& s, const RunShape& r) {
   return s.linear->run(r.rows, r.b->mlm, r.b->token_logits, r.pool);
+}
+
+// A Dense module: activation(Linear(x)) on one row per sequence, f32.
+Status step_sentence_dense(const Encoder& e, const Step& s, const RunShape& r) {
+  const size_t B = static_cast<size_t>(r.sequences);
+  float* y = static_cast<float*>(buffer_data(*r.b, s.out));
+  ENCORE_RETURN_IF_ERROR(s.linear->run(B, buffer_data(*r.b, s.in), y, r.pool));
+  const size_t index = static_cast<size_t>(s.linear - e.head.sentence_dense.data());
+  if (e.config->sentence.dense[index].activation == DenseActivation::kTanh) tanh_f32(B * s.width, y, y);
+  return Status::Ok();
+}
+
+// Normalize: each row divided by max(its L2 norm, 1e-12), as torch.nn.functional.normalize.
+Status step_sentence_normalize(const Encoder&, const Step& s, const RunShape& r) {
+  float* x = static_cast<float*>(buffer_data(*r.b, s.in));
+  for (size_t q = 0; q < static_cast<size_t>(r.sequences); ++q) {
+    float* row = x + q * s.width;
+    double squares = 0.0;
+    for (size_t i = 0; i < s.width; ++i) squares += double(row[i]) * row[i];
+    const float norm = static_cast<float>(std::max(std::sqrt(squares), 1e-12));
+    for (size_t i = 0; i < s.width; ++i) row[i] /= norm;
+  }
+  return Status::Ok();
 }
 
 }  // namespace encore::internal

@@ -18,8 +18,11 @@ constexpr uint32_t kFormatVersionPruned = 2;
 constexpr uint32_t kFormatVersionFamilies = 3;
 // Version 4: EncoderConfig.head (per-token heads), problem_type and head_activation.
 constexpr uint32_t kFormatVersionHeads = 4;
-// Version 5: Tokenizer.json, the tokenizer.json pipeline (models converted from one).
-constexpr uint32_t kFormatVersionTokenizerJson = 5;
+// Version 5: EncoderConfig.sentence and the sentence.dense.N.* tensors (sentence-transformers
+// models).
+constexpr uint32_t kFormatVersionSentence = 5;
+// Version 6: Tokenizer.json, the tokenizer.json pipeline (models converted from one).
+constexpr uint32_t kFormatVersionTokenizerJson = 6;
 constexpr uint32_t kFormatVersion = kFormatVersionTokenizerJson;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
@@ -51,5 +54,10 @@ enum ActivationPoint : size_t {
   kQkvInput = 0, kQOutput, kKOutput, kVOutput, kAttnOutInput, kAttnOutOutput,
   kFfnUpInput, kFfnUpOutput, kFfnDownInput, kFfnDownOutput
 };
+
+// A sentence-transformers Dense module's tensors: "sentence.dense.N.weight" / ".bias".
+inline std::string sentence_dense_name(size_t index, const char* suffix) {
+  return "sentence.dense." + std::to_string(index) + "." + suffix;
+}
 
 }  // namespace encore::format

@@ -62,6 +62,52 @@ const char* dtype_name(fb::DType t) {
   return "unknown";
 }
 
+// The sentence-transformers modules (format version 5): known pooling flags, at least one;
+// Dense modules chained from the pooled width; known activations.
+Status check_sentence(const fb::EncoderConfig& c, EncoderConfig* out) {
+  const fb::SentenceEmbedding* st = c.sentence();
+  if (!st) return Status::Ok();
+  SentenceEmbeddingConfig& s = out->sentence;
+  if (st->pooling() == 0 || (st->pooling() & ~kSentencePoolingAll) != 0) {
+    return invalid_model(cat("config.sentence.pooling = ", st->pooling(), " is not a set of known pooling modes"));
+  }
+  s.pooling = st->pooling();
+  int64_t width = s.pooled_width(out->hidden_size);
+  if (st->dense()) {
+    if (st->dense()->size() > 64) return invalid_model("config.sentence.dense: too many Dense modules");
+    for (uint32_t i = 0; i < st->dense()->size(); ++i) {
+      const fb::SentenceDense* d = st->dense()->Get(i);
+      if (d->in_features() != width || d->out_features() < 1 || d->out_features() > 65536) {
+        return invalid_model(cat("config.sentence.dense[", i, "]: ", d->in_features(), " -> ", d->out_features(),
+                                 " features, but its input is ", width, " wide"));
+      }
+      if (d->activation() != fb::DenseActivation::Identity && d->activation() != fb::DenseActivation::Tanh) {
+        return invalid_model(cat("config.sentence.dense[", i, "].activation = ", static_cast<int>(d->activation()),
+                                 " is unknown"));
+      }
+      s.dense.push_back(SentenceDense{d->in_features(), d->out_features(), d->bias(),
+                                      static_cast<DenseActivation>(d->activation())});
+      width = d->out_features();
+    }
+  }
+  s.normalize = st->normalize();
+  if (st->max_seq_length() < 0) {
+    return invalid_model(cat("config.sentence.max_seq_length = ", st->max_seq_length(), " is negative"));
+  }
+  s.max_seq_length = st->max_seq_length();
+  if (st->prompts()) {
+    for (const fb::KeyValue* kv : *st->prompts()) {
+      s.prompts.emplace_back(kv->key()->str(), kv->value() ? kv->value()->str() : std::string());
+    }
+  }
+  if (st->default_prompt_name()) s.default_prompt_name = st->default_prompt_name()->str();
+  if (!s.default_prompt_name.empty() && !s.prompt(s.default_prompt_name)) {
+    return invalid_model(cat("config.sentence.default_prompt_name '", s.default_prompt_name, "' names no prompt"));
+  }
+  if (st->similarity_fn_name()) s.similarity_fn_name = st->similarity_fn_name()->str();
+  return Status::Ok();
+}
+
 Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   auto positive = [](const char* name, int32_t v, int32_t max) -> Status {
     if (v <= 0 || v > max) return invalid_model(cat("config.", name, " = ", v, " is out of range [1, ", max, "]"));
@@ -154,6 +200,7 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
     return invalid_model(cat("config: pad_token_id ", out->pad_token_id, " leaves no position for a token (",
                              out->max_positions, " positions, RoBERTa's start after pad_token_id)"));
   }
+  ENCORE_RETURN_IF_ERROR(check_sentence(c, out));
   if (out->family != Family::kElectra && out->embedding_size != 0 && out->embedding_size != out->hidden_size) {
     return invalid_model(cat("config: embedding_size ", out->embedding_size, " differs from hidden_size in a ",
                              family_name(out->family), " model"));
@@ -177,6 +224,10 @@ Status check_layer_shapes(const fb::EncoderConfig& c, uint32_t version, EncoderC
     return invalid_model(cat("config: a ", head_kind_name(out->head), " head (problem_type ",
                              problem_type_name(out->problem_type), ") needs format version ", format::kFormatVersionHeads,
                              ", but the file says version ", version));
+  }
+  if (out->has_sentence_embedding() && version < format::kFormatVersionSentence) {
+    return invalid_model(cat("config.sentence (sentence-transformers modules) needs format version ",
+                             format::kFormatVersionSentence, ", but the file says version ", version));
   }
   if (!c.layers()) return Status::Ok();
   if (version < format::kFormatVersionPruned) {
@@ -436,6 +487,18 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     ENCORE_RETURN_IF_ERROR(st);
     w->pooler_bias = r.f32("pooler.bias", {H}, &st);
     ENCORE_RETURN_IF_ERROR(st);
+  }
+  // Dense modules: f32 in every model (they run on one row per sequence).
+  for (size_t i = 0; i < c.sentence.dense.size(); ++i) {
+    const SentenceDense& d = c.sentence.dense[i];
+    internal::SentenceDenseWeights dw;
+    dw.weight = r.f32(format::sentence_dense_name(i, "weight"), {d.out_features, d.in_features}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+    if (d.bias) {
+      dw.bias = r.f32(format::sentence_dense_name(i, "bias"), {d.out_features}, &st);
+      ENCORE_RETURN_IF_ERROR(st);
+    }
+    w->sentence_dense.push_back(dw);
   }
   if (c.has_classifier()) {
     const int64_t L = static_cast<int64_t>(c.labels.size());

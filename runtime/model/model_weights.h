@@ -39,6 +39,12 @@ struct LayerWeights {
   std::array<ActivationQuant, format::kActivationPointCount> act{};  // int8 only
 };
 
+// A sentence-transformers Dense module, f32: weight [out, in], bias [out] or null.
+struct SentenceDenseWeights {
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+};
+
 struct ModelWeights {
   bool quantized = false;
   // Word embeddings [vocab, E]: f32 in f32 models, f16 in int8 models.
@@ -67,6 +73,8 @@ struct ModelWeights {
   const float* mlm_transform_bias = nullptr;
   NormWeights mlm_norm;
   const float* mlm_decoder_bias = nullptr;
+  // sentence-transformers Dense modules, in order (empty without them).
+  std::vector<SentenceDenseWeights> sentence_dense;
 };
 
 // The weights of a loaded model.

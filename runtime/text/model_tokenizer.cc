@@ -1,4 +1,4 @@
-// The tokenizer a model carries, as a TextTokenizer: its tokenizer.json (format version 4), or
+// The tokenizer a model carries, as a TextTokenizer: its tokenizer.json (format version 6), or
 // for a model converted from a WordPiece vocab.txt, the tokenizer.json that Hugging Face's
 // BertConverter (transformers/convert_slow_tokenizer.py) makes of BertTokenizer's files, which
 // is what AutoTokenizer runs for such a directory:

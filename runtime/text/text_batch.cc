@@ -14,6 +14,9 @@ Result<std::unique_ptr<TextBatch>> TextBatch::create(const Model& model) {
   size_t limit = static_cast<size_t>(std::max(c.max_sequence_length(), 0));
   const int64_t tokenizer_limit = model.tokenizer().model_max_length;
   if (tokenizer_limit > 0 && static_cast<uint64_t>(tokenizer_limit) < limit) limit = static_cast<size_t>(tokenizer_limit);
+  // A sentence-transformers model's max_seq_length: its tokenizer truncates there.
+  const int32_t st_limit = c.sentence.max_seq_length;
+  if (st_limit > 0 && static_cast<size_t>(st_limit) < limit) limit = static_cast<size_t>(st_limit);
   const size_t specials = batch->tokenizer_->num_special_tokens(true);
   if (limit <= specials) {
     return invalid_model(cat("the model takes at most ", limit, " tokens, no room for a text beside the tokenizer's ",

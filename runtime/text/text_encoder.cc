@@ -104,10 +104,62 @@ Result<std::vector<TextClassification>> TextEncoder::Impl::classify(const std::v
   return results;
 }
 
+namespace {
+
+// Python's str.isspace code points, which str.strip() removes from both ends.
+bool python_space(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+// The code point at s[i] (UTF-8) and its length; invalid bytes are not spaces (length 1).
+uint32_t code_point(const std::string& s, size_t i, size_t* length) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) {
+    *length = 1;
+    return 0xfffd;
+  }
+  uint32_t cp = n == 1 ? c : c & (0xff >> (n + 1));
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+  *length = n;
+  return cp;
+}
+
+// str.strip() of sentence-transformers' Transformer.tokenize, on UTF-8 text.
+std::string python_strip(const std::string& s) {
+  size_t begin = 0, end = 0, i = 0;
+  bool seen = false;
+  while (i < s.size()) {
+    size_t n = 1;
+    const uint32_t cp = code_point(s, i, &n);
+    if (!python_space(cp)) {
+      if (!seen) begin = i;
+      seen = true;
+      end = i + n;
+    }
+    i += n;
+  }
+  return seen ? s.substr(begin, end - begin) : std::string();
+}
+
+}  // namespace
+
 Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::string>& texts, Pooling pooling,
                                                       bool normalize) {
+  const EncoderConfig& c = impl_->model->config();
+  if (pooling == Pooling::kModel && !c.has_sentence_embedding()) {
+    return invalid_argument("the model has no sentence-transformers modules (pooling kModel); use kCls or kMean");
+  }
   Outputs out;
-  ENCORE_RETURN_IF_ERROR(impl_->run(texts, nullptr, &out));
+  if (pooling == Pooling::kModel) {
+    std::vector<std::string> stripped;
+    stripped.reserve(texts.size());
+    for (const auto& t : texts) stripped.push_back(python_strip(t));
+    ENCORE_RETURN_IF_ERROR(impl_->run(stripped, nullptr, &out));
+  } else {
+    ENCORE_RETURN_IF_ERROR(impl_->run(texts, nullptr, &out));
+  }
   const size_t H = static_cast<size_t>(out.hidden), S = static_cast<size_t>(out.seq_len);
   std::vector<TextEmbedding> results(texts.size());
   for (size_t b = 0; b < texts.size(); ++b) {
@@ -115,7 +167,10 @@ Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::str
     r.values.assign(H, 0.0f);
     const float* rows = out.last_hidden_state + b * S * H;
     const size_t length = impl_->batch->encodings()[b].ids.size();
-    if (pooling == Pooling::kCls) {
+    if (pooling == Pooling::kModel) {
+      const size_t D = static_cast<size_t>(out.sentence_dim);
+      r.values.assign(out.sentence_embedding + b * D, out.sentence_embedding + (b + 1) * D);
+    } else if (pooling == Pooling::kCls) {
       std::copy(rows, rows + H, r.values.begin());
     } else {
       std::vector<double> sum(H, 0.0);

@@ -216,5 +216,44 @@ ok "run logits of a RoBERTa classifier" "$run" "$tmp/rc.encore" --input-ids "$fi
   --reference "$fixtures/roberta_cls/logits.npy"
 grep -q "argmax 4/4" "$tmp/out" || { echo "FAIL run logits of a RoBERTa classifier: $(cat "$tmp/out")"; failures=$((failures + 1)); }
 
+# sentence-transformers: the model's own sentence embedding (id level and, by default, text
+# mode), --prompt, --dimensions (truncated, back to unit length), refusals.
+st="$fixtures/st_minilm"
+ok "convert a sentence-transformers directory" "$convert" "$st" -o "$tmp/st.encore" --quant f32
+expect_in "$tmp/out" "sentence-transformers: mean pooling, Normalize -> 32 dimensions, max_seq_length 12, prompts query"
+ok "run sentence_embedding" "$run" "$tmp/st.encore" --input-ids "$st/input_ids.npy" \
+  --attention-mask "$st/attention_mask.npy" --token-type-ids "$st/token_type_ids.npy" --output sentence_embedding \
+  -o "$tmp/se.npy" --reference "$st/sentence_embedding.npy"
+min_cos=$(sed -n 's/.*cosine per row min \([0-9.e-]*\) .*/\1/p' "$tmp/out")
+awk -v c="$min_cos" 'BEGIN { exit !(c > 0.99999) }' ||
+  { echo "FAIL run sentence_embedding: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+# embedding_stats: "<count> <L2 norm>" of the first JSON line's "embedding"
+embedding_stats() {
+  perl -ne 'if (/"embedding":\[([^\]]*)\]/) { my @v = split /,/, $1; my $s = 0; $s += $_ * $_ for @v;
+            printf "%d %.5f\n", scalar(@v), sqrt($s); exit }' "$1"
+}
+ok "text: the model's sentence embedding by default" "$run" "$tmp/st.encore" --text "abc bcd"
+[[ "$(embedding_stats "$tmp/out")" == "32 1.00000" ]] ||
+  { echo "FAIL text default embedding: $(embedding_stats "$tmp/out")"; failures=$((failures + 1)); }
+plain_tokens=$(grep -o '"tokens":.*"embedding"' "$tmp/out")
+ok "text: --dimensions 8" "$run" "$tmp/st.encore" --text "abc bcd" --dimensions 8
+[[ "$(embedding_stats "$tmp/out")" == "8 1.00000" ]] ||
+  { echo "FAIL text --dimensions 8: $(embedding_stats "$tmp/out")"; failures=$((failures + 1)); }
+ok "text: --prompt query" "$run" "$tmp/st.encore" --text "abc bcd" --prompt query
+prompt_tokens=$(grep -o '"tokens":.*"embedding"' "$tmp/out")
+[[ ${#prompt_tokens} -gt ${#plain_tokens} ]] ||
+  { echo "FAIL text --prompt query: $prompt_tokens vs $plain_tokens"; failures=$((failures + 1)); }
+ok "ids: --dimensions 8" "$run" "$tmp/st.encore" --input-ids "$st/input_ids.npy" \
+  --attention-mask "$st/attention_mask.npy" --output sentence_embedding --dimensions 8 -o "$tmp/se8.npy"
+expect_in "$tmp/se8.npy" "'shape': (4, 8)"
+fails "text: unknown --prompt" "--prompt 'passage' is not one of the model's prompts (query, document)" "" \
+  "$run" "$tmp/st.encore" --text "abc" --prompt passage
+fails "text: --dimensions too large" "--dimensions 64 is more than the embedding's 32" "" \
+  "$run" "$tmp/st.encore" --text "abc" --dimensions 64
+fails "ids: --prompt" "--prompt applies to text mode" "$tmp/p.npy" "$run" "$tmp/st.encore" \
+  --input-ids "$st/input_ids.npy" --prompt query -o "$tmp/p.npy"
+fails "run: sentence_embedding of a plain model" "has no sentence-transformers modules" "$tmp/rs.npy" \
+  "$run" "$tmp/rc.encore" --input-ids "$fixtures/roberta_cls/input_ids.npy" --output sentence_embedding -o "$tmp/rs.npy"
+
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

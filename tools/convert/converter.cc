@@ -124,7 +124,8 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
     bool keep_f32 = name.rfind("embeddings.", 0) == 0 ? name != "embeddings.word"
                                                       : (name.find("norm.") != std::string::npos ||
                                                          name.rfind("pooler.", 0) == 0 || name.rfind("classifier.", 0) == 0 ||
-                                                         name.rfind("token_head.", 0) == 0 || name.rfind("mlm.", 0) == 0);
+                                                         name.rfind("token_head.", 0) == 0 || name.rfind("mlm.", 0) == 0 ||
+                                                         name.rfind("sentence.", 0) == 0);
     if (keep_f32) m.tensors.push_back(make_f32_tensor(name, t.shape, t.values));
   }
 
@@ -236,6 +237,32 @@ Result<std::vector<int32_t>> calibration_ids(const ConvertOptions& o, const Floa
   return ids;
 }
 
+// "mean pooling, Dense 384->256 tanh, Normalize -> 256 dimensions, max_seq_length 256, prompts query".
+std::string sentence_summary(const EncoderConfig& c) {
+  const SentenceEmbeddingConfig& s = c.sentence;
+  static const char* const kModes[] = {"cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"};
+  std::string modes;
+  for (int i = 0; i < 6; ++i) {
+    if (s.pooling & (1u << i)) modes += (modes.empty() ? "" : "+") + std::string(kModes[i]);
+  }
+  std::string text = modes + " pooling";
+  for (const SentenceDense& d : s.dense) {
+    text += cat(", Dense ", d.in_features, "->", d.out_features, d.bias ? "" : " (no bias)",
+                d.activation == DenseActivation::kTanh ? " tanh" : " identity");
+  }
+  if (s.normalize) text += ", Normalize";
+  text += cat(" -> ", c.sentence_dimension(), " dimensions");
+  if (s.max_seq_length > 0) text += cat(", max_seq_length ", s.max_seq_length);
+  std::string prompts;
+  for (const auto& [name, value] : s.prompts) {
+    if (!value.empty()) prompts += (prompts.empty() ? "" : ", ") + name;
+  }
+  if (!prompts.empty()) text += ", prompts " + prompts;
+  if (!s.default_prompt_name.empty()) text += " (default " + s.default_prompt_name + ")";
+  if (!s.similarity_fn_name.empty()) text += ", similarity " + s.similarity_fn_name;
+  return text;
+}
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -267,6 +294,7 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
       << (c.has_token_head() ? cat(", ", head_kind_name(c.head), " head, ", c.token_logit_width(), " logits per token")
                              : std::string())
       << "\n";
+  if (c.has_sentence_embedding()) out << "  sentence-transformers: " << sentence_summary(c) << "\n";
   if (!ck.skipped.empty()) {
     out << "  skipped " << ck.skipped.size() << " tensor(s) the encoder does not use:";
     for (const auto& s : ck.skipped) out << " " << s;
@@ -299,7 +327,8 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     out << "  calibration: " << md.calibration << " (" << std::fixed << std::setprecision(1) << secs << " s)\n";
     out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, position and "
            "token-type embeddings, attention softmax, pooler, classifier, per-token heads (the fill-mask decoder runs "
-           "with the f16 word embeddings widened to f32)\n";
+           "with the f16 word embeddings widened to f32)"
+        << (c.has_sentence_embedding() ? ", sentence-transformers Dense modules" : "") << "\n";
     ENCORE_ASSIGN_OR_RETURN(contents, int8_contents(ck, ranges, md, out));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
   }

@@ -1,5 +1,7 @@
 #include "convert/hf_checkpoint.h"
 
+#include "convert/sentence_transformers.h"
+
 #include <cstring>
 #include <set>
 #include <sys/stat.h>
@@ -419,21 +421,10 @@ Status read_layer(Reader& r, const Layout& layout, int l, FloatCheckpoint* ck) {
   return read_norm(r, src + layout.ffn_norm, dst + "ffn_norm", H, ck);
 }
 
-}  // namespace
-
-Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
+Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfModelConfig& hf,
+                                        const SentenceModules* modules) {
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return io_error(cat(dir, ": not a directory (expected a Hugging Face model directory)"));
-  }
   FloatCheckpoint ck;
-  ENCORE_ASSIGN_OR_RETURN(io::HfModelConfig hf, io::read_hf_config(dir));
-  // A sentence-transformers directory defines its output by modules (pooling, Dense,
-  // Normalize) that encore does not apply yet: its embeddings would not be the model's.
-  if (::stat((dir + "/modules.json").c_str(), &st) == 0) {
-    return unsupported("modules.json: sentence-transformers directories are not supported yet (their pooling and "
-                       "normalization modules would not be applied)");
-  }
   ck.config = hf.encoder;
   // model.safetensors, or the shards model.safetensors.index.json names.
   const bool single = ::stat((dir + "/model.safetensors").c_str(), &st) == 0;
@@ -503,7 +494,29 @@ Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
   } else {
     ck.warnings.push_back("no vocab.txt: the model will accept token ids only, not text");
   }
+  if (modules) ENCORE_RETURN_IF_ERROR(read_sentence_modules(*modules, &ck));
   return ck;
+}
+
+}  // namespace
+
+Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return io_error(cat(dir, ": not a directory (expected a Hugging Face model directory)"));
+  }
+  // A sentence-transformers directory: the encoder is its Transformer module's Hugging Face
+  // model, which sentence-transformers loads with AutoModel (the base model, whatever
+  // architectures says); the modules after it are read once the encoder's width is known.
+  const bool sentence = is_sentence_transformers_dir(dir);
+  SentenceModules modules;
+  if (sentence) {
+    ENCORE_ASSIGN_OR_RETURN(modules, read_modules_json(dir));
+  }
+  const std::string hf_dir = sentence ? modules.transformer_dir : dir;
+  ENCORE_ASSIGN_OR_RETURN(io::HfModelConfig hf, io::read_hf_config(hf_dir));
+  if (sentence) hf.architectures = {hf.class_prefix + "Model"};
+  return read_checkpoint(hf_dir, hf, sentence ? &modules : nullptr);
 }
 
 }  // namespace encore::convert

@@ -22,6 +22,24 @@ fb::DType to_fb(TensorDType t) {
   return fb::DType::F32;
 }
 
+// The sentence-transformers modules (format version 5); absent for other models.
+flatbuffers::Offset<fb::SentenceEmbedding> build_sentence(flatbuffers::FlatBufferBuilder& fbb,
+                                                          const SentenceEmbeddingConfig& st) {
+  if (!st.enabled()) return 0;
+  std::vector<flatbuffers::Offset<fb::SentenceDense>> dense;
+  for (const SentenceDense& d : st.dense) {
+    dense.push_back(fb::CreateSentenceDense(fbb, d.in_features, d.out_features, d.bias,
+                                            static_cast<fb::DenseActivation>(d.activation)));
+  }
+  std::vector<flatbuffers::Offset<fb::KeyValue>> prompts;
+  for (const auto& [name, text] : st.prompts) {
+    prompts.push_back(fb::CreateKeyValue(fbb, fbb.CreateString(name), fbb.CreateString(text)));
+  }
+  return fb::CreateSentenceEmbedding(fbb, st.pooling, fbb.CreateVector(dense), st.normalize, st.max_seq_length,
+                                     fbb.CreateVector(prompts), fbb.CreateString(st.default_prompt_name),
+                                     fbb.CreateString(st.similarity_fn_name));
+}
+
 // Builds the FlatBuffer for buffers placed from `data_start` on. BufferRef is a fixed-size
 // struct, so the FlatBuffer's size does not depend on data_start: build once to measure,
 // once for real.
@@ -63,10 +81,10 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
       c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels), layers,
       static_cast<fb::Family>(c.family), c.embedding_size, static_cast<fb::PoolerActivation>(c.pooler_activation),
       c.pooler_output, static_cast<fb::HeadKind>(c.head), static_cast<fb::ProblemType>(c.problem_type),
-      static_cast<fb::ActivationKind>(c.head_activation));
+      static_cast<fb::ActivationKind>(c.head_activation), build_sentence(fbb, c.sentence));
   flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
   if (!m.tokenizer.json.empty()) {
-    // tokenizer.json defines the pipeline (format version 4); the WordPiece fields stay unset.
+    // tokenizer.json defines the pipeline (format version 6); the WordPiece fields stay unset.
     tokenizer = fb::CreateTokenizer(fbb, 0, true, false, false, fbb.CreateString(m.tokenizer.json),
                                     fbb.CreateString(m.tokenizer.source), m.tokenizer.model_max_length);
   } else if (!m.tokenizer.vocab.empty()) {
@@ -86,12 +104,13 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
                              c.pooler_activation != PoolerActivation::kTanh || !c.pooler_output ||
                              c.type_vocab_size == 0;
   const bool head_fields = c.head != HeadKind::kPooled || c.problem_type != ProblemType::kSingleLabel;
-  const uint32_t version = m.format_version              ? m.format_version
-                           : !m.tokenizer.json.empty() ? format::kFormatVersionTokenizerJson
-                           : head_fields               ? format::kFormatVersionHeads
-                           : family_fields             ? format::kFormatVersionFamilies
-                           : c.is_pruned()             ? format::kFormatVersionPruned
-                                                       : format::kFormatVersionUniform;
+  const uint32_t version = m.format_version               ? m.format_version
+                           : !m.tokenizer.json.empty()  ? format::kFormatVersionTokenizerJson
+                           : c.has_sentence_embedding() ? format::kFormatVersionSentence
+                           : head_fields                ? format::kFormatVersionHeads
+                           : family_fields              ? format::kFormatVersionFamilies
+                           : c.is_pruned()              ? format::kFormatVersionPruned
+                                                        : format::kFormatVersionUniform;
   auto root = fb::CreateModel(fbb, version, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
                               fbb.CreateVector(acts), tokenizer, metadata);

@@ -34,7 +34,7 @@ struct ActivationRecord {
 };
 
 struct ModelContents {
-  uint32_t format_version = 0;  // 0: the oldest that fits (1; 2 pruned; 3 other families); tests set others
+  uint32_t format_version = 0;  // 0: the oldest that fits (1; 2 pruned; 3 other families; 4 sentence-transformers); tests set others
   EncoderConfig config;
   bool quantized = false;
   std::vector<TensorData> tensors;

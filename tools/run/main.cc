@@ -1,12 +1,16 @@
 // encore-run MODEL.encore --input-ids IDS.npy [--attention-mask M.npy] [--token-type-ids T.npy]
-//            --output last_hidden_state|pooler_output|logits -o OUT.npy [--threads N]
+//            --output last_hidden_state|pooler_output|logits|sentence_embedding -o OUT.npy
+//            [--threads N] [--reference REF.npy] [--dimensions N]
 //            (logits: [B, labels] of a sequence classifier; [B, S, labels] token classification,
 //            [B, S, 2] QA start / end, [B, S, vocab] fill-mask)
-//            [--reference REF.npy]
 // encore-run MODEL.encore (--text TEXT [--text-pair PAIR] ... | --text-file FILE [--pairs])
 //            [--max-length N] [--truncation longest_first|only_first|only_second]
-//            [--special-tokens-as-text] [--pooling cls|mean] [--normalize] [--batch-size N]
-//            [--threads N]                           one JSON line per text on stdout
+//            [--special-tokens-as-text] [--pooling cls|mean] [--normalize] [--prompt NAME]
+//            [--dimensions N] [--batch-size N] [--threads N]   one JSON line per text on stdout
+// A sentence-transformers model (converted from a directory with modules.json) gives its own
+// sentence embedding in text mode by default; --prompt NAME prepends one of its prompts (by
+// default its default_prompt_name's), --dimensions N keeps the first N dimensions and scales
+// them to unit length (Matryoshka truncation).
 // --attention-maps OUT: every layer's attention probabilities too (ids: .npy
 //            [layers, batch, heads, seq, seq]; text: JSON, one entry per text)
 #include <CLI/CLI.hpp>
@@ -123,6 +127,29 @@ Status compare(const std::string& ref_path, const std::vector<int64_t>& shape, c
   return Status::Ok();
 }
 
+// Matryoshka truncation: the first `dims` of each `width`-wide row, scaled to unit L2 length
+// (sentence-transformers' truncate_dim followed by normalize_embeddings).
+std::vector<float> truncate_rows(const float* data, int64_t rows, int64_t width, int64_t dims) {
+  std::vector<float> out;
+  out.reserve(static_cast<size_t>(rows * dims));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = data + r * width;
+    double squares = 0.0;
+    for (int64_t i = 0; i < dims; ++i) squares += double(row[i]) * row[i];
+    const double norm = std::max(std::sqrt(squares), 1e-12);
+    for (int64_t i = 0; i < dims; ++i) out.push_back(static_cast<float>(row[i] / norm));
+  }
+  return out;
+}
+
+// --dimensions N for an embedding `width` wide: N in [1, width] (0: not given).
+Status check_dimensions(int dims, int64_t width) {
+  if (dims > width) {
+    return encore::invalid_argument(cat("--dimensions ", dims, " is more than the embedding's ", width));
+  }
+  return Status::Ok();
+}
+
 // Every layer's probabilities of the last run as [layers, batch, head_count, seq, seq]; heads
 // by their original index, so a pruned model's removed heads are all-zero blocks.
 std::vector<float> gather_attention(const encore::Session& session, int64_t batch, int64_t seq) {
@@ -145,7 +172,7 @@ std::vector<float> gather_attention(const encore::Session& session, int64_t batc
 
 Status run(const std::string& model_path, const std::string& ids_path, const std::string& mask_path,
            const std::string& types_path, const std::string& output, const std::string& out_path, int threads,
-           const std::string& reference, const std::string& attention_path) {
+           const std::string& reference, const std::string& attention_path, int dimensions) {
   ENCORE_ASSIGN_OR_RETURN(auto ids, read_ids(ids_path, "input ids"));
   IntMatrix mask, types;
   for (auto [path, m, what] : {std::tuple{&mask_path, &mask, "attention mask"},
@@ -166,6 +193,14 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
     return encore::invalid_argument(cat(model_path, " has no classifier head: choose --output last_hidden_state",
                                         c.has_pooler_output() ? " or pooler_output" : ""));
   }
+  if (output == "sentence_embedding" && !c.has_sentence_embedding()) {
+    return encore::invalid_argument(cat(model_path, " has no sentence-transformers modules (it was not converted from a "
+                                        "directory with modules.json): choose --output last_hidden_state"));
+  }
+  if (dimensions > 0 && output != "sentence_embedding") {
+    return encore::invalid_argument("--dimensions applies to --output sentence_embedding");
+  }
+  if (dimensions > 0) ENCORE_RETURN_IF_ERROR(check_dimensions(dimensions, c.sentence_dimension()));
   encore::SessionOptions so;
   so.threads = threads;
   so.attention_probabilities = !attention_path.empty();
@@ -188,12 +223,21 @@ Status run(const std::string& model_path, const std::string& ids_path, const std
   } else if (output == "pooler_output") {
     shape = {out.batch, out.hidden};
     data = out.pooler_output;
+  } else if (output == "sentence_embedding") {
+    shape = {out.batch, out.sentence_dim};
+    data = out.sentence_embedding;
   } else if (out.token_logits) {  // token classification [B, S, L], QA [B, S, 2], fill-mask [B, S, V]
     shape = {out.batch, out.seq_len, out.token_logit_width};
     data = out.token_logits;
   } else {
     shape = {out.batch, out.labels};
     data = out.logits;
+  }
+  std::vector<float> truncated;
+  if (dimensions > 0) {
+    truncated = truncate_rows(data, out.batch, out.sentence_dim, dimensions);
+    shape = {out.batch, dimensions};
+    data = truncated.data();
   }
   ENCORE_RETURN_IF_ERROR(encore::io::write_npy_f32(out_path, shape, data));
   if (!attention_path.empty()) {
@@ -261,6 +305,31 @@ Status write_text_attention(const std::shared_ptr<const encore::Model>& model, c
   return file.commit();
 }
 
+// What a sentence-transformers model's text mode adds: the prompt prepended to every text and
+// the Matryoshka truncation.
+struct SentenceOptions {
+  bool pooling_given = false;  // --pooling on the command line (otherwise the model's own)
+  bool prompt_given = false;
+  std::string prompt_name;     // --prompt
+  int dimensions = 0;          // --dimensions, 0: all
+};
+
+// The prompt text for `o` on `model`: --prompt's, else the model's default prompt's, else none.
+Result<std::string> prompt_text(const encore::EncoderConfig& c, const SentenceOptions& o) {
+  const auto& s = c.sentence;
+  if (o.prompt_given) {
+    if (!c.has_sentence_embedding()) {
+      return encore::invalid_argument("--prompt needs a sentence-transformers model (it has no prompts)");
+    }
+    if (const std::string* text = s.prompt(o.prompt_name)) return *text;
+    std::string names;
+    for (const auto& [name, text] : s.prompts) names += (names.empty() ? "" : ", ") + name;
+    return encore::invalid_argument(cat("--prompt '", o.prompt_name, "' is not one of the model's prompts (", names, ")"));
+  }
+  if (c.has_sentence_embedding() && !s.default_prompt_name.empty()) return *s.prompt(s.default_prompt_name);
+  return std::string();
+}
+
 struct TextRun {
   std::vector<std::string> texts;  // --text, in order
   std::vector<std::string> pairs;  // --text-pair: empty, or one per --text
@@ -272,6 +341,7 @@ struct TextRun {
   int threads = 1;
   encore::TextOptions options;
   std::string attention_path;
+  SentenceOptions sentence;
 };
 
 // Code point offsets of byte offsets into `text` (valid UTF-8, as the tokenizer checked), for
@@ -316,6 +386,7 @@ void add_tokens(nlohmann::ordered_json& j, const R& r, const std::string& text, 
 
 // Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
 // otherwise the sentence embedding.
+
 Status run_text(const std::string& model_path, TextRun run) {
   std::vector<std::string>& texts = run.texts;
   std::vector<std::string>& pairs = run.pairs;
@@ -357,7 +428,18 @@ Status run_text(const std::string& model_path, TextRun run) {
   ENCORE_ASSIGN_OR_RETURN(auto encoder, encore::TextEncoder::create(model, so, run.options));
   const bool classify = model->config().has_classifier();
   const auto& labels = model->config().labels;
-  const auto pooling = run.pooling == "mean" ? encore::Pooling::kMean : encore::Pooling::kCls;
+  // A sentence-transformers model embeds with its own modules unless --pooling says otherwise.
+  const encore::Pooling pool = !run.sentence.pooling_given && model->config().has_sentence_embedding()
+                                   ? encore::Pooling::kModel
+                               : run.pooling == "mean" ? encore::Pooling::kMean
+                                                       : encore::Pooling::kCls;
+  ENCORE_ASSIGN_OR_RETURN(std::string prompt, prompt_text(model->config(), run.sentence));
+  if (run.sentence.dimensions > 0) {
+    const int64_t width = pool == encore::Pooling::kModel ? model->config().sentence_dimension()
+                                                          : model->config().hidden_size;
+    if (classify) return encore::invalid_argument("--dimensions applies to embeddings, and the model is a classifier");
+    ENCORE_RETURN_IF_ERROR(check_dimensions(run.sentence.dimensions, width));
+  }
   const auto batch_size = static_cast<size_t>(run.batch_size);
   for (size_t start = 0; start < texts.size(); start += batch_size) {
     const size_t end = std::min(texts.size(), start + batch_size);
@@ -366,6 +448,11 @@ Status run_text(const std::string& model_path, TextRun run) {
     };
     const std::vector<std::string> batch = slice(texts, start, end);
     const std::vector<std::string> batch_pairs = with_pairs ? slice(pairs, start, end) : std::vector<std::string>();
+    // What the model embeds: the prompt, then the text (sentence-transformers' encode).
+    std::vector<std::string> inputs = batch;
+    if (!prompt.empty()) {
+      for (auto& t : inputs) t = prompt + t;
+    }
     auto classify_batch = [&](const std::vector<std::string>& t, const std::vector<std::string>& p) {
       return with_pairs ? encoder->classify(t, p) : encoder->classify(t);
     };
@@ -374,7 +461,7 @@ Status run_text(const std::string& model_path, TextRun run) {
       for (size_t i = start; i < end; ++i) {
         const std::vector<std::string> one{texts[i]};
         const std::vector<std::string> one_pair = with_pairs ? std::vector<std::string>{pairs[i]} : std::vector<std::string>();
-        Status st = classify ? classify_batch(one, one_pair).status() : encoder->embed(one, pooling, false).status();
+        Status st = classify ? classify_batch(one, one_pair).status() : encoder->embed({prompt + texts[i]}, pool, false).status();
         if (!st.ok()) {
           std::string message = st.message();
           if (message.rfind("text 0: ", 0) == 0) message.erase(0, 8);  // the one-text batch's own index
@@ -408,13 +495,16 @@ Status run_text(const std::string& model_path, TextRun run) {
       }
     } else {
       if (with_pairs) return encore::invalid_argument("text pairs need a classifier head; this model has none");
-      auto results = encoder->embed(batch, pooling, run.normalize);
+      auto results = encoder->embed(inputs, pool, run.normalize);
       if (!results.ok()) return fail(results.status());
       for (size_t i = 0; i < batch.size(); ++i) {
         const auto& r = (*results)[i];
         nlohmann::ordered_json j = head(i);
-        add_tokens(j, r, batch[i], no_pair);
-        j["embedding"] = r.values;
+        add_tokens(j, r, inputs[i], no_pair);
+        j["embedding"] = run.sentence.dimensions > 0
+                             ? truncate_rows(r.values.data(), 1, static_cast<int64_t>(r.values.size()),
+                                             run.sentence.dimensions)
+                             : r.values;
         std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       }
     }
@@ -456,9 +546,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--special-tokens-as-text", text.options.special_tokens_as_text,
                "text mode: read special tokens written in a text ([SEP], <mask>) as plain text");
-  app.add_option("--pooling", text.pooling, "text mode, models without a classifier: sentence embedding from")
-      ->check(CLI::IsMember({"cls", "mean"}))
-      ->capture_default_str();
+  auto* pooling_opt =
+      app.add_option("--pooling", text.pooling,
+                     "text mode, models without a classifier: sentence embedding from (default: a sentence-transformers "
+                     "model's own modules, else cls)")
+          ->check(CLI::IsMember({"cls", "mean"}));
+  auto* prompt_opt = app.add_option("--prompt", text.sentence.prompt_name,
+                                    "text mode, sentence-transformers models: prepend this stored prompt (default: the "
+                                    "model's default prompt, if any)");
+  app.add_option("--dimensions", text.sentence.dimensions,
+                 "keep the first N dimensions of the embedding and rescale to unit length (Matryoshka); text mode, or "
+                 "--output sentence_embedding")
+      ->check(CLI::Range(1, 1 << 20));
   app.add_flag("--normalize", text.normalize, "text mode: scale embeddings to unit length");
   app.add_option("--batch-size", text.batch_size, "text mode: texts per run (padded to the longest)")
       ->check(CLI::Range(1, 4096))
@@ -466,7 +565,7 @@ int main(int argc, char** argv) {
   app.add_option("--attention-mask", mask, "attention mask (1 = token, 0 = padding), same shape");
   app.add_option("--token-type-ids", types, "segment ids, same shape");
   app.add_option("--output", output, "which output to write")
-      ->check(CLI::IsMember({"last_hidden_state", "pooler_output", "logits"}))
+      ->check(CLI::IsMember({"last_hidden_state", "pooler_output", "logits", "sentence_embedding"}))
       ->capture_default_str();
   app.add_option("-o,--out", out_path, "output .npy (float32), with --input-ids");
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
@@ -476,6 +575,8 @@ int main(int argc, char** argv) {
                  "heads, seq, seq]; with text a JSON array, one entry per text");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-run")) return *code;
   const bool text_mode = text_opt->count() > 0 || file_opt->count() > 0;
+  text.sentence.pooling_given = pooling_opt->count() > 0;
+  text.sentence.prompt_given = prompt_opt->count() > 0;
   Status st;
   if (text_mode) {
     text.threads = threads;
@@ -485,10 +586,12 @@ int main(int argc, char** argv) {
                               : truncation == "only_second" ? encore::TruncationStrategy::kOnlySecond
                                                             : encore::TruncationStrategy::kLongestFirst;
     st = run_text(model, std::move(text));
+  } else if (text.sentence.prompt_given) {
+    st = encore::invalid_argument("--prompt applies to text mode (--text / --text-file)");
   } else if (ids.empty() || out_path.empty()) {
     st = encore::invalid_argument("give --input-ids IDS.npy with -o OUT.npy, or --text / --text-file");
   } else {
-    st = run(model, ids, mask, types, output, out_path, threads, reference, attention_path);
+    st = run(model, ids, mask, types, output, out_path, threads, reference, attention_path, text.sentence.dimensions);
   }
   if (!st.ok()) {
     std::cerr << "encore-run: error: " << st.message() << "\n";

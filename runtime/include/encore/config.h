@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace encore {
@@ -50,6 +51,59 @@ enum class ProblemType { kSingleLabel = 0, kMultiLabel = 1, kRegression = 2 };
 
 const char* problem_type_name(ProblemType p);
 
+// sentence-transformers modules after the encoder (a directory with modules.json), applied as
+// sentence-transformers' Pooling, Dense and Normalize modules do (sentence_transformers/models/).
+// Pooling modes are flags: several may be set, and their vectors are concatenated in this
+// order, as Pooling.forward appends them. Each is over the attention mask of the run:
+//  kCls           the first token, whatever the mask says
+//  kMax           per dimension, the max over positions; masked positions count as -1e9
+//  kMean          sum over unmasked tokens / max(count, 1e-9)
+//  kMeanSqrtLen   sum over unmasked tokens / sqrt(max(count, 1e-9))
+//  kWeightedMean  position-weighted mean: weights 1..seq_len, masked positions weight 0
+//  kLastToken     the last unmasked token (zeros when every position is masked)
+enum SentencePooling : uint32_t {
+  kPoolCls = 1u << 0,
+  kPoolMax = 1u << 1,
+  kPoolMean = 1u << 2,
+  kPoolMeanSqrtLen = 1u << 3,
+  kPoolWeightedMean = 1u << 4,
+  kPoolLastToken = 1u << 5,
+};
+constexpr uint32_t kSentencePoolingAll = (1u << 6) - 1;
+
+// The activation of a Dense module: torch.nn.Identity or torch.nn.Tanh.
+enum class DenseActivation { kIdentity = 0, kTanh = 1 };
+
+// One Dense module: y = activation(W x + b), W [out_features, in_features].
+struct SentenceDense {
+  int32_t in_features = 0;
+  int32_t out_features = 0;
+  bool bias = true;
+  DenseActivation activation = DenseActivation::kTanh;
+};
+
+struct SentenceEmbeddingConfig {
+  uint32_t pooling = 0;  // SentencePooling flags; 0: the model has no sentence-transformers modules
+  std::vector<SentenceDense> dense;  // in module order
+  bool normalize = false;            // a Normalize module last: unit L2 length
+  // sentence_bert_config.json: texts are truncated to this many tokens, specials included
+  // (0: not given, the model's own limit applies).
+  int32_t max_seq_length = 0;
+  // config_sentence_transformers.json: prompt name -> text prepended to a text; the prompt
+  // used when none is named (empty: none); the similarity function ("cosine", "dot", ...).
+  std::vector<std::pair<std::string, std::string>> prompts;
+  std::string default_prompt_name;
+  std::string similarity_fn_name;
+
+  bool enabled() const { return pooling != 0; }
+  // Width of the pooled vector: one hidden_size block per pooling mode.
+  int32_t pooled_width(int32_t hidden_size) const;
+  // Width of sentence_embedding: the last Dense module's out_features, else pooled_width.
+  int32_t dimension(int32_t hidden_size) const;
+  // The prompt text of `name`, or null when the model has no prompt of that name.
+  const std::string* prompt(const std::string& name) const;
+};
+
 struct EncoderConfig {
   Family family = Family::kBert;
   int32_t hidden_size = 0;
@@ -85,6 +139,9 @@ struct EncoderConfig {
   //   layer_intermediate_sizes[l]: the FFN neurons layer l keeps (at least one).
   std::vector<std::vector<int32_t>> layer_heads;
   std::vector<int32_t> layer_intermediate_sizes;
+  // sentence-transformers modules (pooling, Dense, Normalize) and settings; disabled when the
+  // model is a plain Hugging Face encoder.
+  SentenceEmbeddingConfig sentence;
 
   int32_t head_dim() const { return head_count > 0 ? hidden_size / head_count : 0; }
   int32_t embedding_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
@@ -109,6 +166,8 @@ struct EncoderConfig {
   }
   // The masked-LM transform's width: the embeddings' (ELECTRA's generator projects back to them).
   int32_t mlm_width() const { return embedding_width(); }
+  bool has_sentence_embedding() const { return sentence.enabled(); }
+  int32_t sentence_dimension() const { return sentence.dimension(hidden_size); }
   bool is_pruned() const { return !layer_heads.empty(); }
   // Heads and FFN neurons of layer `layer` (in [0, layer_count)).
   int32_t heads_in_layer(int layer) const {

@@ -207,6 +207,10 @@ typedef struct encore_outputs {
   int64_t seq_len;
   int64_t hidden;
   int64_t labels;
+  /* Appended: the sentence-transformers sentence embedding, [batch, sentence_dim] (pooling,
+   * Dense and Normalize modules applied); NULL and 0 for a model without those modules. */
+  const float* sentence_embedding;
+  int64_t sentence_dim;
 } encore_outputs;
 
 /* The outputs of the last run, valid until the next run or encore_session_free(session). NULL
@@ -251,7 +255,10 @@ typedef enum encore_profile_step {
   ENCORE_STEP_FFN_DOWN = 8,          /* FFN second linear layer */
   ENCORE_STEP_FFN_RESIDUAL_NORM = 9, /* residual add and LayerNorm */
   ENCORE_STEP_POOLER = 10,           /* [CLS] rows, linear layer, tanh (layer -1) */
-  ENCORE_STEP_CLASSIFIER = 11        /* linear layer on the pooled output (layer -1) */
+  ENCORE_STEP_CLASSIFIER = 11,       /* linear layer on the pooled output (layer -1) */
+  ENCORE_STEP_SENTENCE_POOLING = 12, /* sentence-transformers pooling over the attention mask (layer -1) */
+  ENCORE_STEP_SENTENCE_DENSE = 13,   /* a sentence-transformers Dense module (layer -1) */
+  ENCORE_STEP_SENTENCE_NORMALIZE = 14 /* sentence-transformers Normalize (layer -1) */
 } encore_profile_step;
 
 typedef struct encore_profile_record {

@@ -26,8 +26,13 @@ enum class ProfileStep : uint8_t {
                       // layer's input)
   kPooler,            // [CLS] rows, linear layer, tanh (layer -1)
   kClassifier,        // linear layer on the pooled output (layer -1)
+  // sentence-transformers modules (layer -1): pooling over the attention mask, each Dense
+  // module (a linear layer + activation on one row per sequence), Normalize.
+  kSentencePooling,
+  kSentenceDense,
+  kSentenceNormalize,
 };
-constexpr int kProfileStepCount = 12;
+constexpr int kProfileStepCount = 15;
 
 const char* profile_step_name(ProfileStep step);
 // True for the steps that are linear layers (GEMMs).

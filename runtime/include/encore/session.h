@@ -80,6 +80,11 @@ struct Outputs {
   // padding holds zeros, as in last_hidden_state. Null without such a head.
   const float* token_logits = nullptr;
   int64_t token_logit_width = 0;
+  // [batch, sentence_dim]: a sentence-transformers model's sentence embedding, its pooling over
+  // the attention mask, Dense and Normalize modules applied to last_hidden_state
+  // (EncoderConfig::sentence); null and 0 without them.
+  const float* sentence_embedding = nullptr;
+  int64_t sentence_dim = 0;
 };
 
 class Session {

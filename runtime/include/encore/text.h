@@ -22,7 +22,9 @@
 
 namespace encore {
 
-enum class Pooling { kCls, kMean };
+// kModel: the model's own sentence embedding (a sentence-transformers model's pooling, Dense and
+// Normalize modules, Outputs::sentence_embedding); an error for a model without them.
+enum class Pooling { kCls, kMean, kModel };
 
 struct TextClassification {
   int32_t label_index = 0;
@@ -73,7 +75,10 @@ class TextEncoder {
   Result<std::vector<TextClassification>> classify(const std::vector<std::string>& texts,
                                                    const std::vector<std::string>& pairs);
   // kCls: the final hidden state of [CLS]; kMean: the mean over the text's tokens (with
-  // [CLS] and [SEP], as sentence-transformers' mean pooling). normalize: unit L2 length.
+  // [CLS] and [SEP], as sentence-transformers' mean pooling); kModel: the model's
+  // sentence-transformers embedding, each text stripped of surrounding whitespace first (as
+  // sentence-transformers' Transformer.tokenize does; a prompt is part of the text: prepend
+  // it). normalize: unit L2 length.
   Result<std::vector<TextEmbedding>> embed(const std::vector<std::string>& texts, Pooling pooling, bool normalize);
 
   const TextTokenizer& tokenizer() const;
