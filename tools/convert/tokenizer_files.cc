@@ -686,8 +686,12 @@ Result<Json> xlmr_from_spm(const SpmModel& m, const TokenizerClass& cls, const s
 
 // The id a token text has after loading: an added token's, else the model vocabulary's.
 Result<int64_t> token_id(const Json& tok, const std::string& content, const std::string& where) {
-  for (const auto& a : tok["added_tokens"]) {
-    if (a["content"] == content) return a["id"].get<int64_t>();
+  if (const Json* added = find(tok, "added_tokens"); added && added->is_array()) {
+    for (const auto& a : *added) {
+      const Json* c = find(a, "content");
+      const Json* id = find(a, "id");
+      if (c && id && id->is_number_integer() && *c == content) return id->get<int64_t>();
+    }
   }
   ENCORE_ASSIGN_OR_RETURN(ModelVocab v, model_vocab(tok, where));
   auto it = v.ids.find(content);
