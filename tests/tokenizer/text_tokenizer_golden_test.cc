@@ -13,62 +13,19 @@
 #include <vector>
 
 #include "encore/text_tokenizer.h"
+#include "text_tokenizer_golden_util.h"
 
 namespace encore {
 namespace {
 
-std::string fixture(const std::string& name) { return std::string(ENCORE_FIXTURES_DIR) + "/text_tokenizer/" + name; }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using text_golden::check_goldens;
+using text_golden::fixture;
+using text_golden::read_file;
 
 std::unique_ptr<TextTokenizer> load(const std::string& name) {
   auto t = TextTokenizer::create(read_file(fixture(name + ".json")));
   REQUIRE_MESSAGE(t.ok(), t.status().to_string());
   return std::move(t).value();
-}
-
-std::string ids_str(const std::vector<int32_t>& v) {
-  std::ostringstream s;
-  for (auto x : v) s << x << ' ';
-  return s.str();
-}
-
-struct GoldenCount {
-  int singles = 0, pairs = 0, mismatched = 0;
-};
-
-// `check_type_ids`: false where the golden's type ids are a documented JS deviation.
-GoldenCount check_goldens(const TextTokenizer& t, const std::string& golden_file, bool check_type_ids = true) {
-  std::ifstream in(fixture(golden_file));
-  REQUIRE_MESSAGE(in.good(), golden_file);
-  GoldenCount n;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line);
-    const std::string text = j.at("text").get<std::string>();
-    const bool pair = j.contains("pair");
-    const auto want_ids = j.at("ids").get<std::vector<int32_t>>();
-    auto got = pair ? t.encode_pair(text, j.at("pair").get<std::string>()) : t.encode(text);
-    REQUIRE_MESSAGE(got.ok(), got.status().to_string());
-    (pair ? n.pairs : n.singles)++;
-    bool ok = got->ids == want_ids;
-    if (check_type_ids && j.contains("type_ids")) ok = ok && got->type_ids == j.at("type_ids").get<std::vector<int32_t>>();
-    if (!ok) {
-      ++n.mismatched;
-      INFO(golden_file << " text=" << nlohmann::json(text).dump() << (pair ? " pair=" + j.at("pair").dump() : "")
-                       << "\n  got  " << ids_str(got->ids) << "\n  want " << ids_str(want_ids) << "\n  got types "
-                       << ids_str(got->type_ids));
-      CHECK(ok);
-    }
-  }
-  return n;
 }
 
 TEST_CASE("text tokenizer golden: WordPiece uncased (BERT layout) against the JS tokenizers") {

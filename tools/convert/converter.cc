@@ -1,5 +1,7 @@
 #include "convert/converter.h"
 
+#include "encore/text_tokenizer.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -216,13 +218,20 @@ Result<std::vector<int32_t>> calibration_ids(const ConvertOptions& o, const Floa
   }
   *n = o.synthetic_sequences;
   *seq = std::min<int64_t>(o.synthetic_length, c.max_positions);
-  // Random tokens framed like real input ([CLS] ... [SEP] when the vocab has them).
-  auto find = [&](const char* tok) -> int32_t {
-    const auto& v = ck.tokenizer.vocab;
-    auto it = std::find(v.begin(), v.end(), tok);
-    return it == v.end() ? -1 : static_cast<int32_t>(it - v.begin());
-  };
-  const int32_t cls = find("[CLS]"), sep = find("[SEP]");
+  // Random tokens framed like real input: the tokenizer's special tokens around a text
+  // ([CLS] ... [SEP], <s> ... </s>) when it has any.
+  int32_t cls = -1, sep = -1;
+  if (!ck.tokenizer.empty()) {
+    auto tokenizer = ck.tokenizer.json.empty() ? TextTokenizer::from_wordpiece(ck.tokenizer)
+                                               : TextTokenizer::create(ck.tokenizer.json);
+    if (tokenizer.ok()) {
+      auto framed = (*tokenizer)->encode("");
+      if (framed.ok() && framed->ids.size() == 2) {
+        cls = framed->ids[0];
+        sep = framed->ids[1];
+      }
+    }
+  }
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> token(0, c.vocab_size - 1);
   ids.resize(static_cast<size_t>(*n * *seq));

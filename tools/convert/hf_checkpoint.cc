@@ -1,5 +1,8 @@
 #include "convert/hf_checkpoint.h"
 
+#include "convert/tokenizer_files.h"
+#include "encore/text_tokenizer.h"
+
 #include "convert/sentence_transformers.h"
 
 #include <cstring>
@@ -346,6 +349,17 @@ Status read_head(const io::HfModelConfig& hf, const io::SafetensorsCheckpoint& f
   return Status::Ok();
 }
 
+// The largest id of a stored tokenizer must have an embedding row (TextTokenizer::for_model
+// checks this again at load; here the conversion fails before anything is written).
+Status check_tokenizer_ids(const std::string& json, int32_t vocab_size) {
+  ENCORE_ASSIGN_OR_RETURN(auto tokenizer, TextTokenizer::create(json));
+  if (tokenizer->vocab_size() > static_cast<size_t>(vocab_size)) {
+    return invalid_model(cat("the tokenizer has ids up to ", tokenizer->vocab_size() - 1, " but config.json vocab_size is ",
+                             vocab_size));
+  }
+  return Status::Ok();
+}
+
 // Where a family keeps its encoder's tensors (under the base model's prefix).
 struct Layout {
   const char* prefix;      // of the base model inside a task checkpoint
@@ -475,12 +489,19 @@ Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfMode
     ck.skipped.push_back(e.name);
   }
 
-  // Tokenizer vocabulary and settings.
+  // The tokenizer: tokenizer.json, else the legacy files (tokenizer_files.h), else vocab.txt.
+  ENCORE_ASSIGN_OR_RETURN(TokenizerFiles files, read_tokenizer_files(dir));
+  for (auto& w : files.warnings) ck.warnings.push_back(std::move(w));
+  ck.tokenizer.model_max_length = files.model_max_length;
   ck.tokenizer.do_lower_case = hf.do_lower_case;
   ck.tokenizer.strip_accents_set = hf.strip_accents_set;
   ck.tokenizer.strip_accents = hf.strip_accents;
   const std::string vocab_path = dir + "/vocab.txt";
-  if (::stat(vocab_path.c_str(), &st) == 0) {
+  if (!files.json.empty()) {
+    ck.tokenizer.json = std::move(files.json);
+    ck.tokenizer.source = files.source;
+    ENCORE_RETURN_IF_ERROR(check_tokenizer_ids(ck.tokenizer.json, c.vocab_size));
+  } else if (::stat(vocab_path.c_str(), &st) == 0) {
     ENCORE_ASSIGN_OR_RETURN(ck.tokenizer.vocab, io::read_vocab(vocab_path));
     const size_t n = ck.tokenizer.vocab.size();
     if (n > static_cast<size_t>(c.vocab_size)) {
@@ -492,7 +513,8 @@ Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfMode
       ck.tokenizer.vocab.resize(static_cast<size_t>(c.vocab_size));
     }
   } else {
-    ck.warnings.push_back("no vocab.txt: the model will accept token ids only, not text");
+    ck.warnings.push_back("no tokenizer (tokenizer.json, vocab.json + merges.txt, a SentencePiece model or vocab.txt): "
+                          "the model will accept token ids only, not text");
   }
   if (modules) ENCORE_RETURN_IF_ERROR(read_sentence_modules(*modules, &ck));
   return ck;
