@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a bounded time; fails (non-zero) on any crash, leak, sanitizer
 # report or timeout, leaving the input in build/fuzz/artifacts/TARGET/.
-#   tools/fuzz.sh TARGET [SECONDS]     TARGET: model_loader | safetensors | npy | hf_config | tokenizer | tokenizer_json | all
+#   tools/fuzz.sh TARGET [SECONDS]     TARGET: model_loader | safetensors | npy | hf_config | tokenizer |
+#                                      tokenizer_json | tokenize_wordpiece | tokenize_bpe | tokenize_unigram | all
 # Seeds come from tests/fuzz/corpus/TARGET (committed; rewrite them with
 # build/fuzz/tests/fuzz/encore-fuzz-seeds tests/fuzz/corpus); what the fuzzer finds beyond
 # them accumulates in build/fuzz/corpus/TARGET across runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(model_loader safetensors npy hf_config tokenizer tokenizer_json)
+targets=(model_loader safetensors npy hf_config tokenizer tokenizer_json tokenize_wordpiece tokenize_bpe tokenize_unigram)
 target="${1:?usage: tools/fuzz.sh TARGET|all [SECONDS]   (targets: ${targets[*]})}"
 seconds="${2:-60}"
 if [[ "$target" == all ]]; then
