@@ -316,6 +316,10 @@ encore_status encore_session_run(encore_session* session, const encore_inputs* i
 
 namespace {
 
+static_assert(static_cast<int>(encore::TruncationStrategy::kLongestFirst) == ENCORE_TRUNCATE_LONGEST_FIRST &&
+                  static_cast<int>(encore::TruncationStrategy::kOnlyFirst) == ENCORE_TRUNCATE_ONLY_FIRST &&
+                  static_cast<int>(encore::TruncationStrategy::kOnlySecond) == ENCORE_TRUNCATE_ONLY_SECOND,
+              "encore_truncation mirrors encore::TruncationStrategy");
 static_assert(sizeof(encore_token_offset) == sizeof(encore::TokenOffset) &&
                   offsetof(encore_token_offset, end) == offsetof(encore::TokenOffset, end),
               "encore_token_offset mirrors encore::TokenOffset");
@@ -362,6 +366,35 @@ Status run_text(const char* fn, encore_session* session, const char* const* text
 }
 
 }  // namespace
+
+void encore_text_options_init(encore_text_options* options) {
+  if (!options) return;
+  *options = encore_text_options{sizeof(encore_text_options), 0, ENCORE_TRUNCATE_LONGEST_FIRST, 0};
+}
+
+encore_status encore_session_set_text_options(encore_session* session, const encore_text_options* options,
+                                              encore_error** error) {
+  const char* const fn = __func__;
+  return guarded(fn, error, [&]() -> Status {
+    if (!session) return null_argument(fn, "session");
+    if (!options) return null_argument(fn, "options");
+    encore_text_options o;
+    encore_text_options_init(&o);
+    ENCORE_RETURN_IF_ERROR(read_struct(options, "options", "encore_text_options_init", &o));
+    if (o.max_length < 0) return encore::invalid_argument(encore::cat(fn, ": max_length ", o.max_length, " is negative"));
+    if (o.truncation < ENCORE_TRUNCATE_LONGEST_FIRST || o.truncation > ENCORE_TRUNCATE_ONLY_SECOND) {
+      return encore::invalid_argument(encore::cat(fn, ": truncation ", o.truncation, " is not an encore_truncation"));
+    }
+    if (!session->text) {
+      ENCORE_ASSIGN_OR_RETURN(session->text, encore::internal::TextBatch::create(*session->model));
+    }
+    encore::internal::TextBatchOptions t;
+    t.max_length = static_cast<size_t>(o.max_length);
+    t.truncation = static_cast<encore::TruncationStrategy>(o.truncation);
+    t.special_tokens_as_text = o.special_tokens_as_text != 0;
+    return session->text->set_options(t);
+  });
+}
 
 encore_status encore_session_run_text(encore_session* session, const char* const* texts, size_t text_count,
                                       encore_error** error) {

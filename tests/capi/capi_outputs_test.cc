@@ -13,6 +13,7 @@
 #include "encore/profile.h"
 #include "encore/session.h"
 #include "encore/text.h"
+#include "encore/text_tokenizer.h"
 
 namespace {
 using namespace capi_test;
@@ -202,6 +203,56 @@ TEST_CASE("C API: a run on text equals the C++ tokenizer and session bit for bit
   CHECK(encore_session_outputs(session.get())->batch == 1);
   CHECK(encore_session_text_info(session.get(), 1) == nullptr);
   CHECK(std::string(encore_session_text_info(session.get(), 0)->tokens[0]) == "[CLS]");
+}
+
+TEST_CASE("C API: text pairs, offsets and text options") {
+  ModelPtr model = load(kLangid);
+  SessionPtr session = capi_test::session(model.get());
+  const char* texts[] = {"Schmetterling", "fjäril"};
+  const char* pairs[] = {"butterfly", "vlinder"};
+  REQUIRE(encore_session_run_text_pairs(session.get(), texts, pairs, 2, nullptr) == ENCORE_OK);
+  // The C++ tokenizer's encoding of the same pair: ids, segments and byte offsets.
+  auto cpp_model = cpp_load(kLangid);
+  auto tokenizer = encore::TextTokenizer::for_model(*cpp_model);
+  REQUIRE(tokenizer.ok());
+  for (size_t b = 0; b < 2; ++b) {
+    auto e = (*tokenizer)->encode_pair(texts[b], pairs[b]);
+    REQUIRE(e.ok());
+    const encore_text_info* info = encore_session_text_info(session.get(), b);
+    REQUIRE(info != nullptr);
+    REQUIRE(info->token_count == static_cast<int64_t>(e->ids.size()));
+    for (size_t k = 0; k < e->ids.size(); ++k) {
+      CHECK(info->ids[k] == e->ids[k]);
+      CHECK(info->offsets[k].begin == e->offsets[k].begin);
+      CHECK(info->offsets[k].end == e->offsets[k].end);
+      CHECK(info->sequence_ids[k] == e->sequence_ids[k]);
+    }
+  }
+  // "fjäril" is 7 bytes: its last piece ends at byte 7 of the first text.
+  const encore_text_info* info = encore_session_text_info(session.get(), 1);
+  uint32_t first_end = 0;
+  for (int64_t k = 0; k < info->token_count; ++k)
+    if (info->sequence_ids[k] == 0) first_end = info->offsets[k].end;
+  CHECK(first_end == 7);
+
+  // max_length: at most 4 tokens per text; over the model's limit, or a bad strategy, fails.
+  encore_text_options o;
+  encore_text_options_init(&o);
+  o.max_length = 4;
+  REQUIRE(encore_session_set_text_options(session.get(), &o, nullptr) == ENCORE_OK);
+  REQUIRE(encore_session_run_text(session.get(), texts, 2, nullptr) == ENCORE_OK);
+  CHECK(encore_session_text_info(session.get(), 0)->token_count == 4);
+  CHECK(encore_session_text_info(session.get(), 0)->truncated == 1);
+  o.max_length = 100000;
+  encore_error* error = nullptr;
+  CHECK(encore_session_set_text_options(session.get(), &o, &error) == ENCORE_INVALID_ARGUMENT);
+  REQUIRE(error != nullptr);
+  CHECK(std::string(encore_error_message(error)).find("over the model's limit") != std::string::npos);
+  encore_error_free(error);
+  o.max_length = 0;
+  o.truncation = 7;
+  CHECK(encore_session_set_text_options(session.get(), &o, nullptr) == ENCORE_INVALID_ARGUMENT);
+  CHECK(encore_session_run_text_pairs(session.get(), texts, nullptr, 2, nullptr) == ENCORE_INVALID_ARGUMENT);
 }
 
 TEST_CASE("C API: profile records are Session::profile's") {

@@ -124,6 +124,34 @@ if [[ $(wc -l <"$tmp/out") -ne 3 ]] || ! grep -qF '"text":"[hello]"' "$tmp/out" 
   echo "FAIL run --text with brackets: expected 3 lines with the texts as given, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
 fails "run: invalid UTF-8 text" "not valid UTF-8" "" "$run" "$m" --text $'bad \xff byte'
 fails "run: missing text file" "cannot open" "" "$run" "$m" --text-file "$tmp/none.txt"
+# Pairs: --text-pair goes with the --text at its position; a --pairs file has TEXT<TAB>PAIR lines.
+ok "run --text-pair" "$run" "$m" --text "hello world" --text-pair "second text" --text "a" --text-pair "b"
+if [[ $(grep -c '"pair":"second text"' "$tmp/out") -ne 1 ]] || [[ $(grep -c '"sequence_ids":\[null,0,0,0,0,null,1,1,null\]' "$tmp/out") -ne 1 ]]; then
+  echo "FAIL run --text-pair: expected the pair and its segments, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
+# The pair changes the result: the same text alone gives other logits.
+"$run" "$m" --text "hello world" >"$tmp/alone.json" 2>/dev/null
+if [[ "$(sed -E 's/.*"logits":(\[[^]]*\]).*/\1/' "$tmp/alone.json")" == "$(head -1 "$tmp/out" | sed -E 's/.*"logits":(\[[^]]*\]).*/\1/')" ]]; then
+  echo "FAIL run --text-pair: the pair did not change the logits"; failures=$((failures + 1)); fi
+printf 'hello world\tsecond text\n\na\tb\n' >"$tmp/pairs.txt"
+ok "run --text-file --pairs" "$run" "$m" --text-file "$tmp/pairs.txt" --pairs
+if [[ $(wc -l <"$tmp/out") -ne 3 ]] || [[ $(grep -c '"line":3,"text":"a","pair":"b"' "$tmp/out") -ne 1 ]]; then
+  echo "FAIL run --text-file --pairs: expected 3 numbered pair lines, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
+printf 'hello world\tsecond\nno tab here\n' >"$tmp/badpairs.txt"
+fails "run: --pairs line without a tab" "badpairs.txt line 2: expected TEXT<TAB>PAIR" "" "$run" "$m" --text-file "$tmp/badpairs.txt" --pairs
+fails "run: --text-pair count" "--text-pair given 1 times for 2 --text" "" "$run" "$m" --text a --text b --text-pair c
+# --max-length: at most N tokens, special tokens included; offsets are character spans of the text.
+ok "run --max-length" "$run" "$m" --text "second, longer text of several words" --max-length 4
+if ! grep -q '"truncated":true' "$tmp/out" || ! grep -qF '"offsets":[[0,0],[0,6],[6,7],[0,0]]' "$tmp/out"; then
+  echo "FAIL run --max-length: expected 4 tokens with offsets, got:"; cat "$tmp/out"; failures=$((failures + 1)); fi
+fails "run: --max-length over the model's limit" "is over the model's limit" "" "$run" "$m" --text a --max-length 100000
+# Special tokens in a text are those tokens; --special-tokens-as-text reads them as text.
+ok "run special token in text" "$run" "$m" --text "hello [SEP] world"
+grep -qF '"tokens":["[CLS]","[UNK]","[SEP]","wo","##rl","##d","[SEP]"],"offsets":[[0,0],[0,5],[6,11],' "$tmp/out" || {
+  echo "FAIL run: [SEP] in a text should be the [SEP] token, got:"; cat "$tmp/out"; failures=$((failures + 1)); }
+ok "run --special-tokens-as-text" "$run" "$m" --text "hello [SEP] world" --special-tokens-as-text
+if grep -qF '"[UNK]","[SEP]","wo"' "$tmp/out"; then
+  echo "FAIL run --special-tokens-as-text: [SEP] was still a special token"; failures=$((failures + 1)); fi
+
 fails "run: text and ids together" "excludes" "" "$run" "$m" --text a --input-ids "$tmp/ids.npy"
 
 # expect_in FILE TEXT...: each text must occur in the file.

@@ -197,6 +197,30 @@ encore_status encore_session_run_text(encore_session* session, const char* const
 encore_status encore_session_run_text_pairs(encore_session* session, const char* const* texts,
                                             const char* const* pairs, size_t text_count, encore_error** error);
 
+/* Which text of a pair gives up tokens first when a pair is too long (encore::TruncationStrategy). */
+typedef enum encore_truncation {
+  ENCORE_TRUNCATE_LONGEST_FIRST = 0, /* default: the longer text loses its last token, repeatedly */
+  ENCORE_TRUNCATE_ONLY_FIRST = 1,
+  ENCORE_TRUNCATE_ONLY_SECOND = 2
+} encore_truncation;
+
+typedef struct encore_text_options {
+  uint32_t struct_size;
+  int64_t max_length;             /* tokens per text, special tokens included; 0 (default): the
+                                     model's limit (its positions, and model_max_length) */
+  int32_t truncation;             /* an encore_truncation value */
+  int32_t special_tokens_as_text; /* nonzero: "[SEP]", "<mask>" written in a text are plain text
+                                     (default 0: they are those tokens, as in Hugging Face) */
+} encore_text_options;
+
+void encore_text_options_init(encore_text_options* options);
+
+/* Sets how the session's later encore_session_run_text(_pairs) calls tokenize. Fails
+ * (ENCORE_INVALID_ARGUMENT) for a max_length over the model's limit or an unknown truncation,
+ * and (ENCORE_INVALID_MODEL) for a model without a tokenizer; the options then stay as they were. */
+encore_status encore_session_set_text_options(encore_session* session, const encore_text_options* options,
+                                              encore_error** error);
+
 /* Views into the session's buffers, float32, row-major. */
 typedef struct encore_outputs {
   uint32_t struct_size;
