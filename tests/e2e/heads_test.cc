@@ -239,3 +239,37 @@ TEST_CASE("heads: multi-label and regression sequence classifiers") {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+// encore-convert --head base: the encoder of a task checkpoint alone, as AutoModel loads it.
+// BERT's MLM fixture also holds pooler weights, so the base model has BertModel's pooler. The
+// encoder is the same computation: last_hidden_state equals the fill-mask model's, bit for bit.
+TEST_CASE("heads: --head base converts the encoder of a fill-mask checkpoint alone") {
+  TempDir tmp;
+  auto full = convert_fixture("heads_bert_mlm", false, tmp);
+  convert::ConvertOptions o;
+  o.model_dir = fixture("heads_bert_mlm");
+  o.output = (tmp.path / "base.encore").string();
+  o.int8 = false;
+  o.base_only = true;
+  std::ostringstream out, err;
+  REQUIRE(convert::convert_model(o, out, err).ok());
+  CHECK(out.str().find("cls.predictions") != std::string::npos);  // listed as skipped
+  auto base = Model::load(o.output);
+  REQUIRE(base.ok());
+  CHECK((*base)->config().head == HeadKind::kPooled);
+  CHECK_FALSE((*base)->config().has_classifier());
+  Run a, b;
+  run_inputs(full, fixture("heads_bert_mlm"), "", &a);
+  run_inputs(*base, fixture("heads_bert_mlm"), "", &b);
+  CHECK(b.out.token_logits == nullptr);
+  CHECK(b.out.pooler_output != nullptr);
+  const size_t n = static_cast<size_t>(a.out.batch * a.out.seq_len * a.out.hidden);
+  REQUIRE(b.out.batch * b.out.seq_len * b.out.hidden == static_cast<int64_t>(n));
+  CHECK(std::equal(a.out.last_hidden_state, a.out.last_hidden_state + n, b.out.last_hidden_state));
+}
+
+}  // namespace
+}  // namespace encore

@@ -288,7 +288,7 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
   // The output's temporary file first: a path that cannot be written fails before the work
   // (its directory missing, not writable); it is removed again on any later error.
   ENCORE_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(o.output));
-  ENCORE_ASSIGN_OR_RETURN(FloatCheckpoint ck, read_hf_checkpoint(o.model_dir));
+  ENCORE_ASSIGN_OR_RETURN(FloatCheckpoint ck, read_hf_checkpoint(o.model_dir, o.base_only));
   const auto& c = ck.config;
   ENCORE_RETURN_IF_ERROR(check_prune_options(o.prune, c));
   out << "encore-convert: " << o.model_dir << " -> " << o.output << " (" << (o.int8 ? "int8" : "f32") << ")\n";

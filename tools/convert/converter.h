@@ -27,6 +27,9 @@ struct ConvertOptions {
   int threads = 1;
   int synthetic_sequences = 32;    // used without calib_path
   int synthetic_length = 128;      // clamped to max positions
+  // --head base: convert the encoder alone, whatever head config.json's architectures names
+  // (e.g. the embeddings of a *ForMaskedLM checkpoint without the fill-mask head).
+  bool base_only = false;
   // Pruning and accuracy reports (pruning_pass.h); nothing by default.
   PruneOptions prune;
 };

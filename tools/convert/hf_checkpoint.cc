@@ -522,7 +522,7 @@ Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfMode
 
 }  // namespace
 
-Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
+Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir, bool base_only) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return io_error(cat(dir, ": not a directory (expected a Hugging Face model directory)"));
@@ -537,7 +537,7 @@ Result<FloatCheckpoint> read_hf_checkpoint(const std::string& dir) {
   }
   const std::string hf_dir = sentence ? modules.transformer_dir : dir;
   ENCORE_ASSIGN_OR_RETURN(io::HfModelConfig hf, io::read_hf_config(hf_dir));
-  if (sentence) hf.architectures = {hf.class_prefix + "Model"};
+  if (sentence || base_only) hf.architectures = {hf.class_prefix + "Model"};
   return read_checkpoint(hf_dir, hf, sentence ? &modules : nullptr);
 }
 

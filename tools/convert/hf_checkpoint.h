@@ -39,6 +39,9 @@ struct FloatCheckpoint {
   size_t source_shards = 1;                    // safetensors files it came from
 };
 
-Result<FloatCheckpoint> read_hf_checkpoint(const std::string& model_dir);
+// base_only: the encoder alone (and its pooler when the checkpoint has one), whatever head
+// `architectures` names, as transformers' AutoModel loads a task checkpoint; the head's
+// tensors are then skipped.
+Result<FloatCheckpoint> read_hf_checkpoint(const std::string& model_dir, bool base_only = false);
 
 }  // namespace encore::convert

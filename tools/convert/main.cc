@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
   app.add_option("model_dir", o.model_dir, "Hugging Face model directory")->required();
   app.add_option("-o,--output", o.output, "output .encore file")->required();
   app.add_option("--quant", quant, "linear layer precision")->check(CLI::IsMember({"int8", "f32"}))->capture_default_str();
+  std::string head = "auto";
+  app.add_option("--head", head,
+                 "auto: the head config.json's architectures names; base: the encoder alone (last_hidden_state and "
+                 "the pooler if the checkpoint has one), e.g. for embeddings from a *ForMaskedLM checkpoint")
+      ->check(CLI::IsMember({"auto", "base"}))
+      ->capture_default_str();
   app.add_option("--calib", o.calib_path, "calibration token ids, .npy int32/int64 [N, S] (default: synthetic)");
   app.add_option("--threads", o.threads, "threads for calibration")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--calib-sequences", o.synthetic_sequences, "synthetic calibration sequences (without --calib)")
@@ -41,6 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--heldout-labels", p.heldout.labels_path, "with .npy --heldout ids: label indices [N]");
   app.add_option("--heldout-mask", p.heldout.mask_path, "with .npy --heldout ids: attention mask [N, S]");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-convert")) return *code;
+  o.base_only = head == "base";
   o.int8 = quant == "int8";
   p.threads = o.threads;
   if (prune_ffn == "auto") {
