@@ -335,8 +335,11 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out << "  calibration: " << md.calibration << " (" << std::fixed << std::setprecision(1) << secs << " s)\n";
     out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, position and "
-           "token-type embeddings, attention softmax, pooler, classifier, per-token heads (the fill-mask decoder runs "
-           "with the f16 word embeddings widened to f32)"
+           "token-type embeddings, attention softmax, pooler, classifier"
+        << (c.head == HeadKind::kMaskedLm ? ", the fill-mask head (its decoder runs with the f16 word embeddings "
+                                            "widened to f32)"
+            : c.has_token_head()          ? ", the per-token head"
+                                          : "")
         << (c.has_sentence_embedding() ? ", sentence-transformers Dense modules" : "") << "\n";
     ENCORE_ASSIGN_OR_RETURN(contents, int8_contents(ck, ranges, md, out));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
