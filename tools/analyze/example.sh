@@ -13,11 +13,13 @@ drop="${1:-0.5}"
 rounds="${2:-7}"
 ex=tools/train/langid
 out=build/analyze-example
-bin=build/release/tools
+# The build to use: ENCORE_PRESET, else ci under CI=true (the tree CI already built), else release.
+preset="${ENCORE_PRESET:-$([[ "${CI:-}" == true ]] && echo ci || echo release)}"
+bin=build/$preset/tools
 mkdir -p "$out"
 
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" \
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc 2>/dev/null || echo 2)" \
   --target encore-convert encore-analyze encore-inspect encore-bench >/dev/null
 
 echo "== int8 model ($ex)"
