@@ -211,7 +211,7 @@ Status read_masked_lm(const io::HfModelConfig& hf, Reader& r, FloatCheckpoint* c
   EncoderConfig& c = ck->config;
   const MlmNames n = mlm_names(c.family);
   const int64_t H = c.hidden_size, T = c.mlm_width();
-  for (const std::string name : {cat(n.dense, ".weight"), std::string(n.bias)}) {
+  for (const std::string& name : {cat(n.dense, ".weight"), std::string(n.bias)}) {
     if (!r.has(name, true)) {
       return invalid_model(cat("config.json names ", hf.architectures[0], " but model.safetensors has no ", name));
     }
