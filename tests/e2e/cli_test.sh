@@ -320,6 +320,18 @@ convert_text() {
 fr="$fixtures/text_roberta"
 convert_text roberta "$fr" "$fr" "tokenizer: tokenizer.json: BPE, 1761 tokens + 5 added; normalizer none, pre-tokenizer ByteLevel, post-processor RobertaProcessing"
 text_model_run roberta "$tmp/roberta.encore" "$fr/text_goldens.json" f32
+# Calibration lengths are held to the longest sequence the model takes (64: RoBERTa's positions
+# start after pad_token_id), not to its 66 position embeddings: full-length rows warn of nothing,
+# synthetic calibration fits, longer rows are refused.
+"$convert" "$fr" -o "$tmp/r64.encore" --calib "$fr/calib_ids.npy" >/dev/null 2>"$tmp/err64"
+! grep -q "takes up to" "$tmp/err64" || { echo "FAIL roberta: warns about 64-token calibration rows: $(cat "$tmp/err64")"; failures=$((failures + 1)); }
+ok "convert roberta int8, synthetic calibration" "$convert" "$fr" -o "$tmp/roberta_syn.encore"
+expect_in "$tmp/err" "synthetic random-token sequences of 64 tokens"
+text_model_run roberta_syn "$tmp/roberta_syn.encore" "$fr/text_goldens.json" int8
+# shellcheck disable=SC2046
+npy_i64 "$tmp/calib66.npy" 1 66 $(printf '5 %.0s' $(seq 66))
+fails "convert roberta: calibration rows too long" "sequence length 66 exceeds the model's maximum of 64" "$tmp/r66.encore" \
+  "$convert" "$fr" -o "$tmp/r66.encore" --calib "$tmp/calib66.npy"
 text_model_run roberta_int8 "$tmp/roberta.int8.encore" "$fr/text_goldens.json" int8
 mkdir "$tmp/roberta_legacy"
 cp "$fr/config.json" "$fr/model.safetensors" "$tt"/legacy_roberta/* "$tmp/roberta_legacy/"
