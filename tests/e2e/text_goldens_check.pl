@@ -1,11 +1,12 @@
 #!/usr/bin/perl
 # text_goldens_check.pl OUT.jsonl GOLDENS.json MODE COUNT: encore-run's text-mode JSON lines
 # against a text model's text_goldens.json (tools/reference/text_models.py).
-#   MODE f32:    tokens as the golden ids' (see below), logits (or embedding: the golden <s> row, or with "mean" the
-#                golden mean row) within 1e-4 of their scale (max |golden|, at least 1)
+#   MODE f32:    tokens as the golden ids' (see below), logits (or embedding: the golden <s> row)
+#                within 1e-4 of their scale (max |golden|, at least 1)
 #   MODE int8:   tokens likewise, argmax of the logits as the golden's, cosine >= 0.995 for each
 #                line and >= 0.999 on average (as tests/e2e/sentence_test.cc: int8 noise of a
 #                32-wide encoder on a text of a few tokens)
+#   MODE f32-mean / int8-mean: the embedding against the golden mean row (--pooling mean).
 # Every line must have a golden (same text, same pair); COUNT lines are expected. Offsets
 # must be [begin, end] character spans inside their segment. Prints one summary line; exits 1
 # with a line per problem otherwise.
