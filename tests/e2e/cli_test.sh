@@ -260,16 +260,19 @@ fails "run: sentence_embedding of a plain model" "has no sentence-transformers m
 # logits / embeddings as PyTorch's on those ids (tests/e2e/text_goldens_check.pl).
 here=$(cd "$(dirname "$0")" && pwd)
 tt="$fixtures/text_tokenizer"
-# text_cases GOLDENS single|long|pairs: the goldens' texts, NUL-separated (long: text, max_length;
-# pairs: text, pair).
+# text_cases GOLDENS single|long|pairs|long_pairs: the goldens' texts, NUL-separated (long: text,
+# max_length; pairs: text, pair; long_pairs: text, pair, max_length).
 text_cases() {
   perl -MJSON::PP -e '
     local $/; open(my $f, "<:raw", $ARGV[0]) or die "$ARGV[0]: $!\n"; my $g = decode_json(<$f>);
     binmode STDOUT, ":utf8";
     for my $c (@{$g->{cases}}) {
-      my $kind = exists $c->{pair} ? "pairs" : exists $c->{max_length} ? "long" : "single";
-      next if $kind ne $ARGV[1];
-      print $c->{text}, "\0", $kind eq "pairs" ? "$c->{pair}\0" : $kind eq "long" ? "$c->{max_length}\0" : "";
+      my $kind = (exists $c->{max_length} ? "long" : "") . (exists $c->{pair} ? "pairs" : "");
+      $kind = "long_pairs" if $kind eq "longpairs";
+      next if $kind ne $ARGV[1] && !($kind eq "" && $ARGV[1] eq "single");
+      print $c->{text}, "\0";
+      print $c->{pair}, "\0" if exists $c->{pair};
+      print $c->{max_length}, "\0" if exists $c->{max_length};
     }' "$1" "$2"
 }
 check_goldens() { # check_goldens NAME OUT GOLDENS MODE COUNT
@@ -278,13 +281,14 @@ check_goldens() { # check_goldens NAME OUT GOLDENS MODE COUNT
 }
 # text_model_run NAME MODEL GOLDENS MODE [ARGS...]: every golden case through encore-run: the texts
 # as --text, the long one with its --max-length, the pairs as --text-pair and as a --text-file
-# --pairs file. $tmp/NAME.jsonl collects the output lines.
+# --pairs file, the long pair with its --max-length. $tmp/NAME.jsonl collects the output lines.
 text_model_run() {
   local name=$1 model=$2 gold=$3 mode=$4; shift 4
-  local -a singles long pairs args
+  local -a singles long pairs long_pairs args
   mapfile -d '' singles < <(text_cases "$gold" single)
   mapfile -d '' long < <(text_cases "$gold" long)
   mapfile -d '' pairs < <(text_cases "$gold" pairs)
+  mapfile -d '' long_pairs < <(text_cases "$gold" long_pairs)
   args=()
   for t in "${singles[@]}"; do args+=(--text "$t"); done
   ok "$name --text" "$run" "$model" "${args[@]}" "$@"
@@ -306,6 +310,11 @@ text_model_run() {
   check_goldens "$name --text-pair" "$tmp/out" "$gold" "$mode" $((${#pairs[@]} / 2))
   ok "$name --text-file --pairs" "$run" "$model" --text-file "$tmp/pairs.txt" --pairs "$@"
   check_goldens "$name --text-file --pairs" "$tmp/out" "$gold" "$mode" $((${#pairs[@]} / 2))
+  ok "$name --text-pair --max-length" "$run" "$model" --text "${long_pairs[0]}" --text-pair "${long_pairs[1]}" \
+    --max-length "${long_pairs[2]}" "$@"
+  grep -q '"truncated":true' "$tmp/out" || { echo "FAIL $name --text-pair --max-length: not truncated"; failures=$((failures + 1)); }
+  cat "$tmp/out" >>"$tmp/$name.jsonl"
+  check_goldens "$name --text-pair --max-length" "$tmp/out" "$gold" "$mode" 1
 }
 # convert_text NAME DIR GOLDENS_DIR INSPECT_LINE: f32 and int8 conversions; encore-inspect names the tokenizer.
 convert_text() {

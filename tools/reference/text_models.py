@@ -25,9 +25,9 @@ ids with the model's pad id and an attention mask.
 Each directory's text_goldens.json: {"cases": [{"text", "pair"?, "max_length"?, "ids",
 "type_ids", "tokens", and "logits" (classifiers) or "cls" + "mean" (the <s> row and the mean
 over the text's tokens of last_hidden_state)}], "labels"?}. "tokens" are the vocabulary
-strings of "ids". A case with "max_length" is a long text cut to that many tokens as the Rust
-tokenizers' truncation does for one sequence (the content's tail dropped, then the special
-tokens added). calib_ids.npy: 16 rows of 64 real ids (golden ids of other strings, framed by the
+strings of "ids". A case with "max_length" is cut to that many tokens as the Rust tokenizers'
+truncation does (utils/truncation.rs, longest_first): a long text (the content's tail dropped,
+then the special tokens added), and for the classifiers a pair whose segments both lose tokens. calib_ids.npy: 16 rows of 64 real ids (golden ids of other strings, framed by the
 model's own special tokens) for int8 calibration.
 
   /usr/bin/python3 tools/reference/text_models.py            # write the three fixtures
@@ -60,6 +60,8 @@ TEXTS = [
     "emoji 🙂 😀👍🏽 family 👨\u200d👩\u200d👧 flags 🇫🇷",
 ]
 LONG = ("The GNU General Public License is a free, copyleft license for software and other kinds of works.", 12)
+# A pair cut to max_length by longest_first (both segments lose tokens).
+LONG_PAIR = ("Text: https://example.org/a/b?c=d&e=f#g.", "C++ and C# are languages; so is F*.", 20)
 # Pairs without tabs or newlines, so that they also fit a --text-file --pairs line.
 PAIRS = [("HELLO", " hello  "), ("σοφός σοφία", "ΣΟΦΌΣ ΣΟΦΊΑ"),
          ("IT'S WE'RE THEY'VE I'M YOU'LL HE'D", " it's we're they've I'm you'll he'd  ")]
@@ -145,7 +147,47 @@ def cases(spec):
         for a, b in PAIRS:
             ids, types = golden_ids(spec, a, b)
             out.append(dict(text=a, pair=b, ids=ids, type_ids=types))
+        out.append(truncated_pair(spec, *LONG_PAIR))
     return out
+
+
+def longest_first(n1, n2, max_length):
+    """The lengths tokenizers' truncate_encodings (utils/truncation.rs, LongestFirst with a pair)
+    keeps of two segments of n1 and n2 tokens, max_length being the total less the special tokens."""
+    if n1 + n2 <= max_length:
+        return n1, n2
+    swap = n1 > n2
+    if swap:
+        n1, n2 = n2, n1
+    n2 = n1 if n1 > max_length else max(n1, max_length - n1)
+    if n1 + n2 > max_length:
+        n1 = max_length // 2
+        n2 = n1 + max_length % 2
+    return (n2, n1) if swap else (n1, n2)
+
+
+def truncated_pair(spec, a, b, max_length):
+    """A pair cut to max_length: each segment's golden ids alone (<s> A </s> / [CLS] A [SEP]),
+    the pair's golden ids rebuilt from them as a check of the framing, then both segments cut by
+    longest_first and framed again."""
+    ids_a, _ = golden_ids(spec, a)
+    ids_b, _ = golden_ids(spec, b)
+    first, sep = ids_a[0], ids_a[-1]
+    seg_a, seg_b = ids_a[1:-1], ids_b[1:-1]
+    roberta = spec["_post_processor"] == "RobertaProcessing"
+    middle = [sep, sep] if roberta else [sep]
+
+    def frame(x, y):
+        ids = [first] + x + middle + y + [sep]
+        types = [0] * len(ids) if roberta else [0] * (len(x) + 2) + [1] * (len(y) + 1)
+        return ids, types
+
+    whole, whole_types = golden_ids(spec, a, b)
+    assert (whole, whole_types) == frame(seg_a, seg_b), (spec["tokenizer"], a, b)
+    n1, n2 = longest_first(len(seg_a), len(seg_b), max_length - 2 - len(middle))
+    assert n1 < len(seg_a) and n2 < len(seg_b), "both segments must be cut"
+    ids, types = frame(seg_a[:n1], seg_b[:n2])
+    return dict(text=a, pair=b, max_length=max_length, ids=ids, type_ids=types)
 
 
 def model_spec(name):
