@@ -283,5 +283,123 @@ fails "ids: --prompt" "--prompt applies to text mode" "$tmp/p.npy" "$run" "$tmp/
 fails "run: sentence_embedding of a plain model" "has no sentence-transformers modules" "$tmp/rs.npy" \
   "$run" "$tmp/rc.encore" --input-ids "$fixtures/roberta_cls/input_ids.npy" --output sentence_embedding -o "$tmp/rs.npy"
 
+# Text models (tools/reference/text_models.py), one per tokenizer kind, converted from each kind
+# of tokenizer file and run through text mode: tokens as the independent tokenizers' golden ids,
+# logits / embeddings as PyTorch's on those ids (tests/e2e/text_goldens_check.pl).
+here=$(cd "$(dirname "$0")" && pwd)
+tt="$fixtures/text_tokenizer"
+# text_cases GOLDENS single|long|pairs|long_pairs: the goldens' texts, NUL-separated (long: text,
+# max_length; pairs: text, pair; long_pairs: text, pair, max_length).
+text_cases() {
+  perl -MJSON::PP -e '
+    local $/; open(my $f, "<:raw", $ARGV[0]) or die "$ARGV[0]: $!\n"; my $g = decode_json(<$f>);
+    binmode STDOUT, ":utf8";
+    for my $c (@{$g->{cases}}) {
+      my $kind = (exists $c->{max_length} ? "long" : "") . (exists $c->{pair} ? "pairs" : "");
+      $kind = "long_pairs" if $kind eq "longpairs";
+      next if $kind ne $ARGV[1] && !($kind eq "" && $ARGV[1] eq "single");
+      print $c->{text}, "\0";
+      print $c->{pair}, "\0" if exists $c->{pair};
+      print $c->{max_length}, "\0" if exists $c->{max_length};
+    }' "$1" "$2"
+}
+check_goldens() { # check_goldens NAME OUT GOLDENS MODE COUNT
+  if perl "$here/text_goldens_check.pl" "$2" "$3" "$4" "$5" >"$tmp/check" 2>&1; then passed=$((passed + 1)); else
+    echo "FAIL $1:"; cat "$tmp/check"; failures=$((failures + 1)); fi
+}
+# text_model_run NAME MODEL GOLDENS MODE [ARGS...]: every golden case through encore-run: the texts
+# as --text, the long one with its --max-length, the pairs as --text-pair and as a --text-file
+# --pairs file, the long pair with its --max-length. $tmp/NAME.jsonl collects the output lines.
+text_model_run() {
+  local name=$1 model=$2 gold=$3 mode=$4; shift 4
+  local -a singles long pairs long_pairs args
+  mapfile -d '' singles < <(text_cases "$gold" single)
+  mapfile -d '' long < <(text_cases "$gold" long)
+  mapfile -d '' pairs < <(text_cases "$gold" pairs)
+  mapfile -d '' long_pairs < <(text_cases "$gold" long_pairs)
+  args=()
+  for t in "${singles[@]}"; do args+=(--text "$t"); done
+  ok "$name --text" "$run" "$model" "${args[@]}" "$@"
+  cp "$tmp/out" "$tmp/$name.jsonl"
+  check_goldens "$name --text" "$tmp/out" "$gold" "$mode" ${#singles[@]}
+  ok "$name --max-length" "$run" "$model" --text "${long[0]}" --max-length "${long[1]}" "$@"
+  grep -q '"truncated":true' "$tmp/out" || { echo "FAIL $name --max-length: not truncated"; failures=$((failures + 1)); }
+  cat "$tmp/out" >>"$tmp/$name.jsonl"
+  check_goldens "$name --max-length" "$tmp/out" "$gold" "$mode" 1
+  [[ ${#pairs[@]} -gt 0 ]] || return 0
+  args=()
+  : >"$tmp/pairs.txt"
+  for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+    args+=(--text "${pairs[i]}" --text-pair "${pairs[i + 1]}")
+    printf '%s\t%s\n' "${pairs[i]}" "${pairs[i + 1]}" >>"$tmp/pairs.txt"
+  done
+  ok "$name --text-pair" "$run" "$model" "${args[@]}" "$@"
+  cat "$tmp/out" >>"$tmp/$name.jsonl"
+  check_goldens "$name --text-pair" "$tmp/out" "$gold" "$mode" $((${#pairs[@]} / 2))
+  ok "$name --text-file --pairs" "$run" "$model" --text-file "$tmp/pairs.txt" --pairs "$@"
+  check_goldens "$name --text-file --pairs" "$tmp/out" "$gold" "$mode" $((${#pairs[@]} / 2))
+  ok "$name --text-pair --max-length" "$run" "$model" --text "${long_pairs[0]}" --text-pair "${long_pairs[1]}" \
+    --max-length "${long_pairs[2]}" "$@"
+  grep -q '"truncated":true' "$tmp/out" || { echo "FAIL $name --text-pair --max-length: not truncated"; failures=$((failures + 1)); }
+  cat "$tmp/out" >>"$tmp/$name.jsonl"
+  check_goldens "$name --text-pair --max-length" "$tmp/out" "$gold" "$mode" 1
+}
+# convert_text NAME DIR GOLDENS_DIR INSPECT_LINE: f32 and int8 conversions; encore-inspect names the tokenizer.
+convert_text() {
+  local name=$1 dir=$2 fx=$3 line=$4
+  ok "convert $name" "$convert" "$dir" -o "$tmp/$name.encore" --quant f32
+  ok "convert $name int8" "$convert" "$dir" -o "$tmp/$name.int8.encore" --calib "$fx/calib_ids.npy"
+  ok "inspect $name" "$inspect" "$tmp/$name.encore"
+  expect_in "$tmp/out" "$line"
+}
+# RoBERTa, byte-level BPE: tokenizer.json, then the legacy vocab.json + merges.txt, which must
+# give the same output byte for byte.
+fr="$fixtures/text_roberta"
+convert_text roberta "$fr" "$fr" "tokenizer: tokenizer.json: BPE, 1761 tokens + 5 added; normalizer none, pre-tokenizer ByteLevel, post-processor RobertaProcessing"
+text_model_run roberta "$tmp/roberta.encore" "$fr/text_goldens.json" f32
+# Calibration lengths are held to the longest sequence the model takes (64: RoBERTa's positions
+# start after pad_token_id), not to its 66 position embeddings: full-length rows warn of nothing,
+# synthetic calibration fits, longer rows are refused.
+"$convert" "$fr" -o "$tmp/r64.encore" --calib "$fr/calib_ids.npy" >/dev/null 2>"$tmp/err64"
+! grep -q "takes up to" "$tmp/err64" || { echo "FAIL roberta: warns about 64-token calibration rows: $(cat "$tmp/err64")"; failures=$((failures + 1)); }
+ok "convert roberta int8, synthetic calibration" "$convert" "$fr" -o "$tmp/roberta_syn.encore"
+expect_in "$tmp/err" "synthetic random-token sequences of 64 tokens"
+text_model_run roberta_syn "$tmp/roberta_syn.encore" "$fr/text_goldens.json" int8
+# shellcheck disable=SC2046
+npy_i64 "$tmp/calib66.npy" 1 66 $(printf '5 %.0s' $(seq 66))
+fails "convert roberta: calibration rows too long" "sequence length 66 exceeds the model's maximum of 64" "$tmp/r66.encore" \
+  "$convert" "$fr" -o "$tmp/r66.encore" --calib "$tmp/calib66.npy"
+text_model_run roberta_int8 "$tmp/roberta.int8.encore" "$fr/text_goldens.json" int8
+mkdir "$tmp/roberta_legacy"
+cp "$fr/config.json" "$fr/model.safetensors" "$tt"/legacy_roberta/* "$tmp/roberta_legacy/"
+convert_text roberta_legacy "$tmp/roberta_legacy" "$fr" "tokenizer: tokenizer.json (from vocab.json + merges.txt): BPE"
+text_model_run roberta_legacy "$tmp/roberta_legacy.encore" "$fr/text_goldens.json" f32
+cmp -s "$tmp/roberta.jsonl" "$tmp/roberta_legacy.jsonl" ||
+  { echo "FAIL roberta: vocab.json + merges.txt gives another output than tokenizer.json"; failures=$((failures + 1)); }
+# XLM-R, SentencePiece Unigram: sentencepiece.bpe.model, then the tokenizer.json made of it.
+fx="$fixtures/text_xlmr"
+for v in spm json; do
+  mkdir "$tmp/xlmr_$v"
+  cp "$fx/config.json" "$fx/model.safetensors" "$fx/tokenizer_config.json" "$tmp/xlmr_$v/"
+done
+cp "$tt/unigram.model" "$tmp/xlmr_spm/sentencepiece.bpe.model"
+cp "$tt/unigram_xlmr.json" "$tmp/xlmr_json/tokenizer.json"
+convert_text xlmr_spm "$tmp/xlmr_spm" "$fx" "tokenizer: tokenizer.json (from sentencepiece.bpe.model): Unigram, 2002 tokens"
+convert_text xlmr_json "$tmp/xlmr_json" "$fx" "tokenizer: tokenizer.json: Unigram, 2002 tokens"
+text_model_run xlmr_spm "$tmp/xlmr_spm.encore" "$fx/text_goldens.json" f32
+text_model_run xlmr_mean "$tmp/xlmr_spm.encore" "$fx/text_goldens.json" f32-mean --pooling mean
+# int8 on the mean-pooled embedding (cosine to PyTorch's mean 0.99995); the <s> row alone of
+# this random 32-wide encoder sits at the threshold (mean 0.99913, min 0.9969), and the doctest
+# (text_models_test.cc) holds both rows together to mean >= 0.999, min >= 0.995.
+text_model_run xlmr_int8 "$tmp/xlmr_spm.int8.encore" "$fx/text_goldens.json" int8-mean --pooling mean
+text_model_run xlmr_json "$tmp/xlmr_json.encore" "$fx/text_goldens.json" f32
+cmp -s "$tmp/xlmr_spm.jsonl" "$tmp/xlmr_json.jsonl" ||
+  { echo "FAIL xlmr: sentencepiece.bpe.model gives another output than tokenizer.json"; failures=$((failures + 1)); }
+# BERT, cased WordPiece tokenizer.json: "Hello" stays "Hello"; pairs with token types.
+fb="$fixtures/text_bert"
+convert_text bert "$fb" "$fb" "tokenizer: tokenizer.json: WordPiece, 1219 tokens + 5 added; normalizer BertNormalizer"
+text_model_run bert "$tmp/bert.encore" "$fb/text_goldens.json" f32
+text_model_run bert_int8 "$tmp/bert.int8.encore" "$fb/text_goldens.json" int8
+
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -197,8 +197,10 @@ Result<std::vector<int32_t>> calibration_ids(const ConvertOptions& o, const Floa
     }
     *n = a.shape[0];
     *seq = a.shape[1];
-    if (*seq > c.max_positions) {
-      return out_of_range(cat(o.calib_path, ": sequence length ", *seq, " exceeds max positions ", c.max_positions));
+    // The longest sequence the model takes: max positions, less pad_token_id + 1 for RoBERTa-likes.
+    const int64_t longest = c.max_sequence_length();
+    if (*seq > longest) {
+      return out_of_range(cat(o.calib_path, ": sequence length ", *seq, " exceeds the model's maximum of ", longest));
     }
     ids.reserve(a.ints.size());
     for (size_t i = 0; i < a.ints.size(); ++i) {
@@ -209,15 +211,15 @@ Result<std::vector<int32_t>> calibration_ids(const ConvertOptions& o, const Floa
       ids.push_back(static_cast<int32_t>(a.ints[i]));
     }
     *summary = cat("min/max over ", *n, " sequences x ", *seq, " tokens from ", o.calib_path);
-    if (*seq < c.max_positions) {
+    if (*seq < longest) {
       err << "encore-convert: warning: calibration sequences have " << *seq << " tokens but the model takes up to "
-          << c.max_positions << "; activations at later positions were not observed, so longer inputs may lose "
+          << longest << "; activations at later positions were not observed, so longer inputs may lose "
           << "int8 accuracy.\n";
     }
     return ids;
   }
   *n = o.synthetic_sequences;
-  *seq = std::min<int64_t>(o.synthetic_length, c.max_positions);
+  *seq = std::min<int64_t>(o.synthetic_length, c.max_sequence_length());
   // Random tokens framed like real input: the tokenizer's special tokens around a text
   // ([CLS] ... [SEP], <s> ... </s>) when it has any.
   int32_t cls = -1, sep = -1;

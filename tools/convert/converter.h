@@ -26,7 +26,7 @@ struct ConvertOptions {
   std::string calib_path;          // .npy of token ids [N, S]; empty = synthetic sequences
   int threads = 1;
   int synthetic_sequences = 32;    // used without calib_path
-  int synthetic_length = 128;      // clamped to max positions
+  int synthetic_length = 128;      // clamped to the longest sequence the model takes
   // --head base: convert the encoder alone, whatever head config.json's architectures names
   // (e.g. the embeddings of a *ForMaskedLM checkpoint without the fill-mask head).
   bool base_only = false;
