@@ -204,6 +204,7 @@ Result<QuestionAnswers> TextEncoder::answer(const std::string& question, const s
   std::vector<float> start_logits(windows * longest, 0.0f), end_logits(windows * longest, 0.0f);
   std::vector<uint8_t> allowed(windows * longest, 0);
   std::vector<text::CharSpan> offsets(windows * longest);
+  std::vector<int32_t> words(windows * longest, -1);  // context tokens' words (word_to_chars with sequence_index 1)
   std::vector<size_t> lengths(windows);
   for (size_t w0 = 0; w0 < windows; w0 += kWindowsPerRun) {
     const size_t count = std::min(kWindowsPerRun, windows - w0);
@@ -220,6 +221,7 @@ Result<QuestionAnswers> TextEncoder::answer(const std::string& question, const s
         types[at] = pair.type_ids[t];
         allowed[row] = context_token || pair.ids[t] == cls;
         offsets[row] = {pair.offsets[t].begin, pair.offsets[t].end};
+        if (context_token) words[row] = pair.word_ids[t];
         ++n;
       };
       for (size_t t = 0; t < first; ++t) put(t, false);
@@ -240,7 +242,7 @@ Result<QuestionAnswers> TextEncoder::answer(const std::string& question, const s
   for (size_t w = 0; w < windows; ++w) {
     qa[w] = text::QaWindow{start_logits.data() + w * longest, end_logits.data() + w * longest,
                            static_cast<int64_t>(lengths[w]), allowed.data() + w * longest,
-                           offsets.data() + w * longest, nullptr};
+                           offsets.data() + w * longest, options.align_to_words ? words.data() + w * longest : nullptr};
   }
   QuestionAnswers result;
   result.windows = static_cast<int64_t>(windows);

@@ -107,6 +107,7 @@ TEST_CASE("text heads: question answering over overlapping windows") {
     o.top_k = g["top_k"];
     o.max_answer_len = g["max_answer_len"];
     o.doc_stride = g["doc_stride"];
+    o.align_to_words = g["align_to_words"];
     const std::string question = g["question"], context = g["context"];
     INFO(question << " | " << context << " | stride " << o.doc_stride);
     auto r = enc->answer(question, context, o);

@@ -20,7 +20,9 @@ Everything here is written from the pipelines' and tokenizers' code, independent
     post-processed as its own pair); p_mask 0 on context tokens and [CLS]; logits outside them
     -10000, softmax, min_null_score, [CLS] zeroed, decode (np.tril(np.triu(outer), max_answer_len
     - 1), top_k by flat index), spans kept when both ends are context tokens; answers of all
-    windows sorted by score, top_k. Spans are token offsets (align_to_words=False);
+    windows sorted by score, top_k. With align_to_words (the default) a span covers the whole
+    words of its first and last token (word_to_chars of token_to_word, the words being the
+    pre-tokenizer's splits, within the window), else its tokens' offsets;
   - fill-mask: FillMaskPipeline (fill_mask.py): softmax over the vocabulary at each [MASK],
     topk.
 
@@ -95,11 +97,13 @@ def words_of(text):
     return out
 
 
-def wordpiece(text, ids):
-    """(token ids, char offsets) of one text without special tokens. Each test word is ASCII
-    after normalization or maps one character to one, so piece offsets are exact."""
+def wordpiece(text, ids, words=None):
+    """(token ids, char offsets) of one text without special tokens; with `words` (a list), each
+    token's word index (the pre-tokenizer's split it came from) is appended to it. Each test word
+    is ASCII after normalization or maps one character to one, so piece offsets are exact."""
     toks, offs = [], []
-    for word, s, e in words_of(text):
+    for wi, (word, s, e) in enumerate(words_of(text)):
+        n_before = len(toks)
         pieces, pos, ok = [], 0, True
         while pos < len(word):
             end = len(word)
@@ -116,11 +120,13 @@ def wordpiece(text, ids):
         if not ok:
             toks.append(ids["[UNK]"])
             offs.append((s, e))
-            continue
-        assert e - s == len(word), f"test word {text[s:e]!r} changes length when normalized"
-        for tid, a, b in pieces:
-            toks.append(tid)
-            offs.append((s + a, s + b))
+        else:
+            assert e - s == len(word), f"test word {text[s:e]!r} changes length when normalized"
+            for tid, a, b in pieces:
+                toks.append(tid)
+                offs.append((s + a, s + b))
+        if words is not None:
+            words += [wi] * (len(toks) - n_before)
     return toks, offs
 
 
@@ -225,13 +231,14 @@ def decode(start, end, topk, max_answer_len, undesired):
 
 
 def question_answering(model, ids, question, context, top_k=1, max_answer_len=15, max_seq_len=None, doc_stride=None,
-                       handle_impossible_answer=False):
+                       handle_impossible_answer=False, align_to_words=True):
     if max_seq_len is None:
         max_seq_len = min(16, 384)  # the fixture's positions; the pipeline's min(model_max_length, 384)
     if doc_stride is None:
         doc_stride = min(max_seq_len // 2, 128)
     q, _ = wordpiece(question, ids)
-    c, c_offs = wordpiece(context, ids)
+    c_words = []
+    c, c_offs = wordpiece(context, ids, c_words)
     answers, min_null = [], 1000000.0
     windows = qa_windows(len(q), len(c), max_seq_len, doc_stride)
     for wi, (a, b) in enumerate(windows):
@@ -250,12 +257,19 @@ def question_answering(model, ids, question, context, top_k=1, max_answer_len=15
         start[0] = end[0] = 0.0
         for s, e, score in decode(start, end, top_k, max_answer_len, allowed):
             cs, ce = c_offs[a + s - ctx0][0], c_offs[a + e - ctx0][1]
+            if align_to_words:
+                # enc.word_to_chars(enc.token_to_word(s), sequence_index=1): the span of the word's
+                # tokens within this window (its first token's start, its last token's end)
+                in_window = range(a, b)
+                ws = [t for t in in_window if c_words[t] == c_words[a + s - ctx0]]
+                we = [t for t in in_window if c_words[t] == c_words[a + e - ctx0]]
+                cs, ce = c_offs[ws[0]][0], c_offs[we[-1]][1]
             answers.append(dict(score=score, start=cs, end=ce, answer=context[cs:ce], window=wi))
     if handle_impossible_answer:
         answers.append(dict(score=min_null, start=0, end=0, answer="", window=-1))
     answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]
     return dict(question=question, context=context, top_k=top_k, max_answer_len=max_answer_len,
-                doc_stride=doc_stride, windows=len(windows), answers=answers)
+                doc_stride=doc_stride, align_to_words=align_to_words, windows=len(windows), answers=answers)
 
 
 def fill_mask(model, ids, text, top_k=5):
@@ -288,7 +302,11 @@ CASES = {
            dict(question="where?", context="Zoé was born in Rome and lived in Paris, then Berlin, near the river.",
                 top_k=3, doc_stride=3),
            dict(question="who works in the city?", context="the old cafe is small, john works in the big city now.",
-                top_k=2, max_answer_len=3, doc_stride=2)],
+                top_k=2, max_answer_len=3, doc_stride=2),
+           # words of several pieces (london ##er ##s): answers widened to whole words, and not
+           dict(question="who?", context="londoners visited rivers, smiths worked nearly", top_k=6),
+           dict(question="who?", context="londoners visited rivers, smiths worked nearly", top_k=6,
+                align_to_words=False)],
     "mlm": [dict(text="john [MASK] in paris."), dict(text="the [MASK] of france is [MASK].", top_k=3)],
 }
 

@@ -10,8 +10,8 @@
 // Per-token heads in text mode: token classification gives each text's entities (grouped as the
 // Hugging Face pipeline's aggregation "simple"); question answering takes --question Q --context
 // C (repeatable; or --text-file --pairs with QUESTION<TAB>CONTEXT lines) [--top-k N]
-// [--max-answer-len N] [--doc-stride N] [--handle-impossible-answer] [--max-length N: tokens per
-// window] and gives the answer with its character span; fill-mask gives the --top-k N (5) tokens
+// [--max-answer-len N] [--doc-stride N] [--handle-impossible-answer] [--no-align-to-words]
+// [--max-length N: tokens per window] and gives the answer with its character span; fill-mask gives the --top-k N (5) tokens
 // of each mask token. Character offsets are code points of the text, as Python's str indexes.
 // A sentence-transformers model (converted from a directory with modules.json) gives its own
 // sentence embedding in text mode by default; --prompt NAME prepends one of its prompts (by
@@ -700,6 +700,8 @@ int main(int argc, char** argv) {
                  "question answering: context tokens a window shares with the one before (default: min(max length "
                  "/ 2, 128))")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  app.add_flag("!--no-align-to-words", text.answer.align_to_words,
+               "question answering: answers span exactly their tokens, not the whole words of their first and last");
   app.add_flag("--handle-impossible-answer", text.answer.handle_impossible_answer,
                "question answering: the empty answer competes, scored at the [CLS] token");
   app.add_option("--batch-size", text.batch_size, "text mode: texts per run (padded to the longest)")

@@ -93,6 +93,10 @@ struct AnswerOptions {
   int64_t doc_stride = -1;
   // Also offer the empty answer, scored by the smallest p_start([CLS]) x p_end([CLS]) over the windows.
   bool handle_impossible_answer = false;
+  // A span covers the whole words of its first and last token (the tokenizer's words: the
+  // pre-tokenizer's splits, within the window), as the pipeline's default; false: exactly its
+  // tokens' offsets.
+  bool align_to_words = true;
 };
 
 struct TextAnswer {
@@ -163,9 +167,8 @@ class TextEncoder {
   // max_seq_len, the context is split into overlapping windows as the fast tokenizer's
   // truncation="only_second" with stride and overflowing tokens does, each window run as
   // [CLS] question [SEP] piece [SEP] (the tokenizer's own template), and the best spans of all
-  // windows kept. Spans follow token offsets (the pipeline's align_to_words=False: encore's
-  // tokenizer has no word ids). Errors: a question that leaves no room for context, doc_stride
-  // not below the context tokens per window.
+  // windows kept. Errors: a question that leaves no room for context, doc_stride not below the
+  // context tokens per window.
   Result<QuestionAnswers> answer(const std::string& question, const std::string& context,
                                  const AnswerOptions& options = {});
   // Fill-mask: for each mask token ([MASK] or <mask>) of each text, the top_k tokens. A text
