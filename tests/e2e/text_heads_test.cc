@@ -1,6 +1,7 @@
 // The per-token heads' text mode (TextEncoder::classify_tokens / answer / fill_mask) against
 // tests/fixtures/heads_text/goldens.json, written by tools/reference/text_heads.py: its own
-// WordPiece tokenizer, the PyTorch forward pass of the heads_bert_* fixtures (float64) and a
+// WordPiece tokenizer, the PyTorch forward pass of the heads_bert_* and heads_distilbert_qa
+// fixtures (float64) and a
 // re-implementation of Hugging Face's TokenClassificationPipeline ("simple"),
 // QuestionAnsweringPipeline (with the fast tokenizer's overflowing windows) and
 // FillMaskPipeline, none of it encore's code.
@@ -101,28 +102,32 @@ TEST_CASE("text heads: token classification entities as the pipeline's aggregati
 
 TEST_CASE("text heads: question answering over overlapping windows") {
   TempDir tmp;
-  auto enc = encoder_for("heads_bert_qa", false, tmp);
-  for (const Json& g : goldens()["qa"]) {
-    AnswerOptions o;
-    o.top_k = g["top_k"];
-    o.max_answer_len = g["max_answer_len"];
-    o.doc_stride = g["doc_stride"];
-    o.align_to_words = g["align_to_words"];
-    const std::string question = g["question"], context = g["context"];
-    INFO(question << " | " << context << " | stride " << o.doc_stride);
-    auto r = enc->answer(question, context, o);
-    INFO(r.status().message());
-    REQUIRE(r.ok());
-    CHECK(r->windows == g["windows"].get<int64_t>());
-    REQUIRE(r->answers.size() == g["answers"].size());
-    for (size_t k = 0; k < r->answers.size(); ++k) {
-      const Json& want = g["answers"][k];
-      const TextAnswer& a = r->answers[k];
-      CHECK(a.answer == want["answer"].get<std::string>());
-      CHECK(a.char_start == want["start"].get<size_t>());
-      CHECK(a.char_end == want["end"].get<size_t>());
-      CHECK(a.window == want["window"].get<int64_t>());
-      CHECK(std::fabs(a.score - want["score"].get<float>()) <= kScoreTolerance);
+  // DistilBERT: its windows carry no token types.
+  for (const auto& [name, key] : {std::pair<std::string, std::string>{"heads_bert_qa", "qa"},
+                                  {"heads_distilbert_qa", "qa_distilbert"}}) {
+    auto enc = encoder_for(name, false, tmp);
+    for (const Json& g : goldens()[key]) {
+      AnswerOptions o;
+      o.top_k = g["top_k"];
+      o.max_answer_len = g["max_answer_len"];
+      o.doc_stride = g["doc_stride"];
+      o.align_to_words = g["align_to_words"];
+      const std::string question = g["question"], context = g["context"];
+      INFO(name << ": " << question << " | " << context << " | stride " << o.doc_stride);
+      auto r = enc->answer(question, context, o);
+      INFO(r.status().message());
+      REQUIRE(r.ok());
+      CHECK(r->windows == g["windows"].get<int64_t>());
+      REQUIRE(r->answers.size() == g["answers"].size());
+      for (size_t k = 0; k < r->answers.size(); ++k) {
+        const Json& want = g["answers"][k];
+        const TextAnswer& a = r->answers[k];
+        CHECK(a.answer == want["answer"].get<std::string>());
+        CHECK(a.char_start == want["start"].get<size_t>());
+        CHECK(a.char_end == want["end"].get<size_t>());
+        CHECK(a.window == want["window"].get<int64_t>());
+        CHECK(std::fabs(a.score - want["score"].get<float>()) <= kScoreTolerance);
+      }
     }
   }
 }

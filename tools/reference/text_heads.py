@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Goldens for the text mode of the per-token heads: what Hugging Face's pipelines return for the
-heads_bert_{token,qa,mlm} fixtures (tools/reference/heads.py) given a small WordPiece vocab.txt.
+heads_bert_{token,qa,mlm} and heads_distilbert_qa fixtures (tools/reference/heads.py) given a small WordPiece vocab.txt.
 
 Everything here is written from the pipelines' and tokenizers' code, independently of encore:
   - tokenization: BertTokenizer's basic tokenizer (lowercase, accents stripped, split on
@@ -314,11 +314,14 @@ CASES = {
 def goldens():
     v = vocab()
     ids = {t: i for i, t in enumerate(v)}
-    out = dict(vocab_size=len(v), token=[], qa=[], mlm=[])
+    out = dict(vocab_size=len(v), token=[], qa=[], qa_distilbert=[], mlm=[])
     model = load("heads_bert_token")
     out["token"] = [token_classification(model, ids, t) for t in CASES["token"]]
     model = load("heads_bert_qa")
     out["qa"] = [question_answering(model, ids, **c) for c in CASES["qa"]]
+    # DistilBERT: no token types (its inputs have none), the same pipeline.
+    model = load("heads_distilbert_qa")
+    out["qa_distilbert"] = [question_answering(model, ids, **CASES["qa"][i]) for i in (1, 4)]
     model = load("heads_bert_mlm")
     out["mlm"] = [fill_mask(model, ids, **c) for c in CASES["mlm"]]
     return v, out
@@ -344,7 +347,7 @@ def main():
     for t in out["token"]:
         print(f"token: {t['text']!r}: {[(e['entity_group'], e['word']) for e in t['entities']]}, "
               f"min top-2 margin {t['min_margin']:.3f}")
-    for a in out["qa"]:
+    for a in out["qa"] + out["qa_distilbert"]:
         print(f"qa: {a['windows']} windows: {[(x['answer'], round(x['score'], 4)) for x in a['answers']]}")
     for m in out["mlm"]:
         print(f"mlm: {m['text']!r}: {[[p['token'] for p in k['predictions']] for k in m['masks']]}")
