@@ -1,7 +1,7 @@
 // The per-token heads' text mode (TextEncoder::classify_tokens / answer / fill_mask) against
 // tests/fixtures/heads_text/goldens.json, written by tools/reference/text_heads.py: its own
-// WordPiece tokenizer, the PyTorch forward pass of the heads_bert_* and heads_distilbert_qa
-// fixtures (float64) and a
+// WordPiece tokenizer, the PyTorch forward pass of the heads_bert_*, heads_distilbert_qa and
+// heads_roberta_qa fixtures (float64) and a
 // re-implementation of Hugging Face's TokenClassificationPipeline ("simple"),
 // QuestionAnsweringPipeline (with the fast tokenizer's overflowing windows) and
 // FillMaskPipeline, none of it encore's code.
@@ -38,12 +38,17 @@ const Json& goldens() {
   return j;
 }
 
-// The heads fixture with heads_text/vocab.txt beside it, converted and loaded.
+// The heads fixture with heads_text/vocab.txt beside it (a RoBERTa-like: roberta_tokenizer.json
+// as its tokenizer.json), converted and loaded.
 std::shared_ptr<const Model> convert_with_vocab(const std::string& name, bool int8, const TempDir& tmp) {
   const fs::path dir = tmp.path / name;
   fs::create_directories(dir);
   for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fixture(name) + "/" + f, dir / f);
-  fs::copy_file(fixture("heads_text") + "/vocab.txt", dir / "vocab.txt");
+  if (name.find("roberta") != std::string::npos) {
+    fs::copy_file(fixture("heads_text") + "/roberta_tokenizer.json", dir / "tokenizer.json");
+  } else {
+    fs::copy_file(fixture("heads_text") + "/vocab.txt", dir / "vocab.txt");
+  }
   convert::ConvertOptions o;
   o.model_dir = dir.string();
   o.output = (tmp.path / (name + ".encore")).string();
@@ -102,9 +107,10 @@ TEST_CASE("text heads: token classification entities as the pipeline's aggregati
 
 TEST_CASE("text heads: question answering over overlapping windows") {
   TempDir tmp;
-  // DistilBERT: its windows carry no token types.
+  // DistilBERT: its windows carry no token types; RoBERTa: <s> q </s></s> c </s>.
   for (const auto& [name, key] : {std::pair<std::string, std::string>{"heads_bert_qa", "qa"},
-                                  {"heads_distilbert_qa", "qa_distilbert"}}) {
+                                  {"heads_distilbert_qa", "qa_distilbert"},
+                                  {"heads_roberta_qa", "qa_roberta"}}) {
     auto enc = encoder_for(name, false, tmp);
     for (const Json& g : goldens()[key]) {
       AnswerOptions o;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Goldens for the text mode of the per-token heads: what Hugging Face's pipelines return for the
-heads_bert_{token,qa,mlm} and heads_distilbert_qa fixtures (tools/reference/heads.py) given a small WordPiece vocab.txt.
+heads_bert_{token,qa,mlm}, heads_distilbert_qa and heads_roberta_qa fixtures (tools/reference/heads.py) given a small WordPiece vocab.txt.
 
 Everything here is written from the pipelines' and tokenizers' code, independently of encore:
   - tokenization: BertTokenizer's basic tokenizer (lowercase, accents stripped, split on
@@ -45,14 +45,15 @@ import make_fixtures as mf  # noqa: E402
 
 OUT = os.path.join(mf.FIXTURES, "heads_text")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+ROBERTA_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 WORDS = ("the a an is in of and to was at on for with by from who where what when which city capital country "
          "river john smith mary jones paris london berlin rome france germany italy lives lived works worked "
          "born went visited near north south big small old new zoe cafe . , ? ! ' - "
          "##s ##ed ##ing ##er ##ly ##e ##a ##o ##i ##n ##t ##r ##l ##on ##an ##en ##in").split()
 
 
-def vocab():
-    v = list(SPECIALS) + WORDS
+def vocab(specials=SPECIALS):
+    v = list(specials) + WORDS
     letters = "bcdfghjklmnpqrstvwxz"
     i = 0
     while len(v) < 160:  # filler syllables, so the vocabulary is exactly the model's 160 rows
@@ -97,7 +98,7 @@ def words_of(text):
     return out
 
 
-def wordpiece(text, ids, words=None):
+def wordpiece(text, ids, words=None, unk="[UNK]"):
     """(token ids, char offsets) of one text without special tokens; with `words` (a list), each
     token's word index (the pre-tokenizer's split it came from) is appended to it. Each test word
     is ASCII after normalization or maps one character to one, so piece offsets are exact."""
@@ -118,7 +119,7 @@ def wordpiece(text, ids, words=None):
             pieces.append((ids[("##" if pos else "") + word[pos:end]], pos, end))
             pos = end
         if not ok:
-            toks.append(ids["[UNK]"])
+            toks.append(ids[unk])
             offs.append((s, e))
         else:
             assert e - s == len(word), f"test word {text[s:e]!r} changes length when normalized"
@@ -196,9 +197,9 @@ def token_classification(model, ids, text):
                 min_margin=min(e["margin"] for e in pre))
 
 
-def qa_windows(q_len, c_len, max_seq_len, stride):
+def qa_windows(q_len, c_len, max_seq_len, stride, specials=3):
     """Context token ranges of each window (truncate_encodings only_second + Encoding::truncate)."""
-    room = max_seq_len - 3  # [CLS] q [SEP] c [SEP]
+    room = max_seq_len - specials  # [CLS] q [SEP] c [SEP], or <s> q </s></s> c </s>
     if q_len + c_len <= room:
         return [(0, c_len)]
     max_len = room - q_len
@@ -231,21 +232,25 @@ def decode(start, end, topk, max_answer_len, undesired):
 
 
 def question_answering(model, ids, question, context, top_k=1, max_answer_len=15, max_seq_len=None, doc_stride=None,
-                       handle_impossible_answer=False, align_to_words=True):
+                       handle_impossible_answer=False, align_to_words=True, roberta=False):
+    """roberta: RobertaProcessing's <s> q </s></s> c </s>, token types all 0; else BERT's template."""
     if max_seq_len is None:
         max_seq_len = min(16, 384)  # the fixture's positions; the pipeline's min(model_max_length, 384)
     if doc_stride is None:
         doc_stride = min(max_seq_len // 2, 128)
-    q, _ = wordpiece(question, ids)
+    unk = "<unk>" if roberta else "[UNK]"
+    cls, sep = (ids["<s>"], ids["</s>"]) if roberta else (ids["[CLS]"], ids["[SEP]"])
+    q, _ = wordpiece(question, ids, unk=unk)
     c_words = []
-    c, c_offs = wordpiece(context, ids, c_words)
+    c, c_offs = wordpiece(context, ids, c_words, unk=unk)
     answers, min_null = [], 1000000.0
-    windows = qa_windows(len(q), len(c), max_seq_len, doc_stride)
+    windows = qa_windows(len(q), len(c), max_seq_len, doc_stride, 4 if roberta else 3)
     for wi, (a, b) in enumerate(windows):
-        seq = [ids["[CLS]"]] + q + [ids["[SEP]"]] + c[a:b] + [ids["[SEP]"]]
-        types = [0] * (len(q) + 2) + [1] * (b - a + 1)
+        middle = [sep, sep] if roberta else [sep]
+        seq = [cls] + q + middle + c[a:b] + [sep]
+        ctx0 = 1 + len(q) + len(middle)
+        types = [0] * len(seq) if roberta else [0] * ctx0 + [1] * (b - a + 1)
         logits = run(model, seq, types)
-        ctx0 = len(q) + 2
         allowed = np.zeros(len(seq), dtype=np.int64)
         allowed[ctx0:ctx0 + b - a] = 1
         allowed[0] = 1  # p_mask[cls] = 0
@@ -311,10 +316,26 @@ CASES = {
 }
 
 
+def roberta_tokenizer_json(v):
+    """A tokenizer.json: BertNormalizer + BertPreTokenizer + WordPiece over `v` (what wordpiece()
+    does), with RobertaProcessing (trim_offsets off: WordPiece offsets hold no spaces)."""
+    added = [dict(id=i, content=t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=True)
+             for i, t in enumerate(ROBERTA_SPECIALS)]
+    return dict(version="1.0", truncation=None, padding=None, added_tokens=added,
+                normalizer=dict(type="BertNormalizer", clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                lowercase=True),
+                pre_tokenizer=dict(type="BertPreTokenizer"),
+                post_processor=dict(type="RobertaProcessing", sep=["</s>", 2], cls=["<s>", 0], trim_offsets=False,
+                                    add_prefix_space=False),
+                decoder=None,
+                model=dict(type="WordPiece", unk_token="<unk>", continuing_subword_prefix="##",
+                           max_input_chars_per_word=100, vocab={t: i for i, t in enumerate(v)}))
+
+
 def goldens():
     v = vocab()
     ids = {t: i for i, t in enumerate(v)}
-    out = dict(vocab_size=len(v), token=[], qa=[], qa_distilbert=[], mlm=[])
+    out = dict(vocab_size=len(v), token=[], qa=[], qa_distilbert=[], qa_roberta=[], mlm=[])
     model = load("heads_bert_token")
     out["token"] = [token_classification(model, ids, t) for t in CASES["token"]]
     model = load("heads_bert_qa")
@@ -322,9 +343,15 @@ def goldens():
     # DistilBERT: no token types (its inputs have none), the same pipeline.
     model = load("heads_distilbert_qa")
     out["qa_distilbert"] = [question_answering(model, ids, **CASES["qa"][i]) for i in (1, 4)]
+    # RoBERTa: its template (two separators between the segments, no token types) from a
+    # tokenizer.json over the same words, with RoBERTa's special tokens (<pad> at pad_token_id 1).
+    rv = vocab(ROBERTA_SPECIALS)
+    rids = {t: i for i, t in enumerate(rv)}
+    model = load("heads_roberta_qa")
+    out["qa_roberta"] = [question_answering(model, rids, roberta=True, **CASES["qa"][i]) for i in (1, 4)]
     model = load("heads_bert_mlm")
     out["mlm"] = [fill_mask(model, ids, **c) for c in CASES["mlm"]]
-    return v, out
+    return v, roberta_tokenizer_json(rv), out
 
 
 def main():
@@ -332,7 +359,7 @@ def main():
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    v, out = goldens()
+    v, roberta_tok, out = goldens()
     text = json.dumps(out, indent=1, ensure_ascii=False) + "\n"
     if args.check:
         with open(os.path.join(OUT, "goldens.json"), encoding="utf-8") as f:
@@ -344,10 +371,12 @@ def main():
         f.write("\n".join(v) + "\n")
     with open(os.path.join(OUT, "goldens.json"), "w", encoding="utf-8") as f:
         f.write(text)
+    with open(os.path.join(OUT, "roberta_tokenizer.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(roberta_tok, indent=1, ensure_ascii=False) + "\n")
     for t in out["token"]:
         print(f"token: {t['text']!r}: {[(e['entity_group'], e['word']) for e in t['entities']]}, "
               f"min top-2 margin {t['min_margin']:.3f}")
-    for a in out["qa"] + out["qa_distilbert"]:
+    for a in out["qa"] + out["qa_distilbert"] + out["qa_roberta"]:
         print(f"qa: {a['windows']} windows: {[(x['answer'], round(x['score'], 4)) for x in a['answers']]}")
     for m in out["mlm"]:
         print(f"mlm: {m['text']!r}: {[[p['token'] for p in k['predictions']] for k in m['masks']]}")
