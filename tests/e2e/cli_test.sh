@@ -280,8 +280,9 @@ ok "text: token classification" "$run" "$tmp/h_token.encore" "${token_args[@]}" 
 cp "$tmp/out" "$tmp/token.jsonl"
 compare_goldens "text: token classification entities" token "$tmp/token.jsonl"
 : >"$tmp/qa.jsonl"
-for i in 0 1 2 3 4 5; do
+for i in 0 1 2 3 4 5 6; do
   align=(); [[ "$(golden_field qa $i align_to_words)" == 1 ]] || align=(--no-align-to-words)
+  [[ "$(golden_field qa $i handle_impossible_answer)" == 1 ]] && align+=(--handle-impossible-answer)
   ok "text: question answering case $i" "$run" "$tmp/h_qa.encore" --question "$(golden_field qa $i question)" \
     --context "$(golden_field qa $i context)" --top-k "$(golden_field qa $i top_k)" "${align[@]}" \
     --max-answer-len "$(golden_field qa $i max_answer_len)" --doc-stride "$(golden_field qa $i doc_stride)"

@@ -118,6 +118,7 @@ TEST_CASE("text heads: question answering over overlapping windows") {
       o.max_answer_len = g["max_answer_len"];
       o.doc_stride = g["doc_stride"];
       o.align_to_words = g["align_to_words"];
+      o.handle_impossible_answer = g["handle_impossible_answer"];
       const std::string question = g["question"], context = g["context"];
       INFO(name << ": " << question << " | " << context << " | stride " << o.doc_stride);
       auto r = enc->answer(question, context, o);

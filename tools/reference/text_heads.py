@@ -274,7 +274,8 @@ def question_answering(model, ids, question, context, top_k=1, max_answer_len=15
         answers.append(dict(score=min_null, start=0, end=0, answer="", window=-1))
     answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]
     return dict(question=question, context=context, top_k=top_k, max_answer_len=max_answer_len,
-                doc_stride=doc_stride, align_to_words=align_to_words, windows=len(windows), answers=answers)
+                doc_stride=doc_stride, align_to_words=align_to_words, handle_impossible_answer=handle_impossible_answer,
+                windows=len(windows), answers=answers)
 
 
 def fill_mask(model, ids, text, top_k=5):
@@ -311,7 +312,9 @@ CASES = {
            # words of several pieces (london ##er ##s): answers widened to whole words, and not
            dict(question="who?", context="londoners visited rivers, smiths worked nearly", top_k=6),
            dict(question="who?", context="londoners visited rivers, smiths worked nearly", top_k=6,
-                align_to_words=False)],
+                align_to_words=False),
+           # the empty answer competes, scored by the smallest [CLS] start x end over the windows
+           dict(question="who?", context="john smith", top_k=3, handle_impossible_answer=True)],
     "mlm": [dict(text="john [MASK] in paris."), dict(text="the [MASK] of france is [MASK].", top_k=3)],
 }
 
