@@ -24,6 +24,7 @@ add_library(encore STATIC
   text/text_batch.cc
   text/text_encoder.cc
   text/heads_text.cc
+  text/text_heads.cc
   core/cpu_description.cc)
 target_link_libraries(encore PUBLIC encore_core encore_kernels PRIVATE encore_schema encore::xnnpack encore::cpuinfo encore::utf8proc)
 # The schema header is needed by the converter too (it writes the format).

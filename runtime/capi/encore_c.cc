@@ -78,6 +78,15 @@ static_assert(ENCORE_STEP_EMBEDDINGS == static_cast<int>(encore::ProfileStep::kE
                   ENCORE_STEP_SENTENCE_NORMALIZE == static_cast<int>(encore::ProfileStep::kSentenceNormalize) &&
                   encore::kProfileStepCount == 15,
               "encore_profile_step must mirror encore::ProfileStep");
+static_assert(ENCORE_HEAD_POOLED == static_cast<int>(encore::HeadKind::kPooled) &&
+                  ENCORE_HEAD_TOKEN_CLASSIFICATION == static_cast<int>(encore::HeadKind::kTokenClassification) &&
+                  ENCORE_HEAD_QUESTION_ANSWERING == static_cast<int>(encore::HeadKind::kQuestionAnswering) &&
+                  ENCORE_HEAD_MASKED_LM == static_cast<int>(encore::HeadKind::kMaskedLm),
+              "encore_head_kind must mirror encore::HeadKind");
+static_assert(ENCORE_PROBLEM_SINGLE_LABEL == static_cast<int>(encore::ProblemType::kSingleLabel) &&
+                  ENCORE_PROBLEM_MULTI_LABEL == static_cast<int>(encore::ProblemType::kMultiLabel) &&
+                  ENCORE_PROBLEM_REGRESSION == static_cast<int>(encore::ProblemType::kRegression),
+              "encore_problem_type must mirror encore::ProblemType");
 static_assert(ENCORE_INT8_GEMM_AUTO == static_cast<int>(encore::Int8Gemm::kAuto) &&
                   ENCORE_INT8_GEMM_XNNPACK == static_cast<int>(encore::Int8Gemm::kXnnpack) &&
                   ENCORE_INT8_GEMM_OWN == static_cast<int>(encore::Int8Gemm::kOwn),
@@ -173,7 +182,7 @@ Status run_session(encore_session* s, const encore::Inputs& inputs) {
   if (!st.ok()) return st;
   s->outputs = encore_outputs{sizeof(encore_outputs), out.last_hidden_state, out.pooler_output, out.logits,
                               out.batch, out.seq_len, out.hidden, out.labels, out.sentence_embedding,
-                              out.sentence_dim};
+                              out.sentence_dim, out.token_logits, out.token_logit_width};
   return Status::Ok();
 }
 
@@ -233,7 +242,12 @@ encore_status encore_model_load(const char* path, const encore_load_options* opt
                                          loaded->is_quantized() ? 1 : 0,
                                          loaded->tokenizer().empty() ? 0 : 1,
                                          c.layer_norm_eps,
-                                         encore::activation_name(c.activation)};
+                                         encore::activation_name(c.activation),
+                                         static_cast<int32_t>(c.head),
+                                         static_cast<int32_t>(c.problem_type),
+                                         c.token_logit_width(),
+                                         encore::head_kind_name(c.head),
+                                         encore::problem_type_name(c.problem_type)};
     handle->model = std::move(loaded);
     *model = handle.release();
     return Status::Ok();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "text/text_batch.h"
+#include "text/text_encoder_impl.h"
 
 namespace encore {
 
@@ -31,34 +32,6 @@ void read_logits(ProblemType problem, const std::vector<float>& logits, std::vec
 
 }  // namespace
 
-struct TextEncoder::Impl {
-  std::shared_ptr<const Model> model;
-  std::unique_ptr<internal::TextBatch> batch;
-  std::unique_ptr<Session> session;
-  std::vector<std::string_view> views, pair_views;  // reused between calls
-
-  // Tokenizes and runs `texts` (with `pairs` when given) as one padded batch.
-  Status run(const std::vector<std::string>& texts, const std::vector<std::string>* pairs, Outputs* out) {
-    views.assign(texts.begin(), texts.end());
-    if (pairs) pair_views.assign(pairs->begin(), pairs->end());
-    ENCORE_RETURN_IF_ERROR(batch->encode(views, pairs ? &pair_views : nullptr));
-    return session->run(batch->inputs(), out);
-  }
-
-  // Moves text b's tokens, offsets and segment ids out of the batch into `r`.
-  template <typename R>
-  void take_tokens(size_t b, R* r) {
-    TextEncoding& e = batch->encodings()[b];
-    r->tokens = std::move(e.tokens);
-    r->offsets = std::move(e.offsets);
-    r->sequence_ids = std::move(e.sequence_ids);
-    r->truncated = e.truncated;
-  }
-
-  Result<std::vector<TextClassification>> classify(const std::vector<std::string>& texts,
-                                                   const std::vector<std::string>* pairs);
-};
-
 TextEncoder::TextEncoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TextEncoder::~TextEncoder() = default;
 
@@ -68,6 +41,7 @@ Result<std::unique_ptr<TextEncoder>> TextEncoder::create(std::shared_ptr<const M
   if (!model) return invalid_argument("TextEncoder::create: model is null");
   auto impl = std::make_unique<Impl>();
   impl->model = model;
+  impl->text_options = text_options;
   ENCORE_ASSIGN_OR_RETURN(impl->batch, internal::TextBatch::create(*model));
   ENCORE_RETURN_IF_ERROR(impl->batch->set_options(
       {text_options.max_length, text_options.truncation, text_options.special_tokens_as_text}));

@@ -583,6 +583,7 @@ void Encoding::append(Encoding&& o) {
   values.insert(values.end(), std::make_move_iterator(o.values.begin()), std::make_move_iterator(o.values.end()));
   special.insert(special.end(), o.special.begin(), o.special.end());
   sequence.insert(sequence.end(), o.sequence.begin(), o.sequence.end());
+  words.insert(words.end(), o.words.begin(), o.words.end());
 }
 
 void Encoding::append(const Encoding& o) {
@@ -592,6 +593,7 @@ void Encoding::append(const Encoding& o) {
   values.insert(values.end(), o.values.begin(), o.values.end());
   special.insert(special.end(), o.special.begin(), o.special.end());
   sequence.insert(sequence.end(), o.sequence.begin(), o.sequence.end());
+  words.insert(words.end(), o.words.begin(), o.words.end());
 }
 
 void Encoding::truncate(size_t n, bool from_left) {
@@ -610,6 +612,7 @@ void Encoding::truncate(size_t n, bool from_left) {
   cut(values);
   cut(special);
   cut(sequence);
+  cut(words);
 }
 
 }  // namespace encore::tok

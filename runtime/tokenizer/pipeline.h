@@ -189,6 +189,7 @@ struct Encoding {
   std::vector<Offsets> offsets;
   std::vector<std::string> values;  // token strings (only when some stage needs them)
   std::vector<uint8_t> special, sequence;
+  std::vector<int32_t> words;  // per token: the split it came from (word_idx of into_encoding); -1 for added specials
   size_t size() const { return ids.size(); }
   void append(const Encoding& o);
   void append(Encoding&& o);

@@ -62,6 +62,7 @@ Encoding special(const std::vector<int32_t>& ids, const std::vector<std::string>
   e.values = tokens;
   e.special.assign(ids.size(), 1);
   e.sequence.assign(ids.size(), kNoSequence);
+  e.words.assign(ids.size(), -1);
   return e;
 }
 

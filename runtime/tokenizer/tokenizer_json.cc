@@ -272,9 +272,13 @@ Status TextTokenizer::Impl::encode_sequence(std::string_view text, int32_t type_
   }
   out->ids.reserve(total);
   out->offsets.reserve(total);
+  out->words.reserve(total);
+  // A token's word is the index of the split it came from (PreTokenizedString::into_encoding).
+  int32_t word = 0;
   for (const auto& s : splits) {
     for (const auto& t : s.tokens) {
       out->ids.push_back(t.id);
+      out->words.push_back(word);
       // into_encoding: normalized range -> original; an empty range maps to the piece's start
       // plus its begin, and a range past the piece (byte fallback with a prefix) stays raw.
       tok::Offsets o;
@@ -295,6 +299,7 @@ Status TextTokenizer::Impl::encode_sequence(std::string_view text, int32_t type_
         }
       }
     }
+    ++word;
   }
   out->type_ids.assign(out->ids.size(), type_id);
   out->special.assign(out->ids.size(), 0);
@@ -406,6 +411,7 @@ Result<TextEncoding> TextTokenizer::Impl::encode_unguarded(std::string_view a, c
   for (const auto& off : all.offsets) result.offsets.push_back({off.first, off.second});
   result.special_tokens_mask = std::move(all.special);
   result.sequence_ids = std::move(all.sequence);
+  result.word_ids = std::move(all.words);
   if (o.want_tokens) result.tokens = std::move(all.values);
   return result;
 }

@@ -41,6 +41,13 @@ void check_same_outputs(const encore_outputs* c, const encore::Outputs& cpp) {
   if (cpp.pooler_output) CHECK(same_bits(c->pooler_output, cpp.pooler_output, cpp.batch * cpp.hidden));
   CHECK((c->logits == nullptr) == (cpp.logits == nullptr));
   if (cpp.logits) CHECK(same_bits(c->logits, cpp.logits, cpp.batch * cpp.labels));
+  CHECK(c->token_logit_width == cpp.token_logit_width);
+  CHECK((c->token_logits == nullptr) == (cpp.token_logits == nullptr));
+  if (cpp.token_logits) {
+    CHECK(same_bits(c->token_logits, cpp.token_logits, cpp.batch * cpp.seq_len * cpp.token_logit_width));
+  }
+  CHECK(c->sentence_dim == cpp.sentence_dim);
+  CHECK((c->sentence_embedding == nullptr) == (cpp.sentence_embedding == nullptr));
 }
 
 }  // namespace
@@ -81,6 +88,59 @@ TEST_CASE("C API: config and labels are the C++ model's") {
   CHECK(c->is_quantized == 1);
   CHECK(std::string(encore_model_label(langid.get(), 1)) == "german");
   CHECK(encore_model_get_config(load(kTinyBase).get())->is_quantized == 0);
+}
+
+TEST_CASE("C API: the head, problem type and per-token logits are the C++ model's") {
+  struct Want {
+    std::string path;
+    encore_head_kind head;
+    encore_problem_type problem;
+    int32_t width;
+    const char* head_name;
+    const char* problem_name;
+  };
+  for (const Want& w : {Want{kLangid, ENCORE_HEAD_POOLED, ENCORE_PROBLEM_SINGLE_LABEL, 0, "pooled",
+                             "single_label_classification"},
+                        Want{kTokenHead, ENCORE_HEAD_TOKEN_CLASSIFICATION, ENCORE_PROBLEM_SINGLE_LABEL, 5,
+                             "token-classification", "single_label_classification"},
+                        Want{kQaHead, ENCORE_HEAD_QUESTION_ANSWERING, ENCORE_PROBLEM_SINGLE_LABEL, 2,
+                             "question-answering", "single_label_classification"},
+                        Want{kRegressionHead, ENCORE_HEAD_POOLED, ENCORE_PROBLEM_REGRESSION, 0, "pooled",
+                             "regression"}}) {
+    INFO(w.path);
+    ModelPtr model = load(w.path);
+    auto cpp_model = cpp_load(w.path);
+    const encore_model_config* c = encore_model_get_config(model.get());
+    REQUIRE(c != nullptr);
+    CHECK(c->head == w.head);
+    CHECK(c->head == static_cast<int32_t>(cpp_model->config().head));
+    CHECK(c->problem_type == w.problem);
+    CHECK(c->token_logit_width == w.width);
+    CHECK(c->token_logit_width == cpp_model->config().token_logit_width());
+    CHECK(std::string(c->head_name) == w.head_name);
+    CHECK(std::string(c->problem_type_name) == w.problem_name);
+    // A padded batch: token_logits bit for bit the C++ session's.
+    SessionPtr session = capi_test::session(model.get(), 1);
+    auto cpp_session = encore::Session::create(cpp_model, {});
+    REQUIRE(cpp_session.ok());
+    const int64_t batch = 2, seq = 9;
+    std::vector<int32_t> ids(batch * seq), mask(batch * seq, 1);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(5 + (i * 7) % 100);
+    for (int64_t s = 6; s < seq; ++s) mask[static_cast<size_t>(seq + s)] = 0;
+    encore_inputs in;
+    encore_inputs_init(&in);
+    in.batch = batch;
+    in.seq_len = seq;
+    in.input_ids = ids.data();
+    in.attention_mask = mask.data();
+    REQUIRE(encore_session_run(session.get(), &in, nullptr) == ENCORE_OK);
+    encore::Outputs out;
+    REQUIRE((*cpp_session)->run({batch, seq, ids.data(), mask.data(), nullptr}, &out).ok());
+    const encore_outputs* got = encore_session_outputs(session.get());
+    check_same_outputs(got, out);
+    CHECK((got->token_logits != nullptr) == (w.width > 0));
+    CHECK(got->token_logit_width == w.width);
+  }
 }
 
 TEST_CASE("C API: a run on ids equals the C++ API's bit for bit") {

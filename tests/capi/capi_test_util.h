@@ -17,6 +17,9 @@ inline std::string model_path(const char* name) { return std::string(ENCORE_CAPI
 inline const std::string kLangid = model_path("langid.int8.encore");    // int8, 9 labels, tokenizer
 inline const std::string kTinyBase = model_path("tiny_base.f32.encore");  // f32, pooler, no classifier
 inline const std::string kNoVocab = model_path("novocab.f32.encore");     // tiny_base without vocab.txt
+inline const std::string kTokenHead = model_path("heads_token.f32.encore");  // BertForTokenClassification, 5 labels
+inline const std::string kQaHead = model_path("heads_qa.f32.encore");        // BertForQuestionAnswering
+inline const std::string kRegressionHead = model_path("heads_regression.f32.encore");  // one-label RoBERTa
 
 struct ModelFree {
   void operator()(encore_model* m) const { encore_model_free(m); }

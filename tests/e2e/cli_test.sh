@@ -401,5 +401,66 @@ convert_text bert "$fb" "$fb" "tokenizer: tokenizer.json: WordPiece, 1219 tokens
 text_model_run bert "$tmp/bert.encore" "$fb/text_goldens.json" f32
 text_model_run bert_int8 "$tmp/bert.int8.encore" "$fb/text_goldens.json" int8
 
+# Per-token heads in text mode: heads_bert_{token,qa,mlm} with tests/fixtures/heads_text/vocab.txt;
+# the JSON gives what tools/reference/text_heads.py's pipeline re-implementation gives
+# (goldens.json; compared by text_heads_compare.pl).
+goldens="$fixtures/heads_text/goldens.json"
+compare_pl="$(dirname "$0")/text_heads_compare.pl"
+for head in token qa mlm; do
+  mkdir -p "$tmp/hd_$head"
+  cp "$fixtures/heads_bert_$head/config.json" "$fixtures/heads_bert_$head/model.safetensors" \
+     "$fixtures/heads_text/vocab.txt" "$tmp/hd_$head/"
+  ok "convert heads_bert_$head with a vocabulary" "$convert" "$tmp/hd_$head" -o "$tmp/h_$head.encore" --quant f32
+done
+# golden_field KIND INDEX FIELD: a case's input from goldens.json
+golden_field() {
+  perl -MJSON::PP -e 'local $/; open(my $f, "<:raw", $ARGV[0]) or die; my $g = JSON::PP->new->utf8->decode(<$f>);
+                      binmode STDOUT, ":utf8"; print $g->{$ARGV[1]}[$ARGV[2]]{$ARGV[3]}' "$goldens" "$1" "$2" "$3"
+}
+compare_goldens() { # compare_goldens NAME KIND FILE
+  if perl "$compare_pl" "$2" "$goldens" "$3" >"$tmp/cmp" 2>&1; then passed=$((passed + 1)); else
+    echo "FAIL $1:"; cat "$tmp/cmp"; failures=$((failures + 1)); fi
+}
+token_args=(); for i in 0 1 2 3; do token_args+=(--text "$(golden_field token $i text)"); done
+ok "text: token classification" "$run" "$tmp/h_token.encore" "${token_args[@]}" --batch-size 3
+cp "$tmp/out" "$tmp/token.jsonl"
+compare_goldens "text: token classification entities" token "$tmp/token.jsonl"
+: >"$tmp/qa.jsonl"
+for i in 0 1 2 3 4 5 6; do
+  align=(); [[ "$(golden_field qa $i align_to_words)" == 1 ]] || align=(--no-align-to-words)
+  [[ "$(golden_field qa $i handle_impossible_answer)" == 1 ]] && align+=(--handle-impossible-answer)
+  ok "text: question answering case $i" "$run" "$tmp/h_qa.encore" --question "$(golden_field qa $i question)" \
+    --context "$(golden_field qa $i context)" --top-k "$(golden_field qa $i top_k)" "${align[@]}" \
+    --max-answer-len "$(golden_field qa $i max_answer_len)" --doc-stride "$(golden_field qa $i doc_stride)"
+  cat "$tmp/out" >>"$tmp/qa.jsonl"
+done
+compare_goldens "text: question answering" qa "$tmp/qa.jsonl"
+printf '%s\t%s\n' "$(golden_field qa 0 question)" "$(golden_field qa 0 context)" >"$tmp/qa.tsv"
+ok "text: question answering from --text-file --pairs" "$run" "$tmp/h_qa.encore" --text-file "$tmp/qa.tsv" --pairs
+expect_in "$tmp/out" "\"line\":1" "\"answer\":\"$(perl -MJSON::PP -ne 'print JSON::PP->new->utf8->decode($_)->{answer}; last' "$tmp/qa.jsonl")\""
+: >"$tmp/mlm.jsonl"
+for i in 0 1; do
+  ok "text: fill-mask case $i" "$run" "$tmp/h_mlm.encore" --text "$(golden_field mlm $i text)" \
+    --top-k "$(golden_field mlm $i top_k)"
+  cat "$tmp/out" >>"$tmp/mlm.jsonl"
+done
+compare_goldens "text: fill-mask" mlm "$tmp/mlm.jsonl"
+fails "text: fill-mask without a mask" "--text 2: no mask token" "" \
+  "$run" "$tmp/h_mlm.encore" --text "john [MASK]" --text "no mask at all"
+fails "text: --top-k on a token classifier" "--top-k applies to question-answering and fill-mask models" "" \
+  "$run" "$tmp/h_token.encore" --text "john" --top-k 3
+fails "text: pairs to a token classifier" "text pairs need a sequence classifier or question-answering head" "" \
+  "$run" "$tmp/h_token.encore" --text "john" --text-pair "paris"
+fails "text: a question without context" "--question given 1 times and --context 0 times" "" \
+  "$run" "$tmp/h_qa.encore" --question "who?"
+fails "text: QA from single texts" "a question-answering model takes --question Q --context C" "" \
+  "$run" "$tmp/h_qa.encore" --text "who?"
+fails "text: --doc-stride too large" "--question 1: doc_stride 11 must be less than the 11 context tokens a window holds" "" \
+  "$run" "$tmp/h_qa.encore" --question "where?" --context "$(golden_field qa 1 context)" --doc-stride 11
+fails "text: a question too long" "leaves no room for the context" "" "$run" "$tmp/h_qa.encore" \
+  --question "who was born in the north of the big old city near the river?" --context "john"
+fails "text: --pooling on a fill-mask model" "apply to embeddings; this model has a fill-mask head" "" \
+  "$run" "$tmp/h_mlm.encore" --text "john [MASK]" --pooling mean
+
 echo "cli: $passed passed, $failures failed"
 [[ $failures -eq 0 ]]

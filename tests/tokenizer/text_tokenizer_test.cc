@@ -146,6 +146,35 @@ TEST_CASE("text tokenizer: pair offsets are relative to each segment / type and 
   CHECK(e->sequence_ids.back() == 255);
 }
 
+TEST_CASE("text tokenizer: word ids are the pre-tokenizer's splits (into_encoding word_idx)") {
+  // BertPreTokenizer splits at whitespace and isolates punctuation; WordPiece's pieces of one
+  // split share its word.
+  auto t = make(wordpiece_json({"london", "##er", "##s", "visited", ","}, {{"type", "BertPreTokenizer"}}));
+  auto e = enc(*t, "londoners visited, zz");
+  CHECK(e.tokens == std::vector<std::string>{"london", "##er", "##s", "visited", ",", "[UNK]"});
+  CHECK(e.word_ids == std::vector<int32_t>{0, 0, 0, 1, 2, 3});
+  // Special tokens have none; each segment of a pair counts its own words from 0; truncation
+  // keeps them aligned with the ids.
+  auto cased = fixture("wordpiece_cased");
+  TextEncodeOptions o;
+  o.max_length = 6;
+  auto p = cased->encode_pair("ab cd", "ef gh ij", o);
+  REQUIRE(p.ok());
+  REQUIRE(p->word_ids.size() == p->ids.size());
+  for (size_t i = 0; i < p->ids.size(); ++i) {
+    INFO(i);
+    CHECK((p->word_ids[i] < 0) == (p->sequence_ids[i] == 255));
+    const bool starts_segment = i > 0 && p->sequence_ids[i] != 255 && p->sequence_ids[i - 1] == 255;
+    if (starts_segment) CHECK(p->word_ids[i] == 0);
+    if (i > 0 && !starts_segment && p->word_ids[i] >= 0) CHECK(p->word_ids[i] >= p->word_ids[i - 1]);
+  }
+  // ByteLevel: "Hello my friend, how" is five splits.
+  auto b = enc(*fixture("bpe_roberta"), "Hello my friend, how");
+  CHECK(b.word_ids.front() == -1);
+  CHECK(b.word_ids.back() == -1);
+  CHECK(b.word_ids[b.ids.size() - 2] == 4);
+}
+
 TEST_CASE("text tokenizer: Unigram offsets (Metaspace Precompiled)") {
   auto t = fixture("unigram_xlmr");
   const std::string text = "Hello  world";

@@ -7,6 +7,12 @@
 //            [--max-length N] [--truncation longest_first|only_first|only_second]
 //            [--special-tokens-as-text] [--pooling cls|mean] [--normalize] [--prompt NAME]
 //            [--dimensions N] [--batch-size N] [--threads N]   one JSON line per text on stdout
+// Per-token heads in text mode: token classification gives each text's entities (grouped as the
+// Hugging Face pipeline's aggregation "simple"); question answering takes --question Q --context
+// C (repeatable; or --text-file --pairs with QUESTION<TAB>CONTEXT lines) [--top-k N]
+// [--max-answer-len N] [--doc-stride N] [--handle-impossible-answer] [--no-align-to-words]
+// [--max-length N: tokens per window] and gives the answer with its character span; fill-mask gives the --top-k N (5) tokens
+// of each mask token. Character offsets are code points of the text, as Python's str indexes.
 // A sentence-transformers model (converted from a directory with modules.json) gives its own
 // sentence embedding in text mode by default; --prompt NAME prepends one of its prompts (by
 // default its default_prompt_name's), --dimensions N keeps the first N dimensions and scales
@@ -23,6 +29,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -334,6 +341,7 @@ struct TextRun {
   std::vector<std::string> texts;  // --text, in order
   std::vector<std::string> pairs;  // --text-pair: empty, or one per --text
   std::string text_file;           // --text-file ("-" = standard input)
+  std::string text_arg = "--text"; // what the texts given as arguments are called in errors
   bool file_pairs = false;         // --pairs: the file's lines are TEXT<TAB>PAIR
   std::string pooling = "cls";
   bool normalize = false;
@@ -342,6 +350,9 @@ struct TextRun {
   encore::TextOptions options;
   std::string attention_path;
   SentenceOptions sentence;
+  // The per-token heads: --top-k (0: not given), and question answering's settings.
+  int top_k = 0;
+  encore::AnswerOptions answer;
 };
 
 // Code point offsets of byte offsets into `text` (valid UTF-8, as the tokenizer checked), for
@@ -384,8 +395,66 @@ void add_tokens(nlohmann::ordered_json& j, const R& r, const std::string& text, 
   if (r.truncated) j["truncated"] = true;
 }
 
-// Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities,
-// otherwise the sentence embedding.
+// Token classification: the entities as the pipeline gives them (entity_group, score, word,
+// start / end in characters), each token's label and its probability.
+nlohmann::ordered_json entities_json(const encore::TokenClassificationResult& r) {
+  nlohmann::ordered_json entities = nlohmann::ordered_json::array();
+  for (const auto& e : r.entities) {
+    entities.push_back({{"entity_group", e.label}, {"score", e.score}, {"word", e.word},
+                        {"start", e.char_start}, {"end", e.char_end}});
+  }
+  return entities;
+}
+
+// Fill-mask: per mask token, its position and the top-k predictions.
+nlohmann::ordered_json masks_json(const encore::FillMaskResult& r) {
+  nlohmann::ordered_json masks = nlohmann::ordered_json::array();
+  for (const auto& m : r.masks) {
+    nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
+    for (const auto& p : m.predictions) {
+      predictions.push_back({{"token", p.token}, {"token_id", p.token_id}, {"score", p.score}, {"sequence", p.sequence}});
+    }
+    masks.push_back({{"position", m.position}, {"predictions", std::move(predictions)}});
+  }
+  return masks;
+}
+
+nlohmann::ordered_json answer_json(const encore::TextAnswer& a) {
+  return {{"answer", a.answer}, {"score", a.score}, {"start", a.char_start}, {"end", a.char_end}};
+}
+
+// Question answering: one JSON line per (question, context): the best answer (null when no
+// span qualifies) with start / end in characters of the context, all top_k answers with --top-k,
+// and how many windows the context took.
+Status run_answers(encore::TextEncoder& encoder, const TextRun& run, const std::vector<std::string>& questions,
+                   const std::vector<std::string>& contexts, size_t from_args,
+                   const std::function<std::string(size_t)>& where) {
+  for (size_t i = 0; i < questions.size(); ++i) {
+    auto r = encoder.answer(questions[i], contexts[i], run.answer);
+    if (!r.ok()) return Status(r.status().code(), cat(where(i), ": ", r.status().message()));
+    nlohmann::ordered_json j;
+    if (i >= from_args) j["line"] = i - from_args + 1;
+    j["question"] = questions[i];
+    j["context"] = contexts[i];
+    if (r->answers.empty()) {
+      j["answer"] = nullptr;
+    } else {
+      const nlohmann::ordered_json best = answer_json(r->answers[0]);
+      for (const auto& field : best.items()) j[field.key()] = field.value();
+    }
+    if (run.answer.top_k > 1) {
+      nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      for (const auto& a : r->answers) all.push_back(answer_json(a));
+      j["answers"] = std::move(all);
+    }
+    j["windows"] = r->windows;
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  return Status::Ok();
+}
+
+// Text mode: JSON lines with the tokens and, for a classifier, the label and probabilities; for
+// a per-token head its entities, answers or mask predictions; otherwise the sentence embedding.
 
 Status run_text(const std::string& model_path, TextRun run) {
   std::vector<std::string>& texts = run.texts;
@@ -420,7 +489,7 @@ Status run_text(const std::string& model_path, TextRun run) {
     return encore::invalid_argument("--attention-maps takes single texts, not pairs");
   }
   auto where = [&](size_t i) {
-    return i < from_args ? cat("--text ", i + 1) : cat(file_name, " line ", i - from_args + 1);
+    return i < from_args ? cat(run.text_arg, " ", i + 1) : cat(file_name, " line ", i - from_args + 1);
   };
   ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
   encore::SessionOptions so;
@@ -428,6 +497,30 @@ Status run_text(const std::string& model_path, TextRun run) {
   ENCORE_ASSIGN_OR_RETURN(auto encoder, encore::TextEncoder::create(model, so, run.options));
   const bool classify = model->config().has_classifier();
   const auto& labels = model->config().labels;
+  const encore::HeadKind head_kind = model->config().head;
+  if (head_kind != encore::HeadKind::kPooled &&
+      (run.sentence.dimensions > 0 || run.sentence.prompt_given || run.sentence.pooling_given || run.normalize)) {
+    return encore::invalid_argument(cat("--pooling / --normalize / --prompt / --dimensions apply to embeddings; this "
+                                        "model has a ", encore::head_kind_name(head_kind), " head"));
+  }
+  if (run.top_k > 0 && head_kind != encore::HeadKind::kQuestionAnswering && head_kind != encore::HeadKind::kMaskedLm) {
+    return encore::invalid_argument("--top-k applies to question-answering and fill-mask models");
+  }
+  if (head_kind == encore::HeadKind::kQuestionAnswering) {
+    if (!with_pairs) {
+      return encore::invalid_argument("a question-answering model takes --question Q --context C (or --text-file FILE "
+                                      "--pairs with QUESTION<TAB>CONTEXT lines)");
+    }
+    if (!run.attention_path.empty()) return encore::invalid_argument("--attention-maps takes single texts, not pairs");
+    if (run.top_k > 0) run.answer.top_k = run.top_k;
+    if (run.options.max_length > 0) run.answer.max_seq_len = run.options.max_length;
+    return run_answers(*encoder, run, texts, pairs, from_args, where);
+  }
+  if (with_pairs && head_kind != encore::HeadKind::kPooled) {
+    return encore::invalid_argument(cat("text pairs need a sequence classifier or question-answering head; this model "
+                                        "has a ", encore::head_kind_name(head_kind), " head"));
+  }
+  const int top_k = run.top_k > 0 ? run.top_k : 5;
   // A sentence-transformers model embeds with its own modules unless --pooling says otherwise.
   const encore::Pooling pool = !run.sentence.pooling_given && model->config().has_sentence_embedding()
                                    ? encore::Pooling::kModel
@@ -461,7 +554,10 @@ Status run_text(const std::string& model_path, TextRun run) {
       for (size_t i = start; i < end; ++i) {
         const std::vector<std::string> one{texts[i]};
         const std::vector<std::string> one_pair = with_pairs ? std::vector<std::string>{pairs[i]} : std::vector<std::string>();
-        Status st = classify ? classify_batch(one, one_pair).status() : encoder->embed({prompt + texts[i]}, pool, false).status();
+        Status st = classify ? classify_batch(one, one_pair).status()
+                    : head_kind == encore::HeadKind::kTokenClassification ? encoder->classify_tokens(one).status()
+                    : head_kind == encore::HeadKind::kMaskedLm             ? encoder->fill_mask(one, top_k).status()
+                                                                           : encoder->embed({prompt + texts[i]}, pool, false).status();
         if (!st.ok()) {
           std::string message = st.message();
           if (message.rfind("text 0: ", 0) == 0) message.erase(0, 8);  // the one-text batch's own index
@@ -491,6 +587,30 @@ Status run_text(const std::string& model_path, TextRun run) {
         j[r.problem_type == encore::ProblemType::kRegression ? "scores" : "probabilities"] = probs;
         j["logits"] = r.logits;
         add_tokens(j, r, batch[i], with_pairs ? &batch_pairs[i] : no_pair);
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      }
+    } else if (head_kind == encore::HeadKind::kTokenClassification) {
+      auto results = encoder->classify_tokens(batch);
+      if (!results.ok()) return fail(results.status());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& r = (*results)[i];
+        nlohmann::ordered_json j = head(i);
+        j["entities"] = entities_json(r);
+        j["token_labels"] = r.token_labels;
+        nlohmann::ordered_json scores = nlohmann::ordered_json::array();
+        for (float p : r.token_scores) scores.push_back(std::round(p * 1e4) / 1e4);
+        j["token_scores"] = std::move(scores);
+        add_tokens(j, r, batch[i], no_pair);
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      }
+    } else if (head_kind == encore::HeadKind::kMaskedLm) {
+      auto results = encoder->fill_mask(batch, top_k);
+      if (!results.ok()) return fail(results.status());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& r = (*results)[i];
+        nlohmann::ordered_json j = head(i);
+        j["masks"] = masks_json(r);
+        add_tokens(j, r, batch[i], no_pair);
         std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       }
     } else {
@@ -559,6 +679,31 @@ int main(int argc, char** argv) {
                  "--output sentence_embedding")
       ->check(CLI::Range(1, 1 << 20));
   app.add_flag("--normalize", text.normalize, "text mode: scale embeddings to unit length");
+  std::vector<std::string> questions, contexts;
+  auto* question_opt = app.add_option("--question", questions,
+                                      "question-answering models: a question, answered from the --context at the same "
+                                      "position (repeatable)")
+                           ->allow_extra_args(false)
+                           ->excludes(ids_opt);
+  app.add_option("--context", contexts, "the context for the --question at the same position (repeatable)")
+      ->allow_extra_args(false)
+      ->needs(question_opt);
+  app.add_option("--top-k", text.top_k,
+                 "text mode: answers per question (question answering, default 1) or predictions per mask token "
+                 "(fill-mask, default 5)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--max-answer-len", text.answer.max_answer_len,
+                 "question answering: the longest answer, in tokens")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--doc-stride", text.answer.doc_stride,
+                 "question answering: context tokens a window shares with the one before (default: min(max length "
+                 "/ 2, 128))")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  app.add_flag("!--no-align-to-words", text.answer.align_to_words,
+               "question answering: answers span exactly their tokens, not the whole words of their first and last");
+  app.add_flag("--handle-impossible-answer", text.answer.handle_impossible_answer,
+               "question answering: the empty answer competes, scored at the [CLS] token");
   app.add_option("--batch-size", text.batch_size, "text mode: texts per run (padded to the longest)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
@@ -574,7 +719,7 @@ int main(int argc, char** argv) {
                  "also write every layer's attention probabilities: with --input-ids a float32 .npy [layers, batch, "
                  "heads, seq, seq]; with text a JSON array, one entry per text");
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-run")) return *code;
-  const bool text_mode = text_opt->count() > 0 || file_opt->count() > 0;
+  const bool text_mode = text_opt->count() > 0 || file_opt->count() > 0 || question_opt->count() > 0;
   text.sentence.pooling_given = pooling_opt->count() > 0;
   text.sentence.prompt_given = prompt_opt->count() > 0;
   Status st;
@@ -582,6 +727,20 @@ int main(int argc, char** argv) {
     text.threads = threads;
     text.attention_path = attention_path;
     text.options.max_length = max_length;
+    if (questions.size() != contexts.size()) {
+      std::cerr << "encore-run: error: --question given " << questions.size() << " times and --context "
+                << contexts.size() << " times; give one --context per --question\n";
+      return 1;
+    }
+    if (!questions.empty() && (!text.texts.empty() || !text.text_file.empty())) {
+      std::cerr << "encore-run: error: --question / --context replace --text / --text-file; give one or the other\n";
+      return 1;
+    }
+    if (!questions.empty()) {
+      text.text_arg = "--question";
+      text.texts = std::move(questions);
+      text.pairs = std::move(contexts);
+    }
     text.options.truncation = truncation == "only_first"    ? encore::TruncationStrategy::kOnlyFirst
                               : truncation == "only_second" ? encore::TruncationStrategy::kOnlySecond
                                                             : encore::TruncationStrategy::kLongestFirst;

@@ -122,7 +122,29 @@ typedef struct encore_model_config {
   int32_t has_tokenizer;   /* 1: the model stores a tokenizer, so encore_session_run_text works */
   float layer_norm_eps;
   const char* activation;  /* the FFN activation: "gelu", "gelu_tanh" or "relu" */
+  /* Appended (struct_size tells): the head (Hugging Face's architectures class). */
+  int32_t head;              /* an encore_head_kind */
+  int32_t problem_type;      /* an encore_problem_type: how a sequence classifier's logits read */
+  int32_t token_logit_width; /* columns of encore_outputs.token_logits; 0 without a per-token head */
+  const char* head_name;     /* "pooled", "token-classification", "question-answering", "fill-mask" */
+  const char* problem_type_name; /* "single_label_classification", "multi_label_classification",
+                                    "regression" */
 } encore_model_config;
+
+/* The same heads, in the same order, as encore::HeadKind. */
+typedef enum encore_head_kind {
+  ENCORE_HEAD_POOLED = 0,               /* base model or sequence classifier: pooler_output, logits */
+  ENCORE_HEAD_TOKEN_CLASSIFICATION = 1, /* token_logits [batch, seq_len, labels] */
+  ENCORE_HEAD_QUESTION_ANSWERING = 2,   /* token_logits [batch, seq_len, 2]: start at 0, end at 1 */
+  ENCORE_HEAD_MASKED_LM = 3             /* token_logits [batch, seq_len, vocab_size] */
+} encore_head_kind;
+
+/* The same problem types, in the same order, as encore::ProblemType. */
+typedef enum encore_problem_type {
+  ENCORE_PROBLEM_SINGLE_LABEL = 0, /* softmax over the labels */
+  ENCORE_PROBLEM_MULTI_LABEL = 1,  /* a sigmoid per label */
+  ENCORE_PROBLEM_REGRESSION = 2    /* the raw scores (also a one-label head) */
+} encore_problem_type;
 
 /* Valid until encore_model_free(model); NULL for a NULL model. */
 const encore_model_config* encore_model_get_config(const encore_model* model);
@@ -235,6 +257,10 @@ typedef struct encore_outputs {
    * Dense and Normalize modules applied); NULL and 0 for a model without those modules. */
   const float* sentence_embedding;
   int64_t sentence_dim;
+  /* Appended: a per-token head's logits, [batch, seq_len, token_logit_width] (see
+   * encore_head_kind); NULL and 0 for a model without one. */
+  const float* token_logits;
+  int64_t token_logit_width;
 } encore_outputs;
 
 /* The outputs of the last run, valid until the next run or encore_session_free(session). NULL

@@ -59,6 +59,83 @@ struct TextOptions {
   bool special_tokens_as_text = false;
 };
 
+// Token classification (HeadKind::kTokenClassification): one entity group of Hugging Face's
+// TokenClassificationPipeline with aggregation_strategy="simple" (tokens labelled with their
+// argmax, consecutive tokens of one tag grouped unless a B- starts a new one, "O" dropped).
+struct TextEntity {
+  std::string label;  // entity_group: the label without its B- / I- prefix ("PER")
+  float score = 0;    // mean over its tokens of each token's top softmax probability
+  // Its span, [start, end): in bytes of the UTF-8 text, and the same span in code points
+  // (the pipeline's start / end, which index a Python str).
+  size_t start = 0, end = 0;
+  size_t char_start = 0, char_end = 0;
+  std::string word;  // text[start, end) (the pipeline decodes the tokens instead: e.g. lowercased)
+};
+
+struct TokenClassificationResult {
+  std::vector<TextEntity> entities;
+  std::vector<std::string> token_labels;  // per token: its argmax label ("" for special tokens)
+  std::vector<float> token_scores;        // per token: that label's softmax probability (0 for special)
+  std::vector<std::string> tokens;
+  std::vector<TokenOffset> offsets;
+  std::vector<uint8_t> sequence_ids;
+  bool truncated = false;
+};
+
+// Extractive question answering (HeadKind::kQuestionAnswering), as Hugging Face's
+// QuestionAnsweringPipeline.
+struct AnswerOptions {
+  int top_k = 1;
+  int max_answer_len = 15;  // tokens
+  // Tokens per window, special tokens included; 0: min(the model's limit, 384).
+  size_t max_seq_len = 0;
+  // Context tokens a window shares with the one before; -1: min(max_seq_len / 2, 128).
+  int64_t doc_stride = -1;
+  // Also offer the empty answer, scored by the smallest p_start([CLS]) x p_end([CLS]) over the windows.
+  bool handle_impossible_answer = false;
+  // A span covers the whole words of its first and last token (the tokenizer's words: the
+  // pre-tokenizer's splits, within the window), as the pipeline's default; false: exactly its
+  // tokens' offsets.
+  bool align_to_words = true;
+};
+
+struct TextAnswer {
+  std::string answer;  // context[start, end)
+  float score = 0;     // p_start x p_end within its window
+  // In the context: bytes, and code points (the pipeline's start / end). 0, 0 for the empty answer.
+  size_t start = 0, end = 0;
+  size_t char_start = 0, char_end = 0;
+  int64_t window = -1;  // the window it came from; -1 for the empty answer
+};
+
+struct QuestionAnswers {
+  std::vector<TextAnswer> answers;  // best first, at most top_k
+  int64_t windows = 0;              // how many windows the context was split into
+};
+
+// Fill-mask (HeadKind::kMaskedLm): the top-k tokens at each mask token.
+struct MaskPrediction {
+  int32_t token_id = 0;
+  std::string token;     // the vocabulary's string
+  float score = 0;       // softmax probability over the vocabulary
+  // The text with this mask replaced by the token (WordPiece "##" dropped, a ByteLevel "Ġ" or
+  // SentencePiece "▁" read as a space; other masks stay). Not the tokenizer's decode.
+  std::string sequence;
+};
+
+struct MaskPredictions {
+  int64_t position = 0;  // the mask's token index
+  std::vector<MaskPrediction> predictions;  // best first
+};
+
+struct FillMaskResult {
+  std::vector<MaskPredictions> masks;  // in text order
+  std::vector<std::string> tokens;
+  std::vector<TokenOffset> offsets;
+  std::vector<uint8_t> sequence_ids;
+  bool truncated = false;
+};
+
 class TextEncoder {
  public:
   // Needs a model with a tokenizer (encore-convert stores the model directory's tokenizer).
@@ -80,6 +157,23 @@ class TextEncoder {
   // sentence-transformers' Transformer.tokenize does; a prompt is part of the text: prepend
   // it). normalize: unit L2 length.
   Result<std::vector<TextEmbedding>> embed(const std::vector<std::string>& texts, Pooling pooling, bool normalize);
+
+  // The per-token heads' text mode; each fails with kInvalidArgument on a model without that head.
+  //
+  // Token classification: the entities of each text (a text longer than the model's limit is
+  // truncated, as classify does).
+  Result<std::vector<TokenClassificationResult>> classify_tokens(const std::vector<std::string>& texts);
+  // Question answering. The pair (question, context) is tokenized whole; when it does not fit
+  // max_seq_len, the context is split into overlapping windows as the fast tokenizer's
+  // truncation="only_second" with stride and overflowing tokens does, each window run as
+  // [CLS] question [SEP] piece [SEP] (the tokenizer's own template), and the best spans of all
+  // windows kept. Errors: a question that leaves no room for context, doc_stride not below the
+  // context tokens per window.
+  Result<QuestionAnswers> answer(const std::string& question, const std::string& context,
+                                 const AnswerOptions& options = {});
+  // Fill-mask: for each mask token ([MASK] or <mask>) of each text, the top_k tokens. A text
+  // without one is kInvalidArgument.
+  Result<std::vector<FillMaskResult>> fill_mask(const std::vector<std::string>& texts, int top_k = 5);
 
   const TextTokenizer& tokenizer() const;
   const Model& model() const;

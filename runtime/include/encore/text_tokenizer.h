@@ -70,6 +70,9 @@ struct TextEncoding {
   std::vector<uint8_t> sequence_ids;         // 0 / 1 for the segment a token came from; 255 for added
   std::vector<std::string> tokens;           // only with want_tokens
   bool truncated = false;
+  // Per token: its word, the pre-tokenizer's split it came from, counted within its segment
+  // (tokens of one word share it; `tokenizers`' word_ids); -1 for tokens the post-processor added.
+  std::vector<int32_t> word_ids;
 };
 
 // Padding settings stored in tokenizer.json ("padding"), for the caller's batcher: encode()
