@@ -27,9 +27,9 @@ printf '%s\n' "The quick brown fox jumps over the lazy dog." "Hello, World!" "" 
 if run "$bench" --tokenizer "$tok" --texts "$tmp/texts.txt" --min-time 0.05 --json "$tmp/t.json" >"$tmp/out" 2>"$tmp/err"; then
   has "$tmp/out" '^4 texts, [0-9.]+ KB, [0-9]+ tokens with special tokens' "texts line"
   has "$tmp/out" '\(WordPiece\)' "kind"
-  has "$tmp/out" 'passes in [0-9.]+ s; median pass [0-9.]+ ms .*: [0-9]+ texts/s, [0-9.]+ MB/s, [0-9]+ tokens/s, [0-9.]+ us per text$' "throughput line"
+  has "$tmp/out" 'passes in [0-9.]+ s \(cpu share [0-9.]+\); median pass [0-9.]+ ms .*: [0-9]+ texts/s, [0-9.]+ MB/s, [0-9]+ tokens/s, [0-9.]+ us per text$' "throughput line"
   for k in '"texts": 4' '"bytes": ' '"tokens": ' '"texts_per_s": ' '"mb_per_s": ' '"tokens_per_s": ' '"us_per_text": ' \
-           '"median_ms": ' '"kind": "WordPiece"' '"cpu": '; do
+           '"median_ms": ' '"cpu_share": ' '"kind": "WordPiece"' '"cpu": '; do
     has "$tmp/t.json" "$k" "json"
   done
 else
@@ -56,7 +56,7 @@ if run "$convert" "$fx" -o "$tmp/m.encore" --calib "$fx/calib_ids.npy" >/dev/nul
   printf 'word %.0s' $(seq 1 100) >>"$tmp/texts.txt"
   if run "$bench" "$tmp/m.encore" --tokenizer "$tmp/m.encore" --texts "$tmp/texts.txt" --min-time 0.05 \
       --json "$tmp/m.json" >"$tmp/out" 2>"$tmp/err"; then
-    has "$tmp/out" '^inference .* \(int8, 2 layers, .*\(1 texts truncated to 64\); [0-9.]+ us per text, [0-9.]+ texts/s$' "inference line"
+    has "$tmp/out" '^inference .* \(int8, 2 layers, .*\(1 texts truncated to 64\); cpu share [0-9.]+; [0-9.]+ us per text, [0-9.]+ texts/s$' "inference line"
     has "$tmp/out" '^tokenization / inference: [0-9.]+%$' "ratio line"
     has "$tmp/m.json" '"tokenization_over_inference": ' "json ratio"
     has "$tmp/m.json" '"truncated_texts": 1' "json truncated"
@@ -79,6 +79,7 @@ one_line_error "missing tokenizer" "cannot open" "$bench" --tokenizer "$tmp/none
 one_line_error "bad tokenizer" "tokenizer.json" "$bench" --tokenizer "$fixtures/tiny_cls/config.json"
 one_line_error "missing texts" "cannot open" "$bench" --tokenizer "$tok" --texts "$tmp/none.txt"
 one_line_error "tokenizer with --seq" "excludes" "$bench" --tokenizer "$tok" --seq 8
+one_line_error "tokenizer with --warmup" "excludes" "$bench" --tokenizer "$tok" --warmup 1
 one_line_error "texts without tokenizer" "requires" "$bench" "$tmp/m.encore" --texts "$tmp/texts.txt"
 one_line_error "no model, no tokenizer" "give a model, or --tokenizer" "$bench"
 

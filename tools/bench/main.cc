@@ -126,10 +126,10 @@ int tokenizer_main(const TokenizerBench& b, const std::string& model_path, int t
               b.tokens ? (", each cut to at most " + std::to_string(b.tokens) + " tokens").c_str() : "");
   std::printf("%zu texts, %.1f KB, %zu tokens with special tokens (%.1f per text)\n", t.texts, double(t.bytes) / 1e3,
               t.tokens, double(t.tokens) / double(std::max<size_t>(t.texts, 1)));
-  std::printf("tokenize, 1 thread, one text at a time: %zu passes in %.2f s; median pass %.3f ms (min %.3f, max %.3f): "
-              "%.0f texts/s, %.2f MB/s, %.0f tokens/s, %.2f us per text\n",
-              t.passes.runs, t.total_s, t.passes.median_ms, t.passes.min_ms, t.passes.max_ms, t.texts_per_s(),
-              t.mb_per_s(), t.tokens_per_s(), t.us_per_text());
+  std::printf("tokenize, 1 thread, one text at a time: %zu passes in %.2f s (cpu share %.2f); median pass %.3f ms "
+              "(min %.3f, max %.3f): %.0f texts/s, %.2f MB/s, %.0f tokens/s, %.2f us per text\n",
+              t.passes.runs, t.total_s, t.cpu_share, t.passes.median_ms, t.passes.min_ms, t.passes.max_ms,
+              t.texts_per_s(), t.mb_per_s(), t.tokens_per_s(), t.us_per_text());
   nlohmann::json report = {{"cpu", cpu},
                            {"tokenizer",
                             {{"path", b.tokenizer_path},
@@ -154,13 +154,13 @@ int tokenizer_main(const TokenizerBench& b, const std::string& model_path, int t
     if (!inf.ok()) return fail(inf.status().with_context(model_path));
     const double ratio = inf->us_per_text() > 0 ? t.us_per_text() / inf->us_per_text() : 0.0;
     std::printf("inference %s (%s, %d layers, hidden %d), %d thread%s, each text alone: %zu passes in %.2f s; "
-                "%.1f tokens per text%s; %.2f us per text, %.1f texts/s\n",
+                "%.1f tokens per text%s; cpu share %.2f; %.2f us per text, %.1f texts/s\n",
                 model_path.c_str(), (*model)->is_quantized() ? "int8" : "f32", c.layer_count, c.hidden_size, threads,
                 threads == 1 ? "" : "s", inf->passes.runs, inf->total_s, double(inf->tokens) / double(inf->texts),
                 truncated ? (" (" + std::to_string(truncated) + " texts truncated to " +
                              std::to_string(c.max_positions) + ")").c_str()
                           : "",
-                inf->us_per_text(), inf->texts_per_s());
+                inf->cpu_share, inf->us_per_text(), inf->texts_per_s());
     std::printf("tokenization / inference: %.2f%%\n", 100.0 * ratio);
     report["inference"] = encore::bench::to_json(*inf);
     report["inference"]["model"] = model_path;
@@ -194,11 +194,13 @@ int main(int argc, char** argv) {
       app.add_option("--seq", seqs, "sequence lengths, comma separated")->delimiter(',')->check(CLI::PositiveNumber);
   auto* batch_opt = app.add_option("--batch", batch, "sequences per run")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 1024));
-  app.add_option("--warmup", warmup, "untimed runs per shape before timing")->check(CLI::NonNegativeNumber);
+  auto* warmup_opt =
+      app.add_option("--warmup", warmup, "untimed runs per shape before timing")->check(CLI::NonNegativeNumber);
   app.add_option("--runs", runs, "minimum timed runs per shape")->check(CLI::PositiveNumber);
   app.add_option("--min-time", min_time, "minimum seconds of timed runs per shape")->check(CLI::NonNegativeNumber);
-  auto* ragged_opt = app.add_flag(
-      "--ragged", ragged, "pad the batch: sequence i keeps ceil(seq * (i + 1) / batch) real tokens, the rest is masked");
+  auto* ragged_opt =
+      app.add_flag("--ragged", ragged,
+                   "pad the batch: sequence i keeps ceil(seq * (i + 1) / batch) real tokens, the rest is masked");
   auto* profile_opt = app.add_flag("--profile", profile, "time every step of every layer (a second, profiled session)");
   app.add_option("--int8-gemm", int8_gemm,
                  "int8 linear layers: auto (encore's dot-product GEMM on x86 VNNI CPUs, else XNNPACK), "
@@ -209,8 +211,9 @@ int main(int argc, char** argv) {
       app.add_option("--trace", trace_path, "write a Chrome/Perfetto trace of one profiled run (implies --profile)");
   auto* tok_opt = app.add_option("--tokenizer", tb.tokenizer_path,
                                  "time this tokenizer (a tokenizer.json, or an .encore model's own) on English texts, "
-                                 "one at a time on one thread; --runs is then the minimum number of passes over the texts")
-                      ->excludes(seq_opt, batch_opt, ragged_opt, profile_opt, trace_opt);
+                                 "one at a time on one thread, after one untimed pass; --runs is then the minimum "
+                                 "number of passes over the texts (default 3)")
+                      ->excludes(seq_opt, batch_opt, ragged_opt, profile_opt, trace_opt, warmup_opt);
   app.add_option("--texts", tb.texts_path, "with --tokenizer: texts, one per line (default: the built-in corpus)")
       ->needs(tok_opt);
   app.add_option("--corpus-dir", tb.corpus_dir,

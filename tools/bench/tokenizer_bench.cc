@@ -1,5 +1,7 @@
 #include "bench/tokenizer_bench.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -32,12 +34,20 @@ std::string model_type(const std::string& json) {
   return t.is_string() ? t.get<std::string>() : "";
 }
 
+// CPU time of the whole process, in seconds.
+double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // Timed passes over `texts` with `one(i)` doing the work for text i.
 template <typename F>
 Status time_passes(size_t count, int min_passes, double min_time_s, CorpusTiming* out, F&& one) {
   std::vector<double> ms;
+  const double cpu0 = process_cpu_s();
   const auto start = Clock::now();
   while (static_cast<int>(ms.size()) < min_passes || ms_since(start) < 1000.0 * min_time_s) {
     const auto t0 = Clock::now();
@@ -46,6 +56,7 @@ Status time_passes(size_t count, int min_passes, double min_time_s, CorpusTiming
     if (ms.size() >= 100000) break;
   }
   out->total_s = ms_since(start) * 1e-3;
+  out->cpu_share = out->total_s > 0 ? (process_cpu_s() - cpu0) / out->total_s : 0.0;
   out->passes = summarize(std::move(ms));
   return Status::Ok();
 }
@@ -219,6 +230,7 @@ nlohmann::json to_json(const CorpusTiming& t) {
           {"tokens", t.tokens},
           {"passes", to_json(t.passes)},
           {"timed_s", t.total_s},
+          {"cpu_share", t.cpu_share},
           {"texts_per_s", t.texts_per_s()},
           {"mb_per_s", t.mb_per_s()},
           {"tokens_per_s", t.tokens_per_s()},

@@ -46,6 +46,9 @@ struct CorpusTiming {
   size_t texts = 0, bytes = 0, tokens = 0;  // per pass; tokens include the special tokens
   TimingStats passes;                       // ms per pass over all texts
   double total_s = 0;                       // time spent in timed passes
+  // Process CPU time / wall time over the timed passes: ~1 when the thread had a core to itself,
+  // less when a shared machine's other jobs took turns on it (then the rates are low).
+  double cpu_share = 0;
   double texts_per_s() const { return passes.median_ms > 0 ? 1e3 * double(texts) / passes.median_ms : 0.0; }
   double mb_per_s() const { return passes.median_ms > 0 ? 1e-3 * double(bytes) / passes.median_ms : 0.0; }
   double tokens_per_s() const { return passes.median_ms > 0 ? 1e3 * double(tokens) / passes.median_ms : 0.0; }

@@ -5,9 +5,10 @@
 #   tools/bench/tokenizer_compare.sh [--tokenizers A.json,B.json] [--rounds 3] [--min-time 1]
 #       [--words 100] [--tokens N] [--max-texts N] [--model MODEL.encore]
 # Default tokenizers: the fixtures in tests/fixtures/text_tokenizer (WordPiece cased / uncased,
-# byte-level BPE in two layouts, XLM-R-style Unigram), plus wordpiece_uncased with its vocabulary
-# filled up to BERT's 30522 entries with words from Debian's wamerican (when /usr/share/dict/words
-# exists), so English words are mostly one token each as with a real BERT vocabulary.
+# byte-level BPE in two layouts, XLM-R-style Unigram; their vocabularies have 777-2002 entries),
+# plus wordpiece_uncased_30k: wordpiece_uncased filled up to BERT's 30522 entries with English
+# words (of the license texts, then of Debian's wamerican when /usr/share/dict/words exists), so
+# English words are mostly one token each as with a real BERT vocabulary.
 # Texts: encore-bench's built-in corpus (the license texts in /usr/share/common-licenses in
 # --words-word paragraphs), written once per tokenizer with --write-texts (cut to at most
 # --tokens tokens when given) and read by both engines. Each round runs both engines once per
@@ -53,17 +54,28 @@ if [[ -z "$tokenizers" ]]; then
   fx=tests/fixtures/text_tokenizer
   tokenizers="$fx/wordpiece_uncased.json,$fx/wordpiece_cased.json,$fx/bpe_roberta.json,$fx/bpe_template.json,$fx/unigram_xlmr.json"
   if [[ -f /usr/share/dict/words ]]; then
-    # wordpiece_uncased filled up to 30522 entries with lowercase ASCII words of wamerican, in the
-    # dictionary's order, the fixture's own entries (and so its ids) unchanged.
+    # wordpiece_uncased filled up to 30522 entries, the fixture's own entries (and ids) unchanged:
+    # first the lowercase words of the license texts by frequency (a real BERT vocabulary holds
+    # every common English word whole), then wamerican's lowercase ASCII words, evenly spaced
+    # over the dictionary.
     /usr/bin/python3 - "$fx/wordpiece_uncased.json" "$work/wordpiece_uncased_30k.json" <<'PY'
-import json, sys
+import collections, json, os, re, sys
 j = json.load(open(sys.argv[1]))
 vocab = j["model"]["vocab"]
-for line in open("/usr/share/dict/words", encoding="utf-8"):
-    w = line.strip().lower()
+lic = "/usr/share/common-licenses"
+counts = collections.Counter()
+for f in sorted(os.listdir(lic)):
+    p = os.path.join(lic, f)
+    if os.path.isfile(p) and not os.path.islink(p):
+        counts.update(re.findall(r"[a-z]+", open(p, encoding="utf-8", errors="replace").read().lower()))
+words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+dictionary = [w.strip().lower() for w in open("/usr/share/dict/words", encoding="utf-8")]
+dictionary = [w for w in dictionary if w.isascii() and w.isalpha()]
+step = max(1, len(dictionary) // 30522)
+for w in words + dictionary[::step] + dictionary:
     if len(vocab) >= 30522:
         break
-    if w.isascii() and w.isalpha() and w not in vocab:
+    if w not in vocab:
         vocab[w] = len(vocab)
 json.dump(j, open(sys.argv[2], "w"), ensure_ascii=False)
 PY
@@ -113,11 +125,12 @@ flags = open("/proc/cpuinfo").read()
 simd = [f for f in ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni") if re.search(rf"\b{f}\b", flags)]
 print(f"\n{cpu.group(1) if cpu else '?'} ({' '.join(simd)}), {datetime.date.today()}, "
       f"{len([r for r in rows if r['name'] == names[0]])} rounds; encore vs {rows[0]['js_engine']}")
-print("one text at a time, one thread; cells: median over rounds of each run's median pass; x = encore texts/s / JS texts/s")
+print("one text at a time, one thread; cells: median over rounds of each run's median pass; x = encore texts/s / JS texts/s;")
+print("cpu share: process CPU time / wall time while timing (below 1: other jobs took turns on the core; node's counts its GC threads)")
 inf = any("ratio" in r for r in rows)
-head = "| tokenizer | kind | texts | tokens/text | encore texts/s | encore MB/s | encore us/text | JS texts/s | JS MB/s | JS us/text | encore / JS |"
+head = "| tokenizer | kind | texts | tokens/text | encore texts/s | encore MB/s | encore us/text | JS texts/s | JS MB/s | JS us/text | encore / JS | cpu share encore / JS |"
 if inf:
-    head += " inference us/text | tokenization / inference |"
+    head += " inference us/text | inference cpu share | tokenization / inference |"
 print(head)
 print("|---" * (head.count("|") - 1) + "|")
 for n in names:
@@ -127,9 +140,10 @@ for n in names:
     line = (f"| {n} | {rs[0]['kind']} | {e['texts']} | {e['tokens'] / e['texts']:.1f} | {et:.0f} | "
             f"{med([r['encore']['mb_per_s'] for r in rs]):.2f} | {med([r['encore']['us_per_text'] for r in rs]):.1f} | "
             f"{jt:.0f} | {med([r['js']['mb_per_s'] for r in rs]):.2f} | {med([r['js']['us_per_text'] for r in rs]):.1f} | "
-            f"{et / jt:.1f}x |")
+            f"{et / jt:.1f}x | {med([r['encore']['cpu_share'] for r in rs]):.2f} / {med([r['js']['cpu_share'] for r in rs]):.2f} |")
     if inf:
         line += (f" {med([r['inference']['us_per_text'] for r in rs]):.0f} | "
+                 f"{med([r['inference']['cpu_share'] for r in rs]):.2f} | "
                  f"{100 * med([r['ratio'] for r in rs]):.2f}% |")
     print(line)
 PY

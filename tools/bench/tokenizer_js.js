@@ -61,6 +61,7 @@ function main() {
   }
   const passes = [];
   let sink = 0;
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   const elapsedMs = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
   while (passes.length < a.runs || elapsedMs(start) < 1000 * a.minTime) {
@@ -70,6 +71,8 @@ function main() {
     if (passes.length >= 100000) break;
   }
   const totalS = elapsedMs(start) / 1e3;
+  const cpu = process.cpuUsage(cpu0);  // all of node's threads (its GC and compiler threads too)
+  const cpuShare = (cpu.user + cpu.system) / 1e6 / totalS;
   if (sink !== tokens * passes.length) throw new Error('token counts changed between passes');
   const med = median(passes);
   const r = {
@@ -78,6 +81,7 @@ function main() {
     tokens,
     passes: { runs: passes.length, median_ms: med, min_ms: Math.min(...passes), max_ms: Math.max(...passes) },
     timed_s: totalS,
+    cpu_share: cpuShare,
     texts_per_s: (1e3 * lines.length) / med,
     mb_per_s: (1e-3 * bytes) / med,
     tokens_per_s: (1e3 * tokens) / med,
@@ -89,7 +93,7 @@ function main() {
   console.log(`tokenizer ${a.tokenizer} (@huggingface/tokenizers ${version}, node ${process.version}); texts: ${a.texts}`);
   console.log(`${r.texts} texts, ${(bytes / 1e3).toFixed(1)} KB, ${tokens} tokens with special tokens ` +
     `(${(tokens / r.texts).toFixed(1)} per text)`);
-  console.log(`tokenize, 1 thread, one text at a time: ${passes.length} passes in ${totalS.toFixed(2)} s; ` +
+  console.log(`tokenize, 1 thread, one text at a time: ${passes.length} passes in ${totalS.toFixed(2)} s (cpu share ${cpuShare.toFixed(2)}); ` +
     `median pass ${med.toFixed(3)} ms (min ${r.passes.min_ms.toFixed(3)}, max ${r.passes.max_ms.toFixed(3)}): ` +
     `${r.texts_per_s.toFixed(0)} texts/s, ${r.mb_per_s.toFixed(2)} MB/s, ${r.tokens_per_s.toFixed(0)} tokens/s, ` +
     `${r.us_per_text.toFixed(2)} us per text`);
