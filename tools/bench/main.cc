@@ -1,5 +1,7 @@
 // encore-bench: load time, first-run time and steady-state latency per shape, with an
-// optional per-layer x per-step profile, JSON report and Chrome trace.
+// optional per-layer x per-step profile, JSON report and Chrome trace; with --tokenizer, the
+// throughput of a tokenizer on English texts, and with a model too, tokenization next to that
+// model's inference on the same texts.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "bench/bench_report.h"
+#include "bench/tokenizer_bench.h"
 #include "common/cli_parse.h"
 #include "core/cpu_description.h"
 #include "encore/session.h"
@@ -80,6 +83,99 @@ encore::Result<std::vector<double>> time_runs(encore::Session& s, const Shape& s
   return ms;
 }
 
+struct TokenizerBench {
+  std::string tokenizer_path, texts_path, write_texts, corpus_dir = "/usr/share/common-licenses";
+  size_t words = 100, tokens = 0, max_texts = 0;
+};
+
+// --tokenizer: the tokenizer alone on the corpus, then (with a model) the model's inference on
+// the same texts and the ratio of the two.
+int tokenizer_main(const TokenizerBench& b, const std::string& model_path, int threads, int runs, double min_time,
+                   const std::string& int8_gemm, const std::string& json_path) {
+  auto fail = [](const encore::Status& st) {
+    std::cerr << "encore-bench: error: " << st.message() << "\n";
+    return 1;
+  };
+  auto tok = encore::bench::load_tokenizer(b.tokenizer_path);
+  if (!tok.ok()) return fail(tok.status());
+  const encore::TextTokenizer& tokenizer = *tok->tokenizer;
+  auto texts = b.texts_path.empty() ? encore::bench::license_corpus(b.corpus_dir, b.words)
+                                    : encore::bench::read_texts(b.texts_path);
+  if (!texts.ok()) return fail(texts.status());
+  if (b.max_texts && texts->size() > b.max_texts) texts->resize(b.max_texts);
+  if (b.tokens) {
+    auto fitted = encore::bench::fit_to_tokens(tokenizer, *texts, b.tokens);
+    if (!fitted.ok()) return fail(fitted.status());
+    *texts = std::move(fitted).value();
+  }
+  if (!b.write_texts.empty()) {
+    std::string all;
+    for (const auto& t : *texts) all += t + "\n";
+    encore::Status st = write_text(b.write_texts, all);
+    if (!st.ok()) return fail(st);
+  }
+
+  const std::string cpu = encore::to_string(encore::describe_cpu());
+  std::printf("cpu: %s\n", cpu.c_str());
+  const std::string corpus = b.texts_path.empty() ? b.corpus_dir + " in " + std::to_string(b.words) + "-word paragraphs"
+                                                   : b.texts_path;
+  auto timing = encore::bench::time_tokenizer(tokenizer, *texts, runs, min_time);
+  if (!timing.ok()) return fail(timing.status());
+  const auto& t = *timing;
+  std::printf("tokenizer %s (%s); texts: %s%s\n", b.tokenizer_path.c_str(), tok->kind.c_str(), corpus.c_str(),
+              b.tokens ? (", each cut to at most " + std::to_string(b.tokens) + " tokens").c_str() : "");
+  std::printf("%zu texts, %.1f KB, %zu tokens with special tokens (%.1f per text)\n", t.texts, double(t.bytes) / 1e3,
+              t.tokens, double(t.tokens) / double(std::max<size_t>(t.texts, 1)));
+  std::printf("tokenize, 1 thread, one text at a time: %zu passes in %.2f s (cpu share %.2f); median pass %.3f ms "
+              "(min %.3f, max %.3f): %.0f texts/s, %.2f MB/s, %.0f tokens/s, %.2f us per text\n",
+              t.passes.runs, t.total_s, t.cpu_share, t.passes.median_ms, t.passes.min_ms, t.passes.max_ms,
+              t.texts_per_s(), t.mb_per_s(), t.tokens_per_s(), t.us_per_text());
+  nlohmann::json report = {{"cpu", cpu},
+                           {"tokenizer",
+                            {{"path", b.tokenizer_path},
+                             {"kind", tok->kind},
+                             {"corpus", corpus},
+                             {"max_tokens", b.tokens},
+                             {"timing", encore::bench::to_json(t)}}}};
+
+  if (!model_path.empty()) {
+    auto model = encore::Model::load(model_path);
+    if (!model.ok()) return fail(model.status());
+    encore::SessionOptions so;
+    so.threads = threads;
+    so.int8_gemm = int8_gemm == "own"       ? encore::Int8Gemm::kOwn
+                   : int8_gemm == "xnnpack" ? encore::Int8Gemm::kXnnpack
+                                            : encore::Int8Gemm::kAuto;
+    auto session = encore::Session::create(model.value(), so);
+    if (!session.ok()) return fail(session.status());
+    const auto& c = (*model)->config();
+    size_t truncated = 0;
+    auto inf = encore::bench::time_inference(**session, tokenizer, *texts, c.max_positions, runs, min_time, &truncated);
+    if (!inf.ok()) return fail(inf.status().with_context(model_path));
+    const double ratio = inf->us_per_text() > 0 ? t.us_per_text() / inf->us_per_text() : 0.0;
+    std::printf("inference %s (%s, %d layers, hidden %d), %d thread%s, each text alone: %zu passes in %.2f s; "
+                "%.1f tokens per text%s; cpu share %.2f; %.2f us per text, %.1f texts/s\n",
+                model_path.c_str(), (*model)->is_quantized() ? "int8" : "f32", c.layer_count, c.hidden_size, threads,
+                threads == 1 ? "" : "s", inf->passes.runs, inf->total_s, double(inf->tokens) / double(inf->texts),
+                truncated ? (" (" + std::to_string(truncated) + " texts truncated to " +
+                             std::to_string(c.max_positions) + ")").c_str()
+                          : "",
+                inf->cpu_share, inf->us_per_text(), inf->texts_per_s());
+    std::printf("tokenization / inference: %.2f%%\n", 100.0 * ratio);
+    report["inference"] = encore::bench::to_json(*inf);
+    report["inference"]["model"] = model_path;
+    report["inference"]["quantized"] = (*model)->is_quantized();
+    report["inference"]["threads"] = threads;
+    report["inference"]["truncated_texts"] = truncated;
+    report["tokenization_over_inference"] = ratio;
+  }
+  if (!json_path.empty()) {
+    encore::Status st = write_text(json_path, report.dump(2) + "\n");
+    if (!st.ok()) return fail(st);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,23 +187,58 @@ int main(int argc, char** argv) {
   double min_time = 1.0;
   bool profile = false, ragged = false;
   std::string int8_gemm = "auto";
-  app.add_option("model", model_path, "the .encore model")->required();
-  app.add_option("--seq", seqs, "sequence lengths, comma separated")->delimiter(',')->check(CLI::PositiveNumber);
-  app.add_option("--batch", batch, "sequences per run")->check(CLI::PositiveNumber);
+  TokenizerBench tb;
+  app.add_option("model", model_path,
+                 "the .encore model (with --tokenizer: also time its inference on the same texts)");
+  auto* seq_opt =
+      app.add_option("--seq", seqs, "sequence lengths, comma separated")->delimiter(',')->check(CLI::PositiveNumber);
+  auto* batch_opt = app.add_option("--batch", batch, "sequences per run")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 1024));
-  app.add_option("--warmup", warmup, "untimed runs per shape before timing")->check(CLI::NonNegativeNumber);
+  auto* warmup_opt =
+      app.add_option("--warmup", warmup, "untimed runs per shape before timing")->check(CLI::NonNegativeNumber);
   app.add_option("--runs", runs, "minimum timed runs per shape")->check(CLI::PositiveNumber);
   app.add_option("--min-time", min_time, "minimum seconds of timed runs per shape")->check(CLI::NonNegativeNumber);
-  app.add_flag("--ragged", ragged,
-               "pad the batch: sequence i keeps ceil(seq * (i + 1) / batch) real tokens, the rest is masked");
-  app.add_flag("--profile", profile, "time every step of every layer (a second, profiled session)");
+  auto* ragged_opt =
+      app.add_flag("--ragged", ragged,
+                   "pad the batch: sequence i keeps ceil(seq * (i + 1) / batch) real tokens, the rest is masked");
+  auto* profile_opt = app.add_flag("--profile", profile, "time every step of every layer (a second, profiled session)");
   app.add_option("--int8-gemm", int8_gemm,
                  "int8 linear layers: auto (encore's dot-product GEMM on x86 VNNI CPUs, else XNNPACK), "
                  "xnnpack, or own (encore's GEMM, best kernel for this CPU)")
       ->check(CLI::IsMember({"auto", "xnnpack", "own"}));
   app.add_option("--json", json_path, "write the whole report as JSON");
-  app.add_option("--trace", trace_path, "write a Chrome/Perfetto trace of one profiled run (implies --profile)");
+  auto* trace_opt =
+      app.add_option("--trace", trace_path, "write a Chrome/Perfetto trace of one profiled run (implies --profile)");
+  auto* tok_opt = app.add_option("--tokenizer", tb.tokenizer_path,
+                                 "time this tokenizer (a tokenizer.json, or an .encore model's own) on English texts, "
+                                 "one at a time on one thread, after one untimed pass; --runs is then the minimum "
+                                 "number of passes over the texts (default 3)")
+                      ->excludes(seq_opt, batch_opt, ragged_opt, profile_opt, trace_opt, warmup_opt);
+  app.add_option("--texts", tb.texts_path, "with --tokenizer: texts, one per line (default: the built-in corpus)")
+      ->needs(tok_opt);
+  app.add_option("--corpus-dir", tb.corpus_dir,
+                 "with --tokenizer: the built-in corpus's directory, every regular file in it split into paragraphs")
+      ->needs(tok_opt);
+  app.add_option("--words", tb.words, "with --tokenizer: words per paragraph of the built-in corpus")
+      ->needs(tok_opt)
+      ->check(CLI::PositiveNumber);
+  app.add_option("--tokens", tb.tokens,
+                 "with --tokenizer: cut each text to its longest word prefix of at most this many tokens")
+      ->needs(tok_opt)
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-texts", tb.max_texts, "with --tokenizer: use only the first N texts")
+      ->needs(tok_opt)
+      ->check(CLI::PositiveNumber);
+  app.add_option("--write-texts", tb.write_texts, "with --tokenizer: write the texts measured, one per line")
+      ->needs(tok_opt);
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-bench")) return *code;
+  if (!tb.tokenizer_path.empty()) {
+    return tokenizer_main(tb, model_path, threads, app.count("--runs") ? runs : 3, min_time, int8_gemm, json_path);
+  }
+  if (model_path.empty()) {
+    std::cerr << "encore-bench: error: give a model, or --tokenizer FILE (see encore-bench --help)\n";
+    return 2;
+  }
   if (!trace_path.empty()) profile = true;
   auto fail = [](const encore::Status& st) {
     std::cerr << "encore-bench: error: " << st.message() << "\n";
