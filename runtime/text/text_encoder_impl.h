@@ -37,6 +37,7 @@ struct TextEncoder::Impl {
   template <typename R>
   void take_tokens(size_t b, R* r) {
     TextEncoding& e = batch->encodings()[b];
+    r->ids = e.ids;  // copied: callers may still read the batch's ids
     r->tokens = std::move(e.tokens);
     r->offsets = std::move(e.offsets);
     r->sequence_ids = std::move(e.sequence_ids);

@@ -377,6 +377,7 @@ std::vector<std::array<size_t, 2>> char_offsets(const std::string& text, const s
 // each came from, and for a pair which segment that is (null for special tokens).
 template <typename R>
 void add_tokens(nlohmann::ordered_json& j, const R& r, const std::string& text, const std::string* pair) {
+  j["ids"] = r.ids;
   j["tokens"] = r.tokens;
   std::vector<encore::TokenOffset> first, second;
   nlohmann::ordered_json offsets = nlohmann::ordered_json::array();

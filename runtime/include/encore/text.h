@@ -35,6 +35,7 @@ struct TextClassification {
   std::vector<float> probabilities;
   std::vector<float> logits;  // the raw logits, in the model's label order
   ProblemType problem_type = ProblemType::kSingleLabel;
+  std::vector<int32_t> ids;          // token ids, with the special tokens
   std::vector<std::string> tokens;   // as tokenized, with the special tokens
   std::vector<TokenOffset> offsets;  // per token: byte span in its text (special tokens: 0, 0)
   std::vector<uint8_t> sequence_ids; // per token: 0 first text, 1 second of a pair, 255 special
@@ -43,6 +44,7 @@ struct TextClassification {
 
 struct TextEmbedding {
   std::vector<float> values;  // [hidden]
+  std::vector<int32_t> ids;
   std::vector<std::string> tokens;
   std::vector<TokenOffset> offsets;
   std::vector<uint8_t> sequence_ids;
@@ -76,6 +78,7 @@ struct TokenClassificationResult {
   std::vector<TextEntity> entities;
   std::vector<std::string> token_labels;  // per token: its argmax label ("" for special tokens)
   std::vector<float> token_scores;        // per token: that label's softmax probability (0 for special)
+  std::vector<int32_t> ids;
   std::vector<std::string> tokens;
   std::vector<TokenOffset> offsets;
   std::vector<uint8_t> sequence_ids;
@@ -130,6 +133,7 @@ struct MaskPredictions {
 
 struct FillMaskResult {
   std::vector<MaskPredictions> masks;  // in text order
+  std::vector<int32_t> ids;
   std::vector<std::string> tokens;
   std::vector<TokenOffset> offsets;
   std::vector<uint8_t> sequence_ids;
