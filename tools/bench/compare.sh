@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side latency and accuracy of encore and the engines users would otherwise pick, on one
-# Hugging Face BERT directory, on this machine, in one go:
+# Hugging Face encoder directory (bert, distilbert, roberta, xlm-roberta, camembert, electra), on
+# this machine, in one go:
 #   tools/bench/compare.sh MODEL_DIR [--seq 16,128,512] [--batch 1,8] [--threads 1,2] [--rounds 3] [--runs 5]
 #       [--max-tokens N] [--no-ort]
 # Engines: encore int8 and f32 (encore-bench), ONNX Runtime int8 and fp32 (tools/bench/peers/
@@ -33,6 +34,11 @@ py=/usr/bin/python3
 "$py" -c "import torch" 2>/dev/null || { echo "compare.sh: error: needs Debian's python3-torch (tools/install-deps.sh --reference)" >&2; exit 1; }
 
 vocab=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['vocab_size'])" "$model_dir/config.json")
+# RoBERTa-likes number positions over the ids that are not the pad id: random ids must avoid
+# it (tools/bench/peers/torch_peer.py avoid_pad does the same for its timed ids).
+avoid_id=$("$py" -c "import json,sys; c=json.load(open(sys.argv[1])); print(c.get('pad_token_id', 1) if c.get('model_type') in ('roberta','xlm-roberta','camembert') else '')" "$model_dir/config.json")
+avoid=()
+[[ -n "$avoid_id" ]] && avoid=(--avoid-id "$avoid_id")
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target encore-convert encore-run encore-bench >/dev/null
@@ -46,12 +52,14 @@ echo "== converting $model_dir"
 "$bin/convert/encore-convert" "$model_dir" -o "$work/model.f32.encore" --quant f32 >/dev/null
 
 # Accuracy batch: 4 sequences of 128 tokens (or the model's maximum), fixed seed.
-"$py" - "$model_dir" "$work" <<'PY'
+"$py" - "$model_dir" "$work" "$avoid_id" <<'PY'
 import json, sys, numpy as np
-d, work = sys.argv[1], sys.argv[2]
+d, work, avoid = sys.argv[1], sys.argv[2], sys.argv[3]
 cfg = json.load(open(d + "/config.json"))
 S = min(128, cfg["max_position_embeddings"])
 ids = np.random.default_rng(1).integers(0, cfg["vocab_size"], size=(4, S))
+if avoid:
+    ids[ids == int(avoid)] = int(avoid) + 1
 np.save(work + "/acc_ids.npy", ids)
 PY
 for q in int8 f32; do
@@ -74,7 +82,7 @@ if [[ $ort == 1 ]]; then
   "$py" tools/bench/peers/ort_export.py "$model_dir" "$work/onnx" 2>&1 | grep "ort_export:"
   for q in int8 fp32; do
     node tools/bench/peers/ort_peer.js "$work/onnx/model.$q.onnx" --engine "ort_$q" --seq 8 --runs 1 --warmup 0 \
-      --vocab "$vocab" --ids "$work/acc_ids.npy" --out "$work/acc.ort_$q.npy" >/dev/null
+      --vocab "$vocab" "${avoid[@]}" --ids "$work/acc_ids.npy" --out "$work/acc.ort_$q.npy" >/dev/null
   done
   ort_engines=(ort_int8 ort_fp32)
 fi
@@ -97,7 +105,7 @@ for round in $(seq 1 "$rounds"); do
         done
         for e in "${ort_engines[@]}"; do
           node tools/bench/peers/ort_peer.js "$work/onnx/model.${e#ort_}.onnx" --engine "$e" --seq "$s" --batch "$b" \
-            --threads "$t" --runs "$runs" --vocab "$vocab" >>"$results"
+            --threads "$t" --runs "$runs" --vocab "$vocab" "${avoid[@]}" >>"$results"
         done
         "$py" tools/bench/peers/torch_peer.py "$model_dir" --seq "$s" --batch "$b" --threads "$t" --runs "$runs" \
           2>/dev/null >>"$results"

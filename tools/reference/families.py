@@ -10,6 +10,7 @@ the fine-tuning task come from make_fixtures.py, so the recipe is the BERT fixtu
   /usr/bin/python3 tools/reference/families.py              # write every fixture -> tests/fixtures
   /usr/bin/python3 tools/reference/families.py --check      # regenerate in memory, compare with the stored files
   /usr/bin/python3 tools/reference/families.py --only roberta_cls,electra_base [--out DIR]
+  /usr/bin/python3 tools/reference/families.py --shape distilbert-base|roberta-base --out DIR   # benchmark-sized
 
 --check also runs this file's generic forward pass, as model_type bert, on the stored
 tests/fixtures/tiny_* checkpoints and compares it with make_fixtures.bert_forward.
@@ -90,6 +91,17 @@ FIXTURE_SPECS = {
                         pooler=False, labels=2, batch=4, seq=16, accuracy_set=32),
 }
 TUNE_STEPS = 200
+# Large random models for tools/bench/compare.sh (--shape NAME --out DIR), shaped like the
+# public checkpoints (distilbert-base-uncased, roberta-base: their config.json sizes) and drawn
+# with the same recipe as make_fixtures' BIG_SHAPES, so int8 ranges look like a trained model's.
+# Bare base models (DistilBertModel / RobertaModel saved on their own: no family prefix).
+BIG_SHAPES = {
+    "distilbert-base": dict(family="distilbert", arch="DistilBertModel", hidden=768, heads=12, layers=6, ffn=3072,
+                            vocab=30522, max_tokens=512, act="gelu", eps=1e-12, dtype="F32", pooler=False,
+                            labels=0),
+    "roberta-base": dict(family="roberta", arch="RobertaModel", hidden=768, heads=12, layers=12, ffn=3072,
+                         vocab=50265, max_tokens=512, act="gelu", eps=1e-5, dtype="F32", pooler=True, labels=0),
+}
 
 
 def max_positions(spec):
@@ -437,6 +449,30 @@ def build(name, seed):
     return out, info
 
 
+def write_big(name, out_dir, seed=7):
+    """One BIG_SHAPES model directory: config.json, model.safetensors and calib_ids.npy (16
+    full-length sequences in the family's special ids, as make_fixtures' big shapes have)."""
+    spec = BIG_SHAPES[name]
+    spec = dict(spec, max_pos=max_positions(spec))
+    gen = torch.Generator().manual_seed(seed)
+    w = {k: mf.round_to_storage(v, spec["dtype"]) for k, v in make_weights(spec, gen).items()}
+    S = spec["max_tokens"]
+    c_ids, c_mask, c_types = mf.make_inputs(spec, gen, 16, S, [S] * 16)
+    c_ids, _, _ = to_family(spec, c_ids, c_mask, c_types, gen, pad_inside=False)
+    write({"config.json": config_json(spec), "model.safetensors": w, "calib_ids.npy": c_ids.numpy()},
+          out_dir, spec["dtype"])
+    # Sanity, as make_fixtures prints for its big shapes: tokens must be distinguishable.
+    ids, mask, types = inputs(spec, gen, 2, 128)
+    with torch.no_grad():
+        hidden, _, _ = forward(spec, w, ids, mask, types)
+    real = hidden[mask.bool()]
+    unit = real / real.norm(dim=-1, keepdim=True)
+    off = (unit @ unit.T)[~torch.eye(len(real), dtype=torch.bool)]
+    size = os.path.getsize(os.path.join(out_dir, "model.safetensors"))
+    print(f"  model.safetensors {size / 1e6:.1f} MB; output std {float(real.std()):.3f}, "
+          f"mean cosine between tokens {float(off.mean()):.3f}")
+
+
 def write(out, out_dir, dtype):
     os.makedirs(out_dir, exist_ok=True)
     for fname, v in out.items():
@@ -555,7 +591,16 @@ def main():
     ap.add_argument("--out", help="output directory (default: tests/fixtures, one folder per fixture)")
     ap.add_argument("--only", help="comma-separated fixture names")
     ap.add_argument("--check", action="store_true", help="regenerate in memory and compare with the stored files")
+    ap.add_argument("--shape", choices=sorted(BIG_SHAPES), help="write one large model (needs --out) instead")
     args = ap.parse_args()
+    if args.shape:
+        if not args.out:
+            ap.error("--shape needs --out DIR")
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        spec = BIG_SHAPES[args.shape]
+        print(f"writing {args.shape} ({spec['layers']} layers, hidden {spec['hidden']}) to {args.out} ...", flush=True)
+        write_big(args.shape, args.out)
+        return 0
     torch.set_num_threads(1)
     root = args.out or mf.FIXTURES
     names = args.only.split(",") if args.only else list(FIXTURE_SPECS)

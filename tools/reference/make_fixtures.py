@@ -9,6 +9,7 @@ and a safetensors writer. Needs Debian's python3-torch and python3-numpy (run it
   /usr/bin/python3 tools/reference/make_fixtures.py                  # all fixtures -> tests/fixtures
   /usr/bin/python3 tools/reference/make_fixtures.py --check          # re-run and compare with the stored goldens
   /usr/bin/python3 tools/reference/make_fixtures.py --shape bert-base --out /tmp/bert-base
+  (--shape minilm | bert-base | distilbert-base | roberta-base; the last two are written by families.py)
 """
 import argparse
 import json
@@ -504,7 +505,9 @@ def check_fixture(name, spec, out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="output directory (default: tests/fixtures, one folder per fixture)")
-    ap.add_argument("--shape", choices=sorted(BIG_SHAPES), help="write one large model instead of the fixtures")
+    # distilbert-base / roberta-base are families.py's (other tensor names); passed on to it.
+    ap.add_argument("--shape", choices=sorted(BIG_SHAPES) + ["distilbert-base", "roberta-base"],
+                    help="write one large model instead of the fixtures")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--only", help="comma-separated fixture names")
@@ -515,6 +518,11 @@ def main():
     if args.shape:
         if not args.out:
             ap.error("--shape needs --out DIR")
+        if args.shape not in BIG_SHAPES:
+            import families  # imports this module; only needed for the other families' shapes
+            print(f"writing {args.shape} to {args.out} ...", flush=True)
+            families.write_big(args.shape, args.out)
+            return 0
         spec = BIG_SHAPES[args.shape]
         print(f"writing {args.shape} ({spec['layers']} layers, hidden {spec['hidden']}) to {args.out} ...", flush=True)
         info = write_model(args.shape, spec, args.out, seed=7, batch=args.batch, seq=args.seq, calib=(16, spec["max_pos"]))

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""ONNX models of a Hugging Face BERT directory for the ONNX Runtime peer of compare.sh.
+"""ONNX models of a Hugging Face encoder directory for the ONNX Runtime peer of compare.sh
+(the families torch_peer.py loads: bert, distilbert, roberta, xlm-roberta, camembert, electra).
 
   /usr/bin/python3 tools/bench/peers/ort_export.py MODEL_DIR OUT_DIR
 
@@ -15,8 +16,9 @@ Weight range: on x86 CPUs without VNNI, ONNX Runtime multiplies u8 x s8 with VPM
 16-bit pair sums saturate for 8-bit weights (measured here: errors of 5% of the output range on
 one layer). Its documentation's remedy is reduce_range, 7-bit weights; that is the default on such
 CPUs (--weight-bits auto), 8 bits where the CPU has AVX-512 VNNI / AVX-VNNI or is not x86.
-Inputs: input_ids, attention_mask, token_type_ids (int64 [batch, seq]); output:
-last_hidden_state (float [batch, seq, hidden]).
+Inputs: input_ids, attention_mask, token_type_ids (int64 [batch, seq]; DistilBERT has no
+token_type_ids, as its Hugging Face model has none); output: last_hidden_state (float [batch,
+seq, hidden]). RoBERTa-likes count positions from the ids inside the graph, as the model does.
 """
 import argparse
 import os
@@ -29,21 +31,22 @@ from onnx import helper, numpy_helper, TensorProto
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_peer  # noqa: E402  (loads the directory the way the PyTorch peer does)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reference"))
-import make_fixtures as mf  # noqa: E402
 
 
 def export_fp32(model_dir, path):
     spec, w = torch_peer.load(model_dir)
-    model = mf.torch_encoder(spec, w)
-    ids = torch.zeros((1, 8), dtype=torch.int64)
+    model = torch_peer.encoder(spec, w)
+    # Trace ids away from the pad id (RoBERTa-likes: no effect on the graph, the positions are
+    # computed in it either way; the sample only has to be a valid input).
+    ids = torch.full((1, 8), 5, dtype=torch.int64)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    if not torch_peer.uses_token_types(spec):
+        names, args = names[:2], args[:2]
     axes = {0: "batch", 1: "seq"}
     with torch.no_grad():
-        torch.onnx.export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), path,
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["last_hidden_state"], opset_version=17,
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "last_hidden_state": axes})
+        torch.onnx.export(model, args, path, input_names=names, output_names=["last_hidden_state"],
+                          opset_version=17, dynamic_axes={n: axes for n in names + ["last_hidden_state"]})
 
 
 def cpu_has_vnni():

@@ -4,10 +4,13 @@
 // timed the way encore-bench times encore.
 //
 //   node tools/bench/peers/ort_peer.js MODEL.onnx --engine ort_int8 --seq 128 [--batch 1]
-//       [--threads 1] [--runs 10] [--warmup 2] [--ids IDS.npy --out OUT.npy]
+//       [--threads 1] [--runs 10] [--warmup 2] [--vocab V] [--avoid-id PAD] [--ids IDS.npy --out OUT.npy]
 //
 // Prints one JSON line: median/min ms over --runs timed runs after warm-up. With --ids it also
-// writes the last_hidden_state for those int64 [B, S] ids to OUT.npy (float32).
+// writes the last_hidden_state for those int64 [B, S] ids to OUT.npy (float32). The timed ids
+// are drawn from [0, V); --avoid-id replaces that id by the next one (RoBERTa-likes' pad id,
+// which would reset the position count). Only the inputs the graph declares are fed
+// (DistilBERT's has no token_type_ids).
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -59,15 +62,21 @@ function writeNpyFloat32(path, shape, data) {
   fs.renameSync(path + '.tmp', path);
 }
 
-function feeds(shape, ids) {
+function feeds(session, shape, ids) {
   const count = shape[0] * shape[1];
   const ones = new BigInt64Array(count).fill(1n);
   const zeros = new BigInt64Array(count);
-  return {
+  const all = {
     input_ids: new ort.Tensor('int64', ids, shape),
     attention_mask: new ort.Tensor('int64', ones, shape),
     token_type_ids: new ort.Tensor('int64', zeros, shape),
   };
+  const out = {};
+  for (const name of session.inputNames) {
+    if (!(name in all)) throw new Error(`unexpected graph input ${name}`);
+    out[name] = all[name];
+  }
+  return out;
 }
 
 async function main() {
@@ -87,7 +96,11 @@ async function main() {
     state = (state * 1103515245 + 12345) % 2147483648;
     ids[i] = BigInt(state % vocab);
   }
-  const input = feeds(shape, ids);
+  if (args['avoid-id'] !== undefined) {
+    const pad = BigInt(args['avoid-id']);
+    for (let i = 0; i < ids.length; ++i) if (ids[i] === pad) ids[i] = pad + 1n;
+  }
+  const input = feeds(session, shape, ids);
   for (let i = 0; i < args.warmup; ++i) await session.run(input);
   const ms = [];
   for (let i = 0; i < args.runs; ++i) {
@@ -102,7 +115,7 @@ async function main() {
     median_ms: median, min_ms: ms[0], runs: ms.length }));
   if (args.ids) {
     const { shape: idShape, data } = readNpyInt64(args.ids);
-    const out = await session.run(feeds(idShape, data));
+    const out = await session.run(feeds(session, idShape, data));
     const h = out.last_hidden_state;
     writeNpyFloat32(args.out, h.dims, h.data);
   }

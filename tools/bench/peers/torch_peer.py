@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peers for tools/bench/compare.sh: fp32 and torch.quantization.quantize_dynamic
-int8 on a Hugging Face BERT directory, timed the way encore-bench times encore.
+int8 on a Hugging Face encoder directory (bert, distilbert, roberta, xlm-roberta, camembert,
+electra), timed the way encore-bench times encore.
 
   /usr/bin/python3 tools/bench/peers/torch_peer.py MODEL_DIR --seq 128 --batch 1 --threads 1 \\
       --runs 10 --ids IDS.npy --out-prefix PREFIX
@@ -22,19 +23,100 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reference"))
 import make_fixtures as mf  # noqa: E402  (the plain-torch BERT and safetensors reader)
+import families  # noqa: E402  (the other families' forward passes, written from HF's modeling files)
 
 
 def load(model_dir):
+    """(spec, weights) of the directory. BERT: make_fixtures' spec and the encoder's tensors
+    without the "bert." prefix. Other families: a families.py spec (family, sizes, whether
+    the tensors carry the family prefix) and the checkpoint's tensors as named there."""
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg = json.load(f)
     tensors = mf.read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    family = cfg.get("model_type", "bert")
+    if family != "bert":
+        return family_spec(cfg, tensors), tensors
     prefix = "bert." if any(k.startswith("bert.") for k in tensors) else ""
     w = {k[len(prefix):]: v.to(torch.float32) for k, v in tensors.items()
          if k.startswith(prefix) and not k.endswith("position_ids")}
     spec = dict(hidden=cfg["hidden_size"], heads=cfg["num_attention_heads"], layers=cfg["num_hidden_layers"],
                 ffn=cfg["intermediate_size"], act=cfg.get("hidden_act", "gelu"), eps=cfg.get("layer_norm_eps", 1e-12),
                 vocab=cfg["vocab_size"], max_pos=cfg["max_position_embeddings"])
+    spec["family"] = "bert"
     return spec, w
+
+
+def family_spec(cfg, tensors):
+    family = cfg["model_type"]
+    if family not in families.FAMILIES:
+        sys.exit(f"torch_peer: error: model_type {family} is not one of {sorted(families.FAMILIES)}")
+    if family == "distilbert":  # distilbert's own config keys; its LayerNorm eps is fixed (families.ln_eps)
+        spec = dict(hidden=cfg["dim"], heads=cfg["n_heads"], layers=cfg["n_layers"], ffn=cfg["hidden_dim"],
+                    act=cfg.get("activation", "gelu"), eps=1e-12)
+    else:
+        spec = dict(hidden=cfg["hidden_size"], heads=cfg["num_attention_heads"], layers=cfg["num_hidden_layers"],
+                    ffn=cfg["intermediate_size"], act=cfg.get("hidden_act", "gelu"), eps=cfg.get("layer_norm_eps", 1e-12))
+    if family in ("roberta", "xlm-roberta", "camembert") and cfg.get("pad_token_id", 1) != families.SPECIALS[family][2]:
+        sys.exit(f"torch_peer: error: pad_token_id {cfg.get('pad_token_id')} differs from families.py's "
+                 f"{families.SPECIALS[family][2]} for {family}")
+    prefix = families.FAMILIES[family]["prefix"]
+    spec.update(family=family, vocab=cfg["vocab_size"], max_pos=cfg["max_position_embeddings"], pooler=False,
+                labels=0, prefix=any(k.startswith(prefix) for k in tensors))
+    return spec
+
+
+def pad_id(spec):
+    """The id whose position RoBERTa-likes count as padding (None where positions are 0..S-1)."""
+    if families.FAMILIES[spec["family"]]["positions"] == "from_ids":
+        return families.SPECIALS[spec["family"]][2]
+    return None
+
+
+def avoid_pad(spec, ids):
+    """Random ids for RoBERTa-likes must not hold the pad id: it would take position
+    padding_idx and shift the positions of the tokens after it (an engine that does not count
+    positions from the ids would then differ from the others for a reason that is no error)."""
+    pad = pad_id(spec)
+    if pad is not None:
+        ids = ids.clone()
+        ids[ids == pad] = pad + 1
+    return ids
+
+
+def uses_token_types(spec):
+    return families.FAMILIES[spec["family"]]["types"]
+
+
+def encoder(spec, w):
+    """The encoder as a float32 torch.nn.Module whose linear layers are nn.Linear (so
+    quantize_dynamic replaces them); forward(ids, mask, types) returns last_hidden_state.
+    BERT: make_fixtures.torch_encoder, as before; the other families run families.forward
+    with each encoder linear layer routed to its nn.Linear."""
+    if spec["family"] == "bert":
+        return mf.torch_encoder(spec, w)
+    fmt, names = families.FAMILIES[spec["family"]]["layer"]
+    pre = families.base_prefix(spec)
+    linears = [pre + fmt.format(i) + names[r] for i in range(spec["layers"]) for r in
+               ("q", "k", "v", "o", "fi", "fo")]
+    if pre + "embeddings_project.weight" in w:  # ELECTRA with embedding_size != hidden_size
+        linears.append(pre + "embeddings_project")
+    f = {k: v.to(torch.float32) for k, v in w.items() if v.is_floating_point()}
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linears = torch.nn.ModuleDict()
+            for name in linears:
+                lin = torch.nn.Linear(f[name + ".weight"].shape[1], f[name + ".weight"].shape[0])
+                lin.weight.data, lin.bias.data = f[name + ".weight"].clone(), f[name + ".bias"].clone()
+                self.linears[name.replace(".", "_")] = lin
+
+        def forward(self, ids, mask, types=None):
+            h, _, _ = families.forward(spec, f, ids, mask, types, dtype=torch.float32,
+                                       linear=lambda n, x: self.linears[n.replace(".", "_")](x))
+            return h
+
+    return Encoder().eval()
 
 
 def main():
@@ -51,12 +133,12 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     spec, w = load(args.model_dir)
-    fp32 = mf.torch_encoder(spec, w)
+    fp32 = encoder(spec, w)
     engines = {"torch_fp32": fp32}
     if "torch_int8" in args.engines:
         engines["torch_int8"] = torch.quantization.quantize_dynamic(fp32, {torch.nn.Linear}, dtype=torch.qint8)
     gen = torch.Generator().manual_seed(args.batch * 7919 + args.seq)
-    ids = torch.randint(0, spec["vocab"], (args.batch, args.seq), generator=gen)
+    ids = avoid_pad(spec, torch.randint(0, spec["vocab"], (args.batch, args.seq), generator=gen))
     mask = torch.ones_like(ids)
     types = torch.zeros_like(ids)
     with torch.no_grad():
