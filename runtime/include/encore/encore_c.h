@@ -280,7 +280,7 @@ typedef struct encore_text_info {
   int32_t truncated;         /* 1: the text was cut to fit the model's limit */
   const int32_t* ids;        /* [token_count] token ids */
   const char* const* tokens; /* [token_count] the vocabulary strings of ids, NUL-terminated */
-  /* Appended in 0.2 (struct_size tells): */
+  /* Appended (struct_size tells): */
   const encore_token_offset* offsets; /* [token_count] byte spans in texts[index] or pairs[index] */
   const uint8_t* sequence_ids;        /* [token_count] 0: from the text, 1: from its pair, 255: special */
 } encore_text_info;
