@@ -52,7 +52,7 @@ std::string head_dense(const encore::EncoderConfig& c) {
 }
 
 // One line on a stored tokenizer.json: where it came from, its model and the type of each stage.
-std::string describe_tokenizer_json(const encore::TokenizerInfo& tok) {
+std::string describe_tokenizer_json(const encore::TokenizerInfo& tok, int32_t model_limit) {
   std::string out = "tokenizer.json";
   if (!tok.source.empty() && tok.source != "tokenizer.json") out += " (from " + tok.source + ")";
   const auto j = nlohmann::json::parse(tok.json, nullptr, /*allow_exceptions=*/false);
@@ -69,7 +69,12 @@ std::string describe_tokenizer_json(const encore::TokenizerInfo& tok) {
   out += encore::cat(": ", type_of("model"), ", ", vocab, " tokens + ", added, " added; normalizer ",
                      type_of("normalizer"), ", pre-tokenizer ", type_of("pre_tokenizer"), ", post-processor ",
                      type_of("post_processor"));
-  if (tok.model_max_length > 0) out += encore::cat("; at most ", tok.model_max_length, " tokens");
+  // Texts are cut to the smaller of tokenizer_config.json's model_max_length and the model's own limit.
+  if (tok.model_max_length > 0 && tok.model_max_length < model_limit) {
+    out += encore::cat("; at most ", tok.model_max_length, " tokens (model_max_length)");
+  } else if (tok.model_max_length > 0) {
+    out += encore::cat("; model_max_length ", tok.model_max_length, " (the model takes at most ", model_limit, " tokens)");
+  }
   return out;
 }
 
@@ -123,7 +128,7 @@ int inspect(const std::string& path, bool tensors, bool activations) {
     std::cout << "WordPiece, " << tok.vocab.size() << " tokens, lowercase " << (tok.do_lower_case ? "yes" : "no")
               << ", strip accents " << (strip ? "yes" : "no") << (tok.strip_accents_set ? "" : " (default)") << "\n";
   } else {
-    std::cout << describe_tokenizer_json(tok) << "\n";
+    std::cout << describe_tokenizer_json(tok, model.config().max_sequence_length()) << "\n";
   }
   const auto& md = model.metadata();
   std::cout << "source: " << (md.source.empty() ? "-" : md.source) << "\nconverter: "
