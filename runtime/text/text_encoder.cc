@@ -166,5 +166,6 @@ Result<std::vector<TextEmbedding>> TextEncoder::embed(const std::vector<std::str
 
 const TextTokenizer& TextEncoder::tokenizer() const { return impl_->batch->tokenizer(); }
 const Model& TextEncoder::model() const { return *impl_->model; }
+const Session& TextEncoder::session() const { return *impl_->session; }
 
 }  // namespace encore

@@ -181,6 +181,9 @@ class TextEncoder {
 
   const TextTokenizer& tokenizer() const;
   const Model& model() const;
+  // The session the texts run on: its profile() (with SessionOptions::profile) and
+  // activation_bytes() describe the last call.
+  const Session& session() const;
 
  private:
   struct Impl;
