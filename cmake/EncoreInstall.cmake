@@ -30,8 +30,8 @@ set(CPACK_PACKAGE_NAME encore)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "int8 runtime for BERT-family Transformer encoders")
 set(CPACK_PACKAGE_DESCRIPTION "encore runs trained Transformer encoders (BERT family) in int8 on CPUs: \
-libencore.so with its C and C++ headers and CMake package, and the encore-convert, encore-run, \
-encore-bench and encore-inspect tools.")
+libencore.so with its C and C++ headers and CMake package, the encore-convert, encore-run, \
+encore-bench and encore-inspect tools, and the Python module (import encore).")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "encore maintainers <maintainers@encore.invalid>"
   CACHE STRING "Maintainer field of the Debian package")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
@@ -55,6 +55,14 @@ endif()  # otherwise CPack asks dpkg (the build machine's)
 # names only installed packages. (libcpuinfo0 comes with libxnnpack0 anyway; it is listed since
 # a build that links without --as-needed needs it directly.)
 set(ENCORE_DEB_DEPENDS "libc6, libgcc-s1, libstdc++6, libxnnpack0, libpthreadpool0, libcpuinfo0, libutf8proc2, libpcre2-8-0")
+# The Python module (ENCORE_PYTHON) is built for one interpreter version and imports NumPy.
+if(ENCORE_PYTHON)
+  string(REPLACE "." ";" py_mm "${ENCORE_PYTHON_VERSION}")
+  list(GET py_mm 0 py_major)
+  list(GET py_mm 1 py_minor)
+  math(EXPR py_next "${py_minor} + 1")
+  string(APPEND ENCORE_DEB_DEPENDS ", python3 (>= ${ENCORE_PYTHON_VERSION}), python3 (<< ${py_major}.${py_next}), python3-numpy")
+endif()
 if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${ENCORE_DEB_DEPENDS}")
 else()

@@ -17,6 +17,8 @@ packages=(
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libflatbuffers-dev flatbuffers-compiler libpcre2-dev
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
+  # the Python module (ENCORE_PYTHON, on in the release presets), its tests and `pip install`
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-venv python3-pip python3-setuptools
 )
 for option in "$@"; do
   case "$option" in

@@ -24,6 +24,15 @@ foreach(f ${LIBDIR}/libencore.so ${LIBDIR}/cmake/encore/encoreConfig.cmake
     message(FATAL_ERROR "cmake --install did not install ${f}")
   endif()
 endforeach()
+# The Python module (with ENCORE_PYTHON): the prefix's dist-packages for this interpreter, and it
+# classifies a word from there.
+if(PYTHON_EXE)
+  execute_process(COMMAND ${PYTHON_EXE} -c "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"
+                  OUTPUT_VARIABLE py_version OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set(py_dir ${prefix}/lib/python${py_version}/dist-packages)
+  run("import encore from ${py_dir}" ${CMAKE_COMMAND} -E env PYTHONPATH=${py_dir} ${PYTHON_EXE} -c
+      "import encore, sys; assert encore.__file__.startswith('${py_dir}'); r = encore.Model('${MODEL}').session().classify('Schmetterling'); print(r['label'])")
+endif()
 # Only public headers: nothing from the runtime's internals.
 file(GLOB headers RELATIVE ${prefix}/include/encore ${prefix}/include/encore/*)
 list(SORT headers)

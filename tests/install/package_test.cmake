@@ -96,6 +96,16 @@ foreach(f IN LISTS cmake_files)
   endif()
 endforeach()
 
+# The Python module, where Debian's python3 finds packages, imports from the unpacked tree.
+if(PYTHON_EXE)
+  set(py_dir ${WORK_DIR}/root/usr/lib/python3/dist-packages)
+  if(NOT EXISTS ${py_dir}/encore/__init__.py)
+    message(FATAL_ERROR "the package has no Python module in /usr/lib/python3/dist-packages/encore")
+  endif()
+  run("import encore" ${CMAKE_COMMAND} -E env PYTHONPATH=${py_dir} ${PYTHON_EXE} -c
+      "import encore, sys; sys.exit(0 if encore.__file__.startswith('${py_dir}') else 1)")
+endif()
+
 file(SIZE ${deb} bytes)
 file(REMOVE_RECURSE ${WORK_DIR})
 message(STATUS "package: encore_${VERSION}_${ARCH}.deb, ${bytes} bytes, Depends ${computed}")
