@@ -7,6 +7,7 @@ Runs, on this machine, what the README quotes and rewrites each block of README.
 `<!-- figures:NAME -->` and `<!-- /figures -->`:
   quickstart   tools/quickstart.sh's words and accuracies (encore-convert, encore-run --text)
   ablation     encore-analyze's table on the 5,400 held-out words (tools/analyze/example.sh)
+  python       the "From Python" example, run as written (Debian's python3, the build's module)
   pruning      encore-convert's automatic pruning within 0.5 and 2 points, and encore-bench's
                alternating rounds on the pruned and unpruned models (tools/analyze/example.sh)
 The accuracies are deterministic; the speed ratios are measurements and move a little from run
@@ -76,6 +77,24 @@ def quickstart():
     return "```\n" + "\n".join(lines) + "\n```\n", gap
 
 
+def python_example(readme):
+    """The README's Python example (the python block before the figures:python marker), run from
+    a directory where its relative paths reach the repository's tools/."""
+    m = re.search(r"```python\n(.*?)```\n(?:(?!```).)*?<!-- figures:python -->", readme, re.S)
+    if not m:
+        sys.exit("readme_figures: README.md has no python block before <!-- figures:python -->")
+    work = os.path.join(OUT, "python")
+    os.makedirs(work, exist_ok=True)
+    link = os.path.join(work, "tools")
+    if not os.path.islink(link):
+        os.symlink(os.path.join(ROOT, "tools"), link)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "build", PRESET, "python"))
+    r = subprocess.run(["/usr/bin/python3", "-c", m.group(1)], cwd=work, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"readme_figures: the README's Python example failed ({r.returncode}):\n{r.stderr.strip()}")
+    return "```\n" + r.stdout + "```\n"
+
+
 def example(drop, rounds):
     run(["bash", "tools/analyze/example.sh", str(drop), str(rounds)])
     d = os.path.join(ROOT, "build", "analyze-example")
@@ -134,13 +153,14 @@ def main():
     args = ap.parse_args()
     run(["cmake", "--preset", PRESET])
     run(["cmake", "--build", "--preset", PRESET, "--target", "encore-convert", "encore-run", "encore-analyze",
-         "encore-inspect", "encore-bench"])
+         "encore-inspect", "encore-bench", "encore_python"])
     readme_path = os.path.join(ROOT, "README.md")
     readme = open(readme_path, encoding="utf-8").read()
     block, gap = quickstart()
     new = replace_block(readme, "quickstart", block)
     new = re.sub(r"int8 keeps the float model's accuracy \([\d.]+ points apart\)",
                  f"int8 keeps the float model's accuracy ({gap:.2f} points apart)", new)
+    new = replace_block(new, "python", python_example(new))
     analysis, prune05, bench05 = example(0.5, 1 if args.check else args.rounds)
     new = replace_block(new, "ablation", ablation_table(analysis))
     if not args.check:
