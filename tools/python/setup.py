@@ -39,7 +39,8 @@ class CMakeBuild(build_ext):
         jobs = os.environ.get("ENCORE_BUILD_JOBS", str(os.cpu_count() or 2))
         subprocess.run(configure, check=True)
         subprocess.run(["cmake", "--build", build_dir, "--target", "encore_python", "-j", jobs], check=True)
-        built = [f for f in os.listdir(os.path.join(build_dir, "python", "encore")) if f.startswith("_encore")]
+        built = [f for f in os.listdir(os.path.join(build_dir, "python", "encore"))
+                 if f.startswith("_encore") and f.endswith(".so")]
         if len(built) != 1:
             sys.exit(f"setup.py: expected one _encore module in {build_dir}/python/encore, found {built}")
         target = self.get_ext_fullpath(ext.name)
