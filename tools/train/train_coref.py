@@ -15,6 +15,8 @@ Writes a Hugging Face directory (config.json as BertForSequenceClassification wi
   test_attention.tsv  the same sentences as text<TAB>it<TAB>referent<TAB>other noun, for
                       encore-analyze --attention-probe;
   test_unseen_adj.tsv text<TAB>label: held-out frames and nouns with held-out adjectives;
+  test_new_nouns.tsv  training frames and adjectives with held-out nouns, and
+  test_new_frames.tsv held-out frames with training nouns and adjectives: one factor at a time;
   val.tsv, val_attention.tsv  2,000 sentences of the training frames, nouns and adjectives that
                       are not training sentences (what the model learned, measured apart from
                       how far it generalizes);
@@ -333,6 +335,9 @@ def main():
     assert seed[0] == SEED_SENTENCE
     test = [seed] + generate(rng, frames(True), held_nouns, seen_adj, TEST_SENTENCES - 1, exclude={seed[0]})
     unseen_adj = generate(rng, frames(True), held_nouns, lambda a: a in HELD_OUT_ADJECTIVES, UNSEEN_ADJ_SENTENCES)
+    # One held-out factor at a time (drawn last, so the sets above do not depend on them).
+    new_nouns = generate(rng, frames(False), held_nouns, seen_adj, TEST_SENTENCES)
+    new_frames = generate(rng, frames(True), train_nouns, seen_adj, TEST_SENTENCES)
     train_words = {t for text, *_ in train for t in basic_tokens(text)}
     assert not train_words & {w for ws in held_nouns.values() for w in ws}
     assert not train_words & HELD_OUT_ADJECTIVES
@@ -346,6 +351,8 @@ def main():
     write_tsv(os.path.join(out, "test_unseen_adj.tsv"), [(t, LABELS[y]) for t, y, _, _ in unseen_adj])
     write_tsv(os.path.join(out, "val.tsv"), [(t, LABELS[y]) for t, y, _, _ in val])
     write_tsv(os.path.join(out, "val_attention.tsv"), [(t, "it", r, o) for t, _, r, o in val])
+    write_tsv(os.path.join(out, "test_new_nouns.tsv"), [(t, LABELS[y]) for t, y, _, _ in new_nouns])
+    write_tsv(os.path.join(out, "test_new_frames.tsv"), [(t, LABELS[y]) for t, y, _, _ in new_frames])
     np.save(os.path.join(out, "test_ids.npy"), encode([t for t, *_ in test], ids)[0])
     if args.sets_only:
         print(f"train_coref: evaluation sets written to {out} (no training)")
@@ -414,6 +421,8 @@ def main():
     hd = [h.detach() for h in head]
     print(f"train_coref: float32 accuracy: held-out {accuracy(spec, wd, hd, test, ids):.4f} on {len(test)} sentences, "
           f"unseen adjectives {accuracy(spec, wd, hd, unseen_adj, ids):.4f} on {len(unseen_adj)}, "
+          f"new nouns only {accuracy(spec, wd, hd, new_nouns, ids):.4f}, new frames only "
+          f"{accuracy(spec, wd, hd, new_frames, ids):.4f}, "
           f"validation {accuracy(spec, wd, hd, val, ids):.4f} on {len(val)}; written to {out}")
 
 
