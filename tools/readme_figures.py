@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the README figures that come from running encore on the example model.
 
-  python3 tools/readme_figures.py [--rounds N] [--check]
+  python3 tools/readme_figures.py [--rounds N] [--check] [--only NAME]
 
 Runs, on this machine, what the README quotes and rewrites each block of README.md between
 `<!-- figures:NAME -->` and `<!-- /figures -->`:
@@ -10,6 +10,10 @@ Runs, on this machine, what the README quotes and rewrites each block of README.
   python       the "From Python" example, run as written (Debian's python3, the build's module)
   pruning      encore-convert's automatic pruning within 0.5 and 2 points, and encore-bench's
                alternating rounds on the pruned and unpruned models (tools/analyze/example.sh)
+  coref        the coreference model's accuracies and per-head table: the attention probe from
+               "it", each head masked, one head kept in the whole model, each FFN bypassed
+               (tools/analyze/coref.sh); without --check also the screenshots
+               tools/analyze/coref-attention.png and coref-report.png
 The accuracies are deterministic; the speed ratios are measurements and move a little from run
 to run (and with the machine: the block says which CPU). --check regenerates everything but the
 timings and fails if the README differs (accuracy figures only). Needs only the build (cmake)
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -139,6 +144,78 @@ def pruning_sentence(prune, bench, drop):
             f"{held.group(1)}% -> {held.group(2)}% ({held.group(3)} points), {speeds} as fast")
 
 
+def coref(screenshots):
+    """The figures of "Why several heads?" from tools/analyze/coref.sh's outputs: held-out
+    sentences (test) and sentences of the training frames and nouns (val)."""
+    run(["bash", "tools/analyze/coref.sh"])
+    d = os.path.join(ROOT, "build", "analyze-coref")
+    acc = {}
+    for line in open(os.path.join(d, "accuracy.txt")):
+        name, q, pct, _ = line.split(" ", 3)
+        acc[(name, q)] = pct
+    runs = {}
+    for name, f in (("test", "analysis.json"), ("val", "analysis-val.json")):
+        j = json.load(open(os.path.join(d, f)))
+        runs[name] = dict(
+            j=j, probe={(h["layer"], h["head"]): h for h in j["attention_probe"]["heads"]},
+            masked={(h["layer"], h["head"]): h for h in j["heads"]},
+            single={(h["layer"], h["head"]): h for h in j["single_head"]})
+    # Float accuracy per held-out frame and label: the frame is the text with its nouns and
+    # adjective replaced (every held-out frame is "The X ... the Y because|since it was too ADJ").
+    frames = {}
+    test = [l.rstrip("\n").split("\t") for l in open(os.path.join(ROOT, "tools", "train", "coref", "test.tsv"))]
+    predicted = open(os.path.join(d, "predicted-test-f32.txt")).read().split()
+    for (text, label), p in zip(test, predicted):
+        frame = re.sub(r"too \w+$", "too ADJ", re.sub(r"the \w+ (because|since)", r"the Y \1",
+                                                         re.sub(r"^The \w+ ", "The X ", text)))
+        ok, n = frames.get((frame, label), (0, 0))
+        frames[(frame, label)] = (ok + (p == label), n + 1)
+    per_frame = "; ".join(
+        f"\"{f}\" {100 * frames[(f, 'first')][0] / frames[(f, 'first')][1]:.0f}% / "
+        f"{100 * frames[(f, 'second')][0] / frames[(f, 'second')][1]:.0f}%"
+        for f in sorted({f for f, _ in frames}))
+    t, v = runs["test"], runs["val"]
+    bt, bv = t["j"]["baseline"], v["j"]["baseline"]
+    lines = [
+        f"`tools/analyze/coref.sh` on `tools/train/coref`. Held-out: {bt['count']:,} sentences of 7 frames and 25 nouns "
+        f"never seen in training: float {acc[('test', 'f32')]}, int8 {acc[('test', 'int8')]}; with held-out adjectives "
+        f"as well: float {acc[('test_unseen_adj', 'f32')]}, int8 {acc[('test_unseen_adj', 'int8')]} (chance: 50%). "
+        f"One factor at a time (float): held-out nouns in training frames {acc[('test_new_nouns', 'f32')]}, "
+        f"held-out frames with training nouns {acc[('test_new_frames', 'f32')]}. "
+        f"Seen: {bv['count']:,} new sentences of the training frames and nouns: float {acc[('val', 'f32')]}, "
+        f"int8 {acc[('val', 'int8')]}. "
+        f"Per head of the int8 model, held-out / seen:",
+        "",
+        "| layer | head | attention from \"it\": to its referent / to the other noun (held-out) | referent gets more "
+        "| accuracy change, head masked (points) | accuracy, only this head in the whole model |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in sorted(t["probe"]):
+        pt, pv = t["probe"][key], v["probe"][key]
+        lines.append(f"| {key[0]} | {key[1]} | {pt['to_target']:.3f} / {pt['to_contrast']:.3f} | "
+                     f"{100 * pt['target_share']:.1f}% / {100 * pv['target_share']:.1f}% | "
+                     f"{t['masked'][key]['accuracy_change_points']:+.2f} / {v['masked'][key]['accuracy_change_points']:+.2f} | "
+                     f"{100 * t['single'][key]['result']['accuracy']:.1f}% / {100 * v['single'][key]['result']['accuracy']:.1f}% |")
+    def per_layer(name, key):
+        return ", ".join(f"{a['accuracy_change_points']:+.2f}" for a in runs[name]["j"][key])
+    def kept(name):
+        return ", ".join(str(b["head"]) for b in runs[name]["j"]["best_head_only"])
+    lines += [
+        f"| 0, 1, 2, 3 | FFN bypassed | | | held-out {per_layer('test', 'ffn_bypassed')}; "
+        f"seen {per_layer('val', 'ffn_bypassed')} | |",
+        f"| 0, 1, 2, 3 | only the layer's most important head (held-out: {kept('test')}; seen: {kept('val')}) | | | "
+        f"held-out {per_layer('test', 'best_head_only')}; seen {per_layer('val', 'best_head_only')} | |",
+    ]
+    lines += ["", f"Float accuracy per held-out frame, on sentences whose answer is the first / the second noun: "
+              f"{per_frame}."]
+    if screenshots:
+        for page, name in (("attention", "coref-attention.png"), ("analysis", "coref-report.png")):
+            png = os.path.join(d, page + ".png")
+            if os.path.exists(png):
+                shutil.copyfile(png, os.path.join(ROOT, "tools", "analyze", name))
+    return "\n".join(lines) + "\n"
+
+
 def replace_block(text, name, body):
     pattern = re.compile(r"(<!-- figures:" + name + r" -->\n)(.*?)(<!-- /figures -->)", re.S)
     if not pattern.search(text):
@@ -150,20 +227,29 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=9, help="alternating encore-bench rounds per pruned model")
     ap.add_argument("--check", action="store_true", help="fail if the accuracy figures in README.md differ")
+    ap.add_argument("--only", choices=["quickstart", "ablation", "python", "pruning", "coref"],
+                    help="regenerate (or check) this block only")
     args = ap.parse_args()
     run(["cmake", "--preset", PRESET])
     run(["cmake", "--build", "--preset", PRESET, "--target", "encore-convert", "encore-run", "encore-analyze",
          "encore-inspect", "encore-bench", "encore_python"])
     readme_path = os.path.join(ROOT, "README.md")
     readme = open(readme_path, encoding="utf-8").read()
-    block, gap = quickstart()
-    new = replace_block(readme, "quickstart", block)
-    new = re.sub(r"int8 keeps the float model's accuracy \([\d.]+ points apart\)",
-                 f"int8 keeps the float model's accuracy ({gap:.2f} points apart)", new)
-    new = replace_block(new, "python", python_example(new))
-    analysis, prune05, bench05 = example(0.5, 1 if args.check else args.rounds)
-    new = replace_block(new, "ablation", ablation_table(analysis))
-    if not args.check:
+    want = lambda name: args.only in (None, name)  # noqa: E731
+    new = readme
+    if want("quickstart"):
+        block, gap = quickstart()
+        new = replace_block(new, "quickstart", block)
+        new = re.sub(r"int8 keeps the float model's accuracy \([\d.]+ points apart\)",
+                     f"int8 keeps the float model's accuracy ({gap:.2f} points apart)", new)
+    if want("ablation") or (want("pruning") and not args.check):
+        analysis, prune05, bench05 = example(0.5, 1 if args.check else args.rounds)
+        new = replace_block(new, "ablation", ablation_table(analysis))
+    if want("python"):
+        new = replace_block(new, "python", python_example(new))
+    if want("coref"):
+        new = replace_block(new, "coref", coref(not args.check))
+    if want("pruning") and not args.check:
         _, prune2, bench2 = example(2, args.rounds)
         body = (pruning_sentence(prune05, bench05, 0.5) + ". " + pruning_sentence(prune2, bench2, 2) +
                 f". (encore-bench, {args.rounds} alternating rounds, 1 thread, on {cpu_name()}.)\n")

@@ -29,8 +29,10 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 fx="$fixtures/tiny_cls"
 "$convert" "$fx" -o "$tmp/m.encore" --calib "$fx/calib_ids.npy" >/dev/null 2>&1 || { echo "FAIL convert"; exit 1; }
 "$inspect" attention "$tmp/m.encore" --text "hello world" -o "$tmp/attention.html" 2>/dev/null || fail "inspect attention"
+printf 'a cat saw the dog\tcat\tdog\tsaw\nthe dog saw a cat\tcat\tdog\tsaw\n' >"$tmp/probe.tsv"
 "$analyze" "$tmp/m.encore" --eval "$fx/eval_input_ids.npy" --labels "$fx/eval_labels.npy" \
-  --mask "$fx/eval_attention_mask.npy" --html "$tmp/analysis.html" --text "hello world" >/dev/null 2>&1 || fail "analyze"
+  --mask "$fx/eval_attention_mask.npy" --html "$tmp/analysis.html" --text "hello world" \
+  --attention-probe "$tmp/probe.tsv" >/dev/null 2>&1 || fail "analyze"
 printf '<!DOCTYPE html><html><body></body></html>\n' >"$tmp/blank.html"
 
 # check PAGE FIGURES HEATMAPS: rendered DOM and screenshot of one page.
@@ -50,7 +52,11 @@ check() {
 }
 chrome --window-size=1100,1400 --screenshot="$tmp/blank.png" "file://$tmp/blank.html" >/dev/null || fail "blank screenshot"
 check attention 8 8                 # 2 layers x 4 heads
-check analysis 12 8                 # importance grid + 3 bar charts + 8 heatmaps
+check analysis 14 8                 # probe grid + importance grid + 4 bar charts + 8 heatmaps
+# The attention probe's grid and its table (one row per head).
+grep -q '<svg class="chart probe"' "$tmp/analysis.dom" || fail "analysis: no attention probe chart in the rendered DOM"
+rows=$(sed -n '/<table class="probe">/,/<\/table>/p' "$tmp/analysis.dom" | grep -o '<tr><td>' | wc -l)
+[[ $rows -eq 8 ]] || fail "analysis: $rows attention probe rows in the rendered DOM, expected 8"
 if [[ $failures -ne 0 ]]; then
   echo "browser log:"; tail -20 "$tmp/browser.log"
 fi

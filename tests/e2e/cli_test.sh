@@ -180,6 +180,24 @@ fails "analyze: line without a label" "no_tab.tsv:1: expected text<TAB>label" ""
 fails "analyze: eval is neither" "is a .tsv" "" "$analyze" "$m" --eval "$fx/config.json"
 # shellcheck disable=SC2086
 fails "analyze: unwritable json" "error" "" "$analyze" "$m" $ev --json "$tmp/no/such/dir/a.json"
+# --attention-probe: a table row per head, the JSON entry; bad probe lines fail naming the line.
+printf 'a cat saw the dog\tcat\tdog\tsaw\n' >"$tmp/probe.tsv"
+# shellcheck disable=SC2086
+ok "analyze probe" "$analyze" "$m" $ev --attention-probe "$tmp/probe.tsv" --json "$tmp/probe.json"
+expect_in "$tmp/out" "attention from 'cat' to the target vs the contrast word, on probe.tsv (1 texts)" "target gets more"
+expect_in "$tmp/probe.json" '"attention_probe"' '"to_target"' '"target_share"' '"single_head"'
+printf 'the cat saw the dog\tthe\tdog\tsaw\n' >"$tmp/probe_twice.tsv"
+# shellcheck disable=SC2086
+fails "analyze: probe word twice" "probe_twice.tsv:1: the query word 'the' occurs 2 times" "" "$analyze" "$m" $ev \
+  --attention-probe "$tmp/probe_twice.tsv"
+printf 'a cat saw the dog\tcat\tbird\tsaw\n' >"$tmp/probe_missing.tsv"
+# shellcheck disable=SC2086
+fails "analyze: probe word missing" "probe_missing.tsv:1: the target word 'bird' occurs 0 times" "" "$analyze" "$m" $ev \
+  --attention-probe "$tmp/probe_missing.tsv"
+printf 'a cat saw the dog\tcat\tdog\n' >"$tmp/probe_fields.tsv"
+# shellcheck disable=SC2086
+fails "analyze: probe fields" "probe_fields.tsv:1: expected text<TAB>query<TAB>target<TAB>contrast, found 3 fields" "" \
+  "$analyze" "$m" $ev --attention-probe "$tmp/probe_fields.tsv"
 "$convert" "$fixtures/tiny_base" -o "$tmp/base.encore" --calib "$fixtures/tiny_base/calib_ids.npy" >/dev/null 2>&1
 fails "analyze: no classifier" "no classifier head" "" "$analyze" "$tmp/base.encore" --eval "$tmp/bad_label.tsv"
 

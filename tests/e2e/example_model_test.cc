@@ -215,6 +215,23 @@ TEST_CASE("example model: automatic pruning stays within 0.5 points on held-out 
   CHECK(report->ffn.size() == 2);
   CHECK(report->best_head_only.size() == 2);
   for (const auto& a : report->ffn) CHECK(a.result.count == held.count);
+  // One head kept in the whole model: every head once, in order; the last entry equals an
+  // evaluation with every other head masked by hand.
+  REQUIRE(report->single_head.size() == 8);
+  for (size_t i = 0; i < 8; ++i) {
+    CHECK(report->single_head[i].layer == static_cast<int>(i / 4));
+    CHECK(report->single_head[i].head == static_cast<int>(i % 4));
+  }
+  for (int l = 0; l < 2; ++l) {
+    for (int h = 0; h < 4; ++h) {
+      if (l != 1 || h != 3) REQUIRE((*session)->set_head_masked(l, h, true).ok());
+    }
+  }
+  analyze::Evaluator only_last(**session, held);
+  auto by_hand = only_last.run();
+  REQUIRE(by_hand.ok());
+  CHECK(by_hand->correct == report->single_head[7].result.correct);
+  CHECK(by_hand->mean_loss == doctest::Approx(report->single_head[7].result.mean_loss).epsilon(1e-12));
   fs::remove_all(dir);
 }
 

@@ -70,6 +70,21 @@ Result<AblationReport> run_ablation(Session& session, const EvalSet& set, int64_
     report.best_head_only.push_back(compare(l, best->head, *r, report.baseline));
     step(cat("layer ", l, " only head ", c.original_head(l, best->head), " kept"));
   }
+  if (c.total_heads() < 2) return report;
+  for (int keep_l = 0; keep_l < c.layer_count; ++keep_l) {
+    for (int keep_h = 0; keep_h < c.heads_in_layer(keep_l); ++keep_h) {
+      for (int l = 0; l < c.layer_count; ++l) {
+        for (int h = 0; h < c.heads_in_layer(l); ++h) {
+          if (l != keep_l || h != keep_h) ENCORE_RETURN_IF_ERROR(session.set_head_masked(l, h, true));
+        }
+      }
+      auto r = eval.run();
+      session.clear_ablation();
+      if (!r.ok()) return r.status();
+      report.single_head.push_back(compare(keep_l, keep_h, *r, report.baseline));
+      step(cat("only layer ", keep_l, " head ", c.original_head(keep_l, keep_h), " kept in the whole model"));
+    }
+  }
   return report;
 }
 
@@ -137,6 +152,9 @@ std::string ablation_table(const AblationReport& report, const EncoderConfig& c)
   for (const Ablation& a : report.ffn) row(cat("layer ", a.layer, " FFN bypassed"), a);
   for (const Ablation& a : report.best_head_only) {
     row(cat("layer ", a.layer, " only head ", c.original_head(a.layer, a.head), " kept"), a);
+  }
+  for (const Ablation& a : report.single_head) {
+    row(cat("model keeps only ", a.layer, ":", c.original_head(a.layer, a.head)), a);
   }
   return out;
 }

@@ -6,7 +6,9 @@
 //  - FFN ablation: each layer's FFN bypassed (the residual and LayerNorm kept);
 //  - best head only: per layer, every head masked but the most important one, i.e. the head
 //    whose masking alone raised the mean loss most (Michel et al. 2019 ask the same question:
-//    can one head do the layer's work?).
+//    can one head do the layer's work?);
+//  - one head in the whole model: every head of every layer masked but one, for each head (can
+//    a single head do all the attention the task needs? The FFNs all stay).
 // Importance is the mean-loss increase: unlike accuracy it moves with every example's
 // confidence, so it ranks heads that change few predictions.
 #pragma once
@@ -36,6 +38,7 @@ struct AblationReport {
   std::vector<Ablation> heads;           // layer by layer, head by head
   std::vector<Ablation> ffn;             // one per layer
   std::vector<Ablation> best_head_only;  // one per layer (none for a layer with one head)
+  std::vector<Ablation> single_head;     // one per head: the head kept (none for a one-head model)
 };
 
 // Each head masked alone, against `baseline` (the unmasked result on `set`).

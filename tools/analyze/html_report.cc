@@ -78,11 +78,27 @@ nlohmann::json ablation_json(const EncoderConfig& c, const AblationReport& r) {
   for (const auto& a : r.heads) heads.push_back(item(a));
   for (const auto& a : r.ffn) ffn.push_back(item(a));
   for (const auto& a : r.best_head_only) best.push_back(item(a));
+  nlohmann::json single = nlohmann::json::array();
+  for (const auto& a : r.single_head) single.push_back(item(a));
   return {{"eval", r.eval_name},
           {"baseline", {{"accuracy", round4(100.0 * r.baseline.accuracy)}, {"loss", round4(r.baseline.mean_loss)}}},
           {"heads", heads},
           {"ffn", ffn},
-          {"best_head_only", best}};
+          {"best_head_only", best},
+          {"single_head", single}};
+}
+
+nlohmann::json probe_json(const EncoderConfig& c, const ProbeReport& r) {
+  nlohmann::json heads = nlohmann::json::array();
+  for (const auto& a : r.heads) {
+    heads.push_back({{"layer", a.layer},
+                     {"head", c.original_head(a.layer, a.head)},
+                     {"masked", a.masked},
+                     {"to_target", round4(a.to_target)},
+                     {"to_contrast", round4(a.to_contrast)},
+                     {"target_share", round4(100.0 * a.target_share)}});
+  }
+  return {{"name", r.name}, {"query", r.query_word}, {"count", r.count}, {"heads", heads}};
 }
 
 const char* kStyle = R"(
@@ -125,6 +141,12 @@ const char* kScript = R"(
   function blue(p) {
     var t = Math.max(0, Math.min(1, p));
     return 'rgb(' + Math.round(255 - 247 * t) + ',' + Math.round(255 - 207 * t) + ',' + Math.round(255 - 148 * t) + ')';
+  }
+  // Diverging around 50%: green when the target gets more attention, purple when the contrast does.
+  function share(pct) {
+    var t = Math.max(-1, Math.min(1, (pct - 50) / 50));
+    return t >= 0 ? 'rgb(' + Math.round(255 - 210 * t) + ',' + Math.round(255 - 95 * t) + ',' + Math.round(255 - 175 * t) + ')'
+                  : 'rgb(' + Math.round(255 + 95 * t) + ',' + Math.round(255 + 175 * t) + ',' + Math.round(255 + 45 * t) + ')';
   }
   function orange(t) {
     t = Math.max(0, Math.min(1, t));
@@ -242,8 +264,48 @@ const char* kScript = R"(
                 note: 'loss ' + fmt(b.loss_change, 4)};
       }), 'points');
     }
+    if (a.single_head && a.single_head.length) {
+      bars(figures, 'The whole model keeps one head (every other head masked)', a.single_head.map(function (b) {
+        return {label: 'only layer ' + b.layer + ' head ' + b.head, value: b.accuracy_change,
+                note: 'accuracy ' + b.accuracy.toFixed(2) + '%, loss ' + fmt(b.loss_change, 4)};
+      }), 'points');
+    }
   }
 
+  // Layers x heads grid of where the query word's attention goes: share of texts in which the
+  // target gets more than the contrast (colour), and the mean attention to each.
+  function probe(p) {
+    var q = p.query ? '"' + p.query + '"' : 'the query word';
+    html('h2', '', figures, 'Where ' + q + ' looks');
+    html('p', 'note', figures, 'Probe set: ' + p.name + '. Each cell is one head: the share of texts in which ' + q +
+         ' pays more attention to the target than to the contrast word (green above 50%, purple below), and the ' +
+         'mean attention to each (target / contrast).');
+    var layers = {}, maxHeads = 0;
+    p.heads.forEach(function (h) { (layers[h.layer] = layers[h.layer] || []).push(h); });
+    var keys = Object.keys(layers);
+    keys.forEach(function (k) { maxHeads = Math.max(maxHeads, layers[k].length); });
+    var cw = 110, ch = 40, left = 64, top = 24;
+    var w = Math.max(560, left + maxHeads * cw + 4), h = top + keys.length * ch + 4;
+    var svg = el('svg', {'class': 'chart probe', width: w, height: h, viewBox: '0 0 ' + w + ' ' + h}, figures);
+    el('text', {x: 0, y: 14, 'class': 'title'}, svg, 'Attention from ' + q + ': target vs contrast');
+    keys.forEach(function (k, r) {
+      el('text', {x: 0, y: top + r * ch + ch / 2 + 4}, svg, 'layer ' + k);
+      layers[k].forEach(function (hd, c) {
+        var x = left + c * cw, y = top + r * ch;
+        var rect = el('rect', {x: x, y: y, width: cw - 4, height: ch - 4,
+                               fill: hd.masked ? '#eaeef2' : share(hd.target_share), stroke: '#d0d7de'}, svg);
+        el('title', {}, rect, 'layer ' + k + ' head ' + hd.head + (hd.masked ? ': masked' :
+           ': target gets more in ' + hd.target_share.toFixed(1) + '% of texts; mean attention ' +
+           hd.to_target.toFixed(4) + ' to the target, ' + hd.to_contrast.toFixed(4) + ' to the contrast'));
+        el('text', {x: x + 6, y: y + 14}, svg, 'head ' + hd.head + (hd.masked ? ' (masked)' :
+           ': ' + hd.target_share.toFixed(1) + '%'));
+        if (!hd.masked) el('text', {x: x + 6, y: y + 29}, svg, hd.to_target.toFixed(3) + ' / ' + hd.to_contrast.toFixed(3));
+      });
+    });
+    ++drawn;
+  }
+
+  if (data.probe) probe(data.probe);
   if (data.ablation) ablation(data.ablation);
   if (data.attention) attention(data.attention);
   document.body.setAttribute('data-rendered', String(drawn));
@@ -295,7 +357,7 @@ std::string attention_html(const std::string& title, const std::string& model_li
 }
 
 std::string ablation_html(const std::string& title, const std::string& model_line, const EncoderConfig& config,
-                          const AblationReport& report, const AttentionMaps* maps) {
+                          const AblationReport& report, const AttentionMaps* maps, const ProbeReport* probe) {
   std::string table = "<h2>Table</h2>\n<table>\n<tr><th>ablation</th><th>accuracy</th><th>change (points)</th>"
                       "<th>mean loss</th><th>change</th></tr>\n";
   char buf[256];
@@ -314,9 +376,29 @@ std::string ablation_html(const std::string& title, const std::string& model_lin
     row(cat("layer ", a.layer, " only head ", config.original_head(a.layer, a.head), " kept"), a.result,
         a.accuracy_change, a.loss_change);
   }
+  for (const auto& a : report.single_head) {
+    row(cat("the model keeps only layer ", a.layer, " head ", config.original_head(a.layer, a.head)), a.result,
+        a.accuracy_change, a.loss_change);
+  }
   table += "</table>\n";
+  if (probe) {
+    table += "<h2>Attention probe</h2>\n<table class=\"probe\">\n<tr><th>layer</th><th>head</th><th>to target</th>"
+             "<th>to contrast</th><th>target gets more</th></tr>\n";
+    for (const auto& a : probe->heads) {
+      if (a.masked) {
+        std::snprintf(buf, sizeof buf, "<tr><td>%d</td><td>%d</td><td colspan=\"3\">masked</td></tr>\n", a.layer,
+                      config.original_head(a.layer, a.head));
+      } else {
+        std::snprintf(buf, sizeof buf, "<tr><td>%d</td><td>%d</td><td>%.4f</td><td>%.4f</td><td>%.1f%%</td></tr>\n",
+                      a.layer, config.original_head(a.layer, a.head), a.to_target, a.to_contrast, 100.0 * a.target_share);
+      }
+      table += buf;
+    }
+    table += "</table>\n";
+  }
   nlohmann::json data = {{"ablation", ablation_json(config, report)},
-                         {"attention", maps ? attention_maps_json(*maps) : nlohmann::json(nullptr)}};
+                         {"attention", maps ? attention_maps_json(*maps) : nlohmann::json(nullptr)},
+                         {"probe", probe ? probe_json(config, *probe) : nlohmann::json(nullptr)}};
   return page(title, model_line, table, data);
 }
 

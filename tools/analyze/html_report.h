@@ -4,8 +4,9 @@
 //  - attention maps: a layers x heads grid of heatmaps (query rows, key columns) labelled with
 //    the tokens (encore-inspect attention, encore-analyze --text);
 //  - ablation: per-head importance grid and bar charts of the accuracy change when each head
-//    is masked, each FFN bypassed, and each layer keeps only its most important head, with the
-//    full table (encore-analyze --html).
+//    is masked, each FFN bypassed, each layer keeps only its most important head, and the
+//    whole model keeps one head, with the full table (encore-analyze --html); with an attention
+//    probe, a layers x heads grid of where the query word's attention goes, and its table.
 // Every heatmap and chart is an <svg class="heatmap"> / <svg class="chart"> element the script
 // creates; when it has drawn them it sets data-rendered="N" (their count) on <body>, which the
 // browser test reads from the rendered DOM.
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze/ablation.h"
+#include "analyze/attention_probe.h"
 #include "encore/session.h"
 #include "encore/status.h"
 
@@ -46,7 +48,8 @@ nlohmann::json attention_maps_json(const AttentionMaps& maps);
 
 // `title` heads the page; `model_line` describes the model.
 std::string attention_html(const std::string& title, const std::string& model_line, const AttentionMaps& maps);
+// `maps` and `probe` may be null.
 std::string ablation_html(const std::string& title, const std::string& model_line, const EncoderConfig& config,
-                          const AblationReport& report, const AttentionMaps* maps);
+                          const AblationReport& report, const AttentionMaps* maps, const ProbeReport* probe = nullptr);
 
 }  // namespace encore::analyze

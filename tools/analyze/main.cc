@@ -1,8 +1,11 @@
 // encore-analyze MODEL --eval EVAL [--labels LABELS.npy] [--mask MASK.npy] [--json OUT.json]
-//                [--html OUT.html] [--text TEXT] [--threads N] [--batch-size N]
+//                [--html OUT.html] [--text TEXT] [--attention-probe PROBE.tsv] [--threads N]
+//                [--batch-size N]
 // What each attention head and each FFN is worth to a classifier on a labelled set: accuracy
-// and mean loss with each head masked alone, each layer's FFN bypassed, and each layer
-// keeping only its most important head. Table on stdout, progress on stderr.
+// and mean loss with each head masked alone, each layer's FFN bypassed, each layer keeping
+// only its most important head, and the whole model keeping one head; with --attention-probe,
+// where a query word's attention goes in every head (attention_probe.h). Tables on stdout,
+// progress on stderr.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -11,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze/ablation.h"
+#include "analyze/attention_probe.h"
 #include "analyze/eval_set.h"
 #include "analyze/html_report.h"
 #include "common/cli_parse.h"
@@ -51,19 +55,42 @@ nlohmann::json to_json(const analyze::AblationReport& r, const encore::EncoderCo
     j["loss_change"] = a.loss_change;
     return j;
   };
-  nlohmann::json heads = nlohmann::json::array(), ffn = nlohmann::json::array(), best = nlohmann::json::array();
+  nlohmann::json heads = nlohmann::json::array(), ffn = nlohmann::json::array(), best = nlohmann::json::array(),
+                 single = nlohmann::json::array();
   for (const auto& a : r.heads) heads.push_back(item(a));
   for (const auto& a : r.ffn) ffn.push_back(item(a));
   for (const auto& a : r.best_head_only) best.push_back(item(a));
+  for (const auto& a : r.single_head) single.push_back(item(a));
   return {{"model", model},    {"eval", r.eval_name}, {"baseline", result(r.baseline)},
-          {"heads", heads},    {"ffn_bypassed", ffn}, {"best_head_only", best}};
+          {"heads", heads},    {"ffn_bypassed", ffn}, {"best_head_only", best},
+          {"single_head", single}};
+}
+
+nlohmann::json to_json(const analyze::ProbeReport& r, const encore::EncoderConfig& c) {
+  nlohmann::json heads = nlohmann::json::array();
+  for (const auto& a : r.heads) {
+    nlohmann::json j = {{"layer", a.layer}, {"head", c.original_head(a.layer, a.head)}, {"masked", a.masked}};
+    if (!a.masked) {
+      j["to_target"] = a.to_target;
+      j["to_contrast"] = a.to_contrast;
+      j["target_share"] = a.target_share;
+    }
+    heads.push_back(std::move(j));
+  }
+  return {{"probe", r.name}, {"query", r.query_word}, {"count", r.count}, {"heads", heads}};
 }
 
 Status analyze_model(const std::string& model_path, const analyze::EvalSource& source, const std::string& json_path,
-                     const std::string& html_path, const std::string& text, int threads, int batch_size) {
+                     const std::string& html_path, const std::string& text, const std::string& probe_path, int threads,
+                     int batch_size) {
   ENCORE_ASSIGN_OR_RETURN(auto model, encore::Model::load(model_path));
   const auto& c = model->config();
   ENCORE_ASSIGN_OR_RETURN(analyze::EvalSet set, analyze::load_eval_set(source, *model));
+  std::optional<analyze::ProbeSet> probe_set;
+  if (!probe_path.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(auto p, analyze::load_probe_set(probe_path, *model));
+    probe_set.emplace(std::move(p));
+  }
   std::optional<encore::io::AtomicFile> json_file, html_file;
   if (!json_path.empty()) {
     ENCORE_ASSIGN_OR_RETURN(auto f, encore::io::AtomicFile::create(json_path));
@@ -80,7 +107,21 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
   ENCORE_ASSIGN_OR_RETURN(analyze::AblationReport report, analyze::run_ablation(*session, set, batch_size, &std::cerr));
   std::cout << model_line(model_path, *model) << "\n" << analyze::ablation_table(report, c);
   std::cout.flush();
-  if (json_file) ENCORE_RETURN_IF_ERROR(commit_text(json_file, to_json(report, c, model_path).dump(2) + "\n"));
+  std::optional<analyze::ProbeReport> probe;
+  if (probe_set) {
+    encore::SessionOptions po = so;
+    po.attention_probabilities = true;
+    ENCORE_ASSIGN_OR_RETURN(auto capture, encore::Session::create(model, po));
+    ENCORE_ASSIGN_OR_RETURN(auto p, analyze::run_attention_probe(*capture, *probe_set, &std::cerr));
+    probe.emplace(std::move(p));
+    std::cout << "\n" << analyze::probe_table(*probe, c);
+    std::cout.flush();
+  }
+  if (json_file) {
+    nlohmann::json j = to_json(report, c, model_path);
+    if (probe) j["attention_probe"] = to_json(*probe, c);
+    ENCORE_RETURN_IF_ERROR(commit_text(json_file, j.dump(2) + "\n"));
+  }
   if (html_file) {
     analyze::AttentionMaps maps;
     if (!text.empty()) {
@@ -93,7 +134,8 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
     }
     ENCORE_RETURN_IF_ERROR(commit_text(html_file, analyze::ablation_html("encore-analyze: heads and FFNs",
                                                                          model_line(model_path, *model), c, report,
-                                                                         text.empty() ? nullptr : &maps)));
+                                                                         text.empty() ? nullptr : &maps,
+                                                                         probe ? &*probe : nullptr)));
   }
   return Status::Ok();
 }
@@ -101,7 +143,7 @@ Status analyze_model(const std::string& model_path, const analyze::EvalSource& s
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, json_path, html_path, text;
+  std::string model, json_path, html_path, text, probe_path;
   analyze::EvalSource source;
   int threads = 1, batch_size = 64;
   CLI::App app{"Measure what each attention head and each FFN of a classifier is worth on a labelled set."};
@@ -112,10 +154,12 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "write the results as JSON");
   app.add_option("--html", html_path, "write a self-contained HTML report with charts");
   app.add_option("--text", text, "with --html: also show the attention maps of this text");
+  app.add_option("--attention-probe", probe_path,
+                 "TSV of text<TAB>query<TAB>target<TAB>contrast words: per head, the query's attention to each");
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--batch-size", batch_size, "sequences per run")->check(CLI::Range(1, 4096))->capture_default_str();
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-analyze")) return *code;
-  const Status st = analyze_model(model, source, json_path, html_path, text, threads, batch_size);
+  const Status st = analyze_model(model, source, json_path, html_path, text, probe_path, threads, batch_size);
   if (!st.ok()) {
     std::cerr << "encore-analyze: error: " << st.message() << "\n";
     return 1;
