@@ -17,6 +17,7 @@ packages=(
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libflatbuffers-dev flatbuffers-compiler libpcre2-dev
   doctest-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev libbenchmark-dev
+  libcpp-httplib-dev curl
 )
 for option in "$@"; do
   case "$option" in
