@@ -521,6 +521,12 @@ Result<std::unique_ptr<Server>> Server::create(const std::string& model_path, co
   http.set_keep_alive_max_count(1000);
   http.set_keep_alive_timeout(2);
   http.set_tcp_nodelay(true);
+  // SO_REUSEADDR only (a restart may bind while old connections linger); httplib's default adds
+  // SO_REUSEPORT, which would let a second server share the port instead of failing to bind.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   impl->routes();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -545,10 +551,9 @@ void Server::serve() {
   impl_->queue->drain();
 }
 
-void Server::stop() {
-  impl_->queue->close();
-  impl_->http.stop();
-}
+// Only the listening socket closes: connections already accepted finish their requests (a
+// body still arriving included), and serve() drains the queue after them.
+void Server::stop() { impl_->http.stop(); }
 
 std::string Server::describe() const {
   const Impl& i = *impl_;
