@@ -14,6 +14,12 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/encore DESTINATION ${CMA
 if(ENCORE_BUILD_TOOLS)
   # The tools link the static runtime (they use its internals), so they stand alone.
   install(TARGETS encore-convert encore-run encore-bench encore-inspect RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  # encore-serve is built where cpp-httplib is (tools/serve/CMakeLists.txt); its systemd unit is
+  # an example to adapt (the model path), not enabled by the package.
+  if(TARGET encore-serve)
+    install(TARGETS encore-serve RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(FILES ${PROJECT_SOURCE_DIR}/tools/serve/encore-serve.service DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+  endif()
 endif()
 install(FILES ${PROJECT_SOURCE_DIR}/tools/capi_example/classify.c DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
@@ -30,8 +36,9 @@ set(CPACK_PACKAGE_NAME encore)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "int8 runtime for BERT-family Transformer encoders")
 set(CPACK_PACKAGE_DESCRIPTION "encore runs trained Transformer encoders (BERT family) in int8 on CPUs: \
-libencore.so with its C and C++ headers and CMake package, and the encore-convert, encore-run, \
-encore-bench and encore-inspect tools.")
+libencore.so with its C and C++ headers and CMake package, the encore-convert, encore-run, \
+encore-bench and encore-inspect tools, and encore-serve (an HTTP server for embeddings, classification \
+and reranking, with an example systemd unit).")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "encore maintainers <maintainers@encore.invalid>"
   CACHE STRING "Maintainer field of the Debian package")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
@@ -55,6 +62,9 @@ endif()  # otherwise CPack asks dpkg (the build machine's)
 # names only installed packages. (libcpuinfo0 comes with libxnnpack0 anyway; it is listed since
 # a build that links without --as-needed needs it directly.)
 set(ENCORE_DEB_DEPENDS "libc6, libgcc-s1, libstdc++6, libxnnpack0, libpthreadpool0, libcpuinfo0, libutf8proc2, libpcre2-8-0")
+if(TARGET encore-serve)
+  string(APPEND ENCORE_DEB_DEPENDS ", libcpp-httplib0.11")
+endif()
 if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${ENCORE_DEB_DEPENDS}")
 else()

@@ -55,6 +55,12 @@ TEST_CASE("serve batcher: plan_batch packs in order under inputs x longest <= bu
   picks = plan_batch(view({a, b, c}), 100);
   REQUIRE(picks.size() == 1);
   CHECK(picks[0].job == 2);
+  // max_batch_inputs caps the inputs, whatever the budget.
+  auto many = job_of(Task::kEmbedText, {1, 1, 1, 1, 1});
+  picks = plan_batch(view({many, c}), 1000, 2);
+  REQUIRE(picks.size() == 1);
+  CHECK((picks[0].begin == 0 && picks[0].end == 2));
+  CHECK(plan_batch(view({many, c}), 1000, 0).size() == 2);
 }
 
 TEST_CASE("serve batcher: one task per batch, the oldest pending job's") {

@@ -403,6 +403,21 @@ TEST_CASE("serve: concurrent clients get the same answers as one at a time") {
   CHECK(wrong == 0);
 }
 
+TEST_CASE("serve: a stop that comes before serve() has begun still ends it") {
+  // SIGTERM right after start: httplib ignores a stop before it listens, so without care the
+  // server would listen on forever.
+  for (int i = 0; i < 20; ++i) {
+    ServeOptions o;
+    o.port = 0;
+    auto s = Server::create(model_path("st"), o);
+    REQUIRE(s.ok());
+    REQUIRE((*s)->bind().ok());
+    std::thread stopper([&] { (*s)->stop(); });
+    (*s)->serve();
+    stopper.join();
+  }
+}
+
 TEST_CASE("serve: options are checked at start") {
   ServeOptions o;
   o.max_input_tokens = 13;

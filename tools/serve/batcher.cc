@@ -7,7 +7,8 @@
 
 namespace encore::serve {
 
-std::vector<Pick> plan_batch(const std::vector<const Job*>& queue, size_t max_batch_tokens) {
+std::vector<Pick> plan_batch(const std::vector<const Job*>& queue, size_t max_batch_tokens, size_t max_batch_inputs) {
+  const size_t max_rows = max_batch_inputs > 0 ? max_batch_inputs : SIZE_MAX;
   std::vector<Pick> picks;
   bool have_task = false;
   Task task = Task::kEmbedText;
@@ -22,7 +23,7 @@ std::vector<Pick> plan_batch(const std::vector<const Job*>& queue, size_t max_ba
       continue;
     }
     size_t end = job.next;
-    while (end < job.inputs.size()) {
+    while (end < job.inputs.size() && rows < max_rows) {
       const size_t l = std::max(longest, job.inputs[end].tokens);
       if (rows > 0 && (rows + 1) * l > max_batch_tokens) break;
       longest = l;
@@ -30,7 +31,7 @@ std::vector<Pick> plan_batch(const std::vector<const Job*>& queue, size_t max_ba
       ++end;
     }
     if (end > job.next) picks.push_back({j, job.next, end});
-    if (rows * longest >= max_batch_tokens) break;
+    if (rows * longest >= max_batch_tokens || rows >= max_rows) break;
   }
   return picks;
 }
@@ -110,7 +111,7 @@ void BatchQueue::work(BatchRunner& runner) {
       if (stopping_) return true;
       view.clear();
       for (const auto& j : queue_) view.push_back(j.get());
-      picks = plan_batch(view, options_.max_batch_tokens);
+      picks = plan_batch(view, options_.max_batch_tokens, options_.max_batch_inputs);
       return !picks.empty();
     });
     if (picks.empty()) return;  // stopping, nothing pending

@@ -79,13 +79,14 @@ struct Pick {
 // The next batch from `queue` (in arrival order): the first job with pending inputs sets the
 // task; inputs are taken in order while (inputs + 1) x longest stays within max_batch_tokens
 // (the first input always goes, however long). A job whose next input does not fit keeps it
-// for a later batch; later jobs may still fill the batch. Cancelled and finished jobs are
-// skipped. Empty when nothing is pending.
-std::vector<Pick> plan_batch(const std::vector<const Job*>& queue, size_t max_batch_tokens);
+// for a later batch; later jobs may still fill the batch. At most max_batch_inputs inputs (0: no
+// limit). Cancelled and finished jobs are skipped. Empty when nothing is pending.
+std::vector<Pick> plan_batch(const std::vector<const Job*>& queue, size_t max_batch_tokens, size_t max_batch_inputs = 0);
 
 struct QueueOptions {
   size_t max_batch_tokens = 8192;
   size_t max_queue = 256;  // requests queued or running; more are refused
+  size_t max_batch_inputs = 0;  // 0: as many as the token budget allows
 };
 
 class BatchQueue {

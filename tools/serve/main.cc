@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-batch-tokens", o.max_batch_tokens,
                  "Token budget of one batch, counted as inputs x longest input (the memory a run plans for)")
       ->capture_default_str();
+  app.add_option("--max-batch-inputs", o.max_batch_inputs,
+                 "Inputs per batch at most (0: as many as --max-batch-tokens allows; 1: no batching)")
+      ->capture_default_str();
   app.add_option("--max-queue", o.max_queue, "Requests queued or running at once; more get 429")->capture_default_str();
   app.add_option("--max-input-tokens", o.max_input_tokens,
                  "Tokens per input, special tokens included (default: the model's limit); longer inputs get 422 "

@@ -3,7 +3,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -60,6 +62,7 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<BatchQueue> queue;
   httplib::Server http;
+  std::atomic<bool> stopping{false}, served{false};
 
   // A handled request: the status and body to send, and the tokens it ran.
   struct Answer {
@@ -381,6 +384,7 @@ json Server::Impl::info() const {
   j["max_concurrent_requests"] = options.max_queue;
   j["max_input_length"] = limits.max_input_tokens;
   j["max_batch_tokens"] = options.max_batch_tokens;
+  if (options.max_batch_inputs > 0) j["max_batch_requests"] = options.max_batch_inputs;
   j["max_client_batch_size"] = limits.max_items;
   j["max_body_bytes"] = options.max_body_bytes;
   j["timeout_seconds"] = options.timeout_seconds;
@@ -510,7 +514,7 @@ Result<std::unique_ptr<Server>> Server::create(const std::string& model_path, co
     ENCORE_ASSIGN_OR_RETURN(auto runner, ModelRunner::create(impl->model, so, to, impl->pooling));
     runners.push_back(std::move(runner));
   }
-  impl->queue = std::make_unique<BatchQueue>(QueueOptions{o.max_batch_tokens, o.max_queue}, std::move(runners), &impl->metrics);
+  impl->queue = std::make_unique<BatchQueue>(QueueOptions{o.max_batch_tokens, o.max_queue, o.max_batch_inputs}, std::move(runners), &impl->metrics);
 
   httplib::Server& http = impl->http;
   const size_t pool = static_cast<size_t>(o.http_threads);
@@ -545,15 +549,22 @@ Result<int> Server::bind() {
 }
 
 void Server::serve() {
-  impl_->http.listen_after_bind();
+  if (!impl_->stopping) impl_->http.listen_after_bind();
+  impl_->served = true;
   // httplib has answered every request it accepted; the queue is empty unless a request timed
   // out while its inputs were running: let those batches end before the workers stop.
   impl_->queue->drain();
 }
 
 // Only the listening socket closes: connections already accepted finish their requests (a
-// body still arriving included), and serve() drains the queue after them.
-void Server::stop() { impl_->http.stop(); }
+// body still arriving included), and serve() drains the queue after them. httplib's stop()
+// does nothing before listening has begun, so a stop that comes first waits for it (or for
+// serve() to see the flag and not listen at all).
+void Server::stop() {
+  impl_->stopping = true;
+  while (!impl_->served && !impl_->http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->http.stop();
+}
 
 std::string Server::describe() const {
   const Impl& i = *impl_;

@@ -24,6 +24,7 @@ struct ServeOptions {
   int threads = 1;  // per worker: intra-op threads of its sessions
   int workers = 1;  // worker threads, each with its own sessions
   size_t max_batch_tokens = 8192;
+  size_t max_batch_inputs = 0;  // 0: as many as the token budget allows
   size_t max_queue = 256;
   size_t max_input_tokens = 0;  // 0: the model's limit
   size_t max_items = 256;
