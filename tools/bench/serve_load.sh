@@ -4,7 +4,8 @@
 # For the example model (/predict, one to four words per request, from its held-out words), a
 # tiny sentence-transformers fixture (/v1/embeddings, one to four words) and a MiniLM-L6-shaped
 # BERT with random weights (tools/reference/make_fixtures.py --shape minilm; /v1/embeddings,
-# 4 to 40 words: mixed lengths), each three ways:
+# 4 to 40 words: mixed lengths; and 1 to 4 words: short texts, where one text alone is a small
+# matrix product), each three ways:
 #   1 client      one request at a time (latency without queueing)
 #   N clients     N concurrent keep-alive clients, batching on (the token budget)
 #   N, no batch   the same load with --max-batch-inputs 1 (each input its own run)
@@ -75,3 +76,7 @@ echo "== MiniLM-L6 shape (BERT 6 layers x 384, random weights, int8, CLS): POST 
 run "1 client" "$minilm" /v1/embeddings 4 40 1
 run "$clients clients, batching" "$minilm" /v1/embeddings 4 40 "$clients"
 run "$clients clients, --max-batch-inputs 1" "$minilm" /v1/embeddings 4 40 "$clients" --max-batch-inputs 1
+echo "== the same, short texts: 1-4 words"
+run "1 client" "$minilm" /v1/embeddings 1 4 1
+run "$clients clients, batching" "$minilm" /v1/embeddings 1 4 "$clients"
+run "$clients clients, --max-batch-inputs 1" "$minilm" /v1/embeddings 1 4 "$clients" --max-batch-inputs 1
