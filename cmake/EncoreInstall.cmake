@@ -14,6 +14,12 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/encore DESTINATION ${CMA
 if(ENCORE_BUILD_TOOLS)
   # The tools link the static runtime (they use its internals), so they stand alone.
   install(TARGETS encore-convert encore-run encore-bench encore-inspect RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  # encore-serve is built where cpp-httplib is (tools/serve/CMakeLists.txt); its systemd unit is
+  # an example to adapt (the model path), not enabled by the package.
+  if(TARGET encore-serve)
+    install(TARGETS encore-serve RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(FILES ${PROJECT_SOURCE_DIR}/tools/serve/encore-serve.service DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+  endif()
 endif()
 install(FILES ${PROJECT_SOURCE_DIR}/tools/capi_example/classify.c DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
@@ -31,7 +37,8 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "int8 runtime for BERT-family Transformer encoders")
 set(CPACK_PACKAGE_DESCRIPTION "encore runs trained Transformer encoders (BERT family) in int8 on CPUs: \
 libencore.so with its C and C++ headers and CMake package, the encore-convert, encore-run, \
-encore-bench and encore-inspect tools, and the Python module (import encore).")
+encore-bench and encore-inspect tools, encore-serve (an HTTP server for embeddings, classification \
+and reranking, with an example systemd unit), and the Python module (import encore).")
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "encore maintainers <maintainers@encore.invalid>"
   CACHE STRING "Maintainer field of the Debian package")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
@@ -62,6 +69,9 @@ if(ENCORE_PYTHON)
   list(GET py_mm 1 py_minor)
   math(EXPR py_next "${py_minor} + 1")
   string(APPEND ENCORE_DEB_DEPENDS ", python3 (>= ${ENCORE_PYTHON_VERSION}), python3 (<< ${py_major}.${py_next}), python3-numpy")
+endif()
+if(TARGET encore-serve)
+  string(APPEND ENCORE_DEB_DEPENDS ", libcpp-httplib0.11")
 endif()
 if(CMAKE_CROSSCOMPILING)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "${ENCORE_DEB_DEPENDS}")

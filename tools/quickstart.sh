@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 echo "== building (build/release)"
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" --target encore-convert encore-run encore-bench >/dev/null
+cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" --target encore-convert encore-run encore-bench encore-serve >/dev/null
 bin=build/release/tools
 ex=tools/train/langid
 out=build/quickstart

@@ -64,7 +64,7 @@ run("dpkg-deb -c" dpkg-deb -c ${deb})
 foreach(f usr/bin/encore-convert usr/bin/encore-run usr/bin/encore-bench usr/bin/encore-inspect
           usr/${LIBDIR}/libencore.so.${VERSION} usr/${LIBDIR}/libencore.so
           usr/${LIBDIR}/cmake/encore/encoreConfig.cmake usr/${LIBDIR}/cmake/encore/encoreTargets.cmake
-          usr/include/encore/encore_c.h usr/include/encore/session.h)
+          usr/include/encore/encore_c.h usr/include/encore/session.h ${SERVE_FILES})
   if(NOT out MATCHES " \\./${f}[\n ]")
     message(FATAL_ERROR "the package has no ${f}:\n${out}")
   endif()
