@@ -425,7 +425,9 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
   }
   if (o.prune.any() || !o.prune.eval.path.empty()) {
     out << (o.prune.any() ? "  pruning:\n" : "  evaluation:\n");
-    PruneInputs inputs{&ck, f32_model, &data.ids, data.n, data.seq};
+    // The mask only when the calibration rows are padded (ids without a mask stay as they were).
+    const bool padded = std::find(data.mask.begin(), data.mask.end(), 0) != data.mask.end();
+    PruneInputs inputs{&ck, f32_model, &data.ids, padded ? data.mask.data() : nullptr, data.n, data.seq};
     ENCORE_ASSIGN_OR_RETURN(contents, prune_model(o.prune, inputs, contents, out, err));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
   }
