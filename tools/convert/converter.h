@@ -69,8 +69,10 @@ struct QualityGateReport {
   std::string skipped;               // why it did not run, when it was asked for and did not
   QualityGateFigures figures;        // encore/model.h
   std::vector<GateBlock> blocks;     // per layer: attention, then FFN
-  uint64_t int8_bytes = 0, bytes = 0;  // the file with every block int8, and as written
-  double int8_ms = 0.0, ms = 0.0;      // median of 3 passes over the held-out rows, 1 thread
+  // The cost of the blocks kept in f32, measured only when there are any (else 0): the file with
+  // every block int8 and as written; the median of 3 passes over the held-out rows, 1 thread.
+  uint64_t int8_bytes = 0, bytes = 0;
+  double int8_ms = 0.0, ms = 0.0;
 };
 
 // Canonical f32 model contents (weights as read, vocab, metadata).
