@@ -64,7 +64,7 @@ class Carver {
   size_t offset_ = 0;
 };
 
-void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, uint64_t batch, uint64_t seq,
+void carve(Carver& c, const EncoderConfig& cfg, BufferSet set, size_t slots, uint64_t batch, uint64_t seq,
            bool keep_attention, ActivationBuffers* b) {
   const uint64_t tokens = batch * seq;
   // Sized for the widest layer: a pruned layer has at most hidden_size attention columns.
@@ -75,12 +75,13 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
   b->seq_rows = c.take<int64_t>(batch + 1);
   b->attn_scratch_stride = round_up(attention_scratch_floats(seq, static_cast<size_t>(cfg.head_dim())), 16);
   b->attn_scratch = c.take<float>(slots * b->attn_scratch_stride);
-  if (quantized) {
+  if (set != BufferSet::kF32) {
     b->hidden_q = c.take<int8_t>(tokens * std::max(H, I));
     b->qkv_q = c.take<int8_t>(tokens * 3 * H);
     b->proj_q = c.take<int8_t>(tokens * H);
     b->ffn_q = c.take<int8_t>(tokens * I);
-  } else {
+  }
+  if (set != BufferSet::kInt8) {
     b->context = c.take<float>(tokens * H);  // int8 models' attention writes int8 (hidden_q)
     b->qkv_f32 = c.take<float>(tokens * 3 * H);
     b->proj_f32 = c.take<float>(tokens * H);
@@ -107,7 +108,7 @@ void carve(Carver& c, const EncoderConfig& cfg, bool quantized, size_t slots, ui
 }
 }  // namespace
 
-Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t slots, int64_t batch,
+Status ActivationArena::reserve(const EncoderConfig& cfg, BufferSet set, size_t slots, int64_t batch,
                                 int64_t seq_len, uint64_t max_bytes, bool keep_attention) {
   if (batch * seq_len <= token_capacity_ && seq_len <= seq_capacity_ && batch <= batch_capacity_) {
     return Status::Ok();
@@ -131,7 +132,7 @@ Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t
                                     ": the attention probabilities of every layer would not fit in memory"));
     }
   }
-  carve(measure, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), keep_attention, &unused);
+  carve(measure, cfg, set, slots, plan_batch, static_cast<uint64_t>(new_seq), keep_attention, &unused);
   size_t bytes = measure.size();
   if (max_bytes > 0 && bytes > max_bytes) {
     return resource_exhausted(cat("batch ", batch, " x seq ", seq_len, " needs ", bytes,
@@ -154,7 +155,7 @@ Status ActivationArena::reserve(const EncoderConfig& cfg, bool quantized, size_t
   block_ = std::unique_ptr<uint8_t, BlockDeleter>(p, BlockDeleter(mapped));
   bytes_ = bytes;
   Carver real(block_.get());
-  carve(real, cfg, quantized, slots, plan_batch, static_cast<uint64_t>(new_seq), keep_attention, &buffers_);
+  carve(real, cfg, set, slots, plan_batch, static_cast<uint64_t>(new_seq), keep_attention, &buffers_);
   batch_capacity_ = static_cast<int64_t>(plan_batch);
   seq_capacity_ = new_seq;
   token_capacity_ = static_cast<int64_t>(plan_batch) * new_seq;

@@ -18,7 +18,7 @@ namespace encore::internal {
 
 struct ActivationBuffers {
   float* hidden = nullptr;     // [tokens, hidden] residual stream (f32 in every model)
-  float* context = nullptr;    // [tokens, heads x head_dim] attention output, f32 models only
+  float* context = nullptr;    // [tokens, heads x head_dim] attention output of f32 blocks
   float* key_bias = nullptr;   // [tokens] additive mask per key position
   // Packing: the rows above hold only each sequence's tokens up to its last unmasked one.
   int32_t* token_source = nullptr;  // [tokens] packed row -> flat index into the [batch, seq] inputs
@@ -29,7 +29,7 @@ struct ActivationBuffers {
   float* embed = nullptr;
   float* attn_scratch = nullptr;  // [scratch_slots, attention_scratch_floats(seq, head_dim)]
   size_t attn_scratch_stride = 0;
-  // f32 models
+  // f32 models (and int8 models' f32 blocks)
   float* qkv_f32 = nullptr;    // [tokens, 3 * hidden] (a pruned layer uses 3 x its heads x head_dim)
   float* proj_f32 = nullptr;   // [tokens, hidden] output of attn_out / ffn_down
   float* ffn_f32 = nullptr;    // [tokens, intermediate] (the widest layer's)
@@ -55,12 +55,16 @@ struct ActivationBuffers {
   float* sentence_b = nullptr;
 };
 
+// Which projection buffers a model needs: f32 models the f32 ones, int8 models the int8 ones,
+// int8 models with f32 blocks (format version 7) both.
+enum class BufferSet { kF32, kInt8, kBoth };
+
 class ActivationArena {
  public:
   // Makes sure the buffers fit (batch, seq_len); allocates only when they do not. A block
   // larger than max_bytes (0 = unbounded) is refused and the current one kept.
   // keep_attention adds room for every layer's attention probabilities.
-  Status reserve(const EncoderConfig& config, bool quantized, size_t scratch_slots, int64_t batch,
+  Status reserve(const EncoderConfig& config, BufferSet set, size_t scratch_slots, int64_t batch,
                  int64_t seq_len, uint64_t max_bytes = 0, bool keep_attention = false);
   const ActivationBuffers& buffers() const { return buffers_; }
   size_t bytes() const { return bytes_; }

@@ -23,9 +23,9 @@ struct HeadJob {
   float* probs;        // [seq, seq] block of the kept probabilities, or null
 };
 
-void zero_context(const ModelWeights& w, const HeadJob& j, size_t A, size_t d, float* out, const ContextQs8& q) {
+void zero_context(bool q8, const HeadJob& j, size_t A, size_t d, float* out, const ContextQs8& q) {
   for (size_t r = 0; r < j.rows; ++r) {
-    if (w.quantized) {
+    if (q8) {
       std::fill(q.out + r * A, q.out + r * A + d, static_cast<int8_t>(q.zero_point));
     } else {
       std::fill(out + r * A, out + r * A + d, 0.0f);
@@ -47,28 +47,30 @@ void run_attention(const Encoder& e, size_t layer, const Inputs& in, const Activ
   const uint8_t* masked = e.ablation.heads_of(layer);
   float* probs = e.attention_probs(layer, in.batch, in.seq_len);  // [batch, heads, S, S] or null
   const auto& act = w.layers[layer].act;
+  // int8 unless the model is f32 or this layer's attention block is kept in f32.
+  const bool q8 = w.quantized && !w.layers[layer].attention_f32;
   parallel_tasks(e.threads(), slots, [&](size_t slot) {
     float* scratch = b.attn_scratch + slot * b.attn_scratch_stride;
     for (size_t job = slot; job < jobs; job += slots) {
       const size_t seq = job / heads, h = job % heads;
       HeadJob j{static_cast<size_t>(b.seq_rows[seq]), 0, h * d, nullptr};
       j.rows = static_cast<size_t>(b.seq_rows[seq + 1]) - j.row0;
-      float* out = w.quantized ? nullptr : b.context + j.row0 * A + j.col0;  // f32 models' context
+      float* out = q8 ? nullptr : b.context + j.row0 * A + j.col0;  // f32 blocks' context
       // Probabilities keep the caller's [seq_len, seq_len] layout: the rows x rows block
       // computed, zeros for positions after the last unmasked token (not computed).
       j.probs = probs ? probs + job * S_full * S_full : nullptr;
       if (j.probs) std::fill(j.probs, j.probs + S_full * S_full, 0.0f);
       ContextQs8 context_q{nullptr, 1.0f, 0};
-      if (w.quantized) {
+      if (q8) {
         const ActivationQuant& aq = act[fmt::kAttnOutInput];
         context_q = {b.hidden_q + j.row0 * A + j.col0, aq.scale, aq.zero_point};
       }
       if (masked[h]) {
-        zero_context(w, j, A, d, out, context_q);
+        zero_context(q8, j, A, d, out, context_q);
         continue;
       }
       const float* bias = b.key_bias + j.row0;
-      if (w.quantized) {
+      if (q8) {
         const int8_t* q = b.qkv_q + j.row0 * 3 * A + j.col0;
         attention_head_qs8(j.rows, d, q, act[fmt::kQOutput].scale, q + A, act[fmt::kKOutput].scale, q + 2 * A,
                            act[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, nullptr, A, j.probs, S_full,

@@ -48,6 +48,7 @@ struct Encoder {
   SessionOptions options;
   std::unique_ptr<std::remove_pointer_t<pthreadpool_t>, PoolDeleter> pool;
   size_t scratch_slots = 1;  // attention scratch areas: one per thread
+  BufferSet buffer_set = BufferSet::kF32;  // the projection buffers the model's blocks need
   std::vector<LayerOps> layers;
   HeadOps head;
   Plan plan;

@@ -26,9 +26,9 @@ Status create_f32_layer(const LayerWeights& w, size_t l, LayerOps* ops) {
   return Status::Ok();
 }
 
-// Each int8 layer writes its output in the calibrated scale of the point after it: the fused QKV
+// Each int8 projection writes its output in the calibrated scale of the point after it: the fused QKV
 // projection three scales (Q, K, V columns), the others one. The FFN activation becomes a table
-// from ffn_up's output codes to ffn_down's input codes.
+// from ffn_up's output codes to ffn_down's input codes. A block kept in f32 gets f32 operators.
 Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l, const Qs8GemmKernel* own_gemm,
                         LayerOps* ops) {
   const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(w.ffn_up.out);
@@ -51,6 +51,12 @@ Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l,
                         {&ops->ffn_down, &w.ffn_down, fmt::kFfnDownInput, fmt::kFfnDownOutput, H}};
   for (size_t i = 0; i < 4; ++i) {
     const Spec& s = specs[i];
+    if (i < 2 ? w.attention_f32 : w.ffn_f32) {  // a block kept in f32 (format version 7)
+      auto r = LinearOp::create_f32(s.w->out, s.w->in, s.w->weight_f32, s.w->bias_f32, "");
+      if (!r.ok()) return r.status().with_context(cat("layer ", l, " ", fmt::kLinearNames[i]));
+      *s.op = std::move(r).value();
+      continue;
+    }
     // The QKV projection's zero point is 0 (Q, K and V are symmetric).
     std::vector<float> uniform;
     const float* scales = qkv_scales.data();
@@ -64,6 +70,7 @@ Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l,
     if (!r.ok()) return r.status().with_context(cat("layer ", l, " ", fmt::kLinearNames[i]));
     *s.op = std::move(r).value();
   }
+  if (w.ffn_f32) return Status::Ok();
   make_activation_lut_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
                           a[fmt::kFfnDownInput].scale, a[fmt::kFfnDownInput].zero_point, ops->activation_lut);
   return Status::Ok();

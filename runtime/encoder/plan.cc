@@ -69,9 +69,10 @@ const char* keep(std::string name) {
   return names.insert(std::move(name)).first->c_str();
 }
 
-LayerContext layer_context(Encoder& e, size_t l) {
+// The context of one block of layer l: int8 in int8 models, unless the block is kept in f32.
+LayerContext layer_context(Encoder& e, size_t l, bool block_f32) {
   const LayerWeights& lw = e.weights->layers[l];
-  const bool q8 = e.weights->quantized;
+  const bool q8 = e.weights->quantized && !block_f32;
   return LayerContext{&kernel_table(), &e.layers[l], &lw, static_cast<int>(l), q8, q8 ? &kQs8Buffers : &kF32Buffers,
                       static_cast<uint64_t>(e.config->hidden_size), static_cast<uint64_t>(lw.attn_out.in),
                       static_cast<uint64_t>(lw.ffn_up.out), q8 ? uint64_t{1} : uint64_t{4}};
@@ -116,15 +117,18 @@ void add_attention_block(const EncoderConfig& c, const LayerContext& x, std::vec
   steps->push_back(attn_out);
 }
 
-// x = LN(x + y) for y the attention's or the FFN's output (int8 models: dequantized from its
-// codes, and the LayerNorm output also quantized for the next projection, see below).
-Step residual_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn) {
+// x = LN(x + y) for y the attention's or the FFN's output (int8 blocks: dequantized from its
+// codes), x the block's context. In int8 models the LayerNorm output is also quantized for the
+// next projection when that one is int8 (see below; `quantize_next` says whether).
+Step residual_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn,
+                        bool quantize_next) {
   Step s;
   s.layer = x.layer;
   s.profile = profile;
   s.run = x.q8 ? step_residual_norm_qs8 : step_residual_norm_f32;
   s.kernel = x.q8 ? x.table->residual_layer_norm_name
-                  : keep(std::string("encore f32 add + layer norm ") + x.table->level);
+                  : keep(std::string("encore f32 add + layer norm ") + x.table->level +
+                         (quantize_next ? " + int8 quantize" : ""));
   s.ops.per_row = (x.q8 ? 12 : 11) * x.H;
   s.bytes.per_row = (x.q8 ? 14 : 16) * x.H;
   s.norm = norm;
@@ -182,20 +186,26 @@ void add_ffn_block(const EncoderConfig& c, const LayerContext& x, std::vector<St
 //   x = LN(x + attention block(x)); x = LN(x + FFN block(x))
 // In int8 models each norm also writes the next projection's int8 input: the FFN's, then the
 // next layer's QKV (none after the last layer).
+// An int8 model's blocks kept in f32 (LayerWeights::attention_f32 / ffn_f32) read the f32
+// stream and write f32 outputs; their norms then add an f32 residual, and a norm quantizes its
+// output only for an int8 block after it.
 void add_post_norm_layer(Encoder& e, size_t l, Plan* plan) {
   std::vector<Step>* steps = &plan->steps;
-  const LayerContext x = layer_context(e, l);
-  add_attention_block(*e.config, x, steps);
-  Step attn_norm = residual_norm_step(x, ProfileStep::kAttnResidualNorm, &x.lw->attn_norm, false);
-  if (x.q8) {
+  const LayerWeights& lw = e.weights->layers[l];
+  const LayerContext xa = layer_context(e, l, lw.attention_f32), xf = layer_context(e, l, lw.ffn_f32);
+  add_attention_block(*e.config, xa, steps);
+  Step attn_norm = residual_norm_step(xa, ProfileStep::kAttnResidualNorm, &lw.attn_norm, false, xf.q8);
+  if (xf.q8) {
     attn_norm.quantize_next = true;
     attn_norm.next_is_ffn = true;
-    attn_norm.next_quant = x.lw->act[fmt::kFfnUpInput];
+    attn_norm.next_quant = lw.act[fmt::kFfnUpInput];
   }
   steps->push_back(attn_norm);
-  add_ffn_block(*e.config, x, steps);
-  Step ffn_norm = residual_norm_step(x, ProfileStep::kFfnResidualNorm, &x.lw->ffn_norm, true);
-  if (x.q8 && l + 1 < e.weights->layers.size()) {
+  add_ffn_block(*e.config, xf, steps);
+  const bool next_q8 = l + 1 < e.weights->layers.size() && e.weights->quantized &&
+                       !e.weights->layers[l + 1].attention_f32;
+  Step ffn_norm = residual_norm_step(xf, ProfileStep::kFfnResidualNorm, &lw.ffn_norm, true, next_q8);
+  if (next_q8) {
     ffn_norm.quantize_next = true;
     ffn_norm.next_quant = e.weights->layers[l + 1].act[fmt::kQkvInput];
   }
@@ -223,7 +233,7 @@ Step embeddings_step(Encoder& e) {
   }
   s.kernel = keep(kernel);
   s.norm = &w.embed_norm;
-  if (w.quantized && !w.layers.empty()) {
+  if (w.quantized && !w.layers.empty() && !w.layers[0].attention_f32) {
     s.quantize_next = true;
     s.next_quant = w.layers[0].act[fmt::kQkvInput];
   }

@@ -73,6 +73,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
     if (!e.pool) return resource_exhausted(cat("cannot create a pool of ", options.threads, " threads"));
   }
   e.scratch_slots = static_cast<size_t>(options.threads);
+  e.buffer_set = !model->is_quantized()                         ? internal::BufferSet::kF32
+                 : model->metadata().layer_precision.empty() ? internal::BufferSet::kInt8
+                                                              : internal::BufferSet::kBoth;
   Qs8GemmKernel own_kernel;
   const Qs8GemmKernel* own = internal::choose_int8_gemm(options.int8_gemm, &own_kernel);
   ENCORE_RETURN_IF_ERROR(internal::create_layer_ops(*e.weights, *e.config, own, &e.layers));
@@ -99,7 +102,7 @@ Status Session::run(const Inputs& in, Outputs* out) {
   internal::Encoder& e = *impl_;
   const EncoderConfig& c = *e.config;
   ENCORE_RETURN_IF_ERROR(internal::validate_inputs(in, c));
-  ENCORE_RETURN_IF_ERROR(e.arena.reserve(c, e.model->is_quantized(), e.scratch_slots, in.batch, in.seq_len,
+  ENCORE_RETURN_IF_ERROR(e.arena.reserve(c, e.buffer_set, e.scratch_slots, in.batch, in.seq_len,
                                          e.options.max_activation_bytes, e.options.attention_probabilities));
   e.last_batch = 0;  // no probabilities to read unless this run completes
   ENCORE_RETURN_IF_ERROR(internal::run_plan(e, in));

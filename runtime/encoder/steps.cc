@@ -139,8 +139,12 @@ Status step_residual_norm_f32(const Encoder& e, const Step& s, const RunShape& r
     rows_parallel(r, H, [&](size_t at, size_t k) { add_f32(k, y + at, b.hidden + at); });
   }
   const float eps = e.config->layer_norm_eps;
+  // After an f32 block of an int8 model: the next projection's int8 input as well.
+  const bool quantize = s.quantize_next && (ffn || !s.next_is_ffn);
   parallel_for(r.pool, r.rows, kRowTile, [&](size_t begin, size_t end) {
-    layer_norm_f32(end - begin, H, b.hidden + begin * H, s.norm->gamma, s.norm->beta, eps, b.hidden + begin * H);
+    float* x = b.hidden + begin * H;
+    layer_norm_f32(end - begin, H, x, s.norm->gamma, s.norm->beta, eps, x);
+    if (quantize) quantize_f32_qs8((end - begin) * H, x, s.next_quant.scale, s.next_quant.zero_point, b.hidden_q + begin * H);
   });
   return Status::Ok();
 }

@@ -8,7 +8,8 @@
 //     (overflow-checked), quantization vectors of the right length with finite scales > 0;
 //  5. the tensors the encoder needs, by canonical name, with the shapes the config implies
 //     (per layer for a pruned model: 3 x kept heads x head size Q/K/V rows, FFN width);
-//  6. activation quantization of every layer (int8 models).
+//  6. activation quantization of every layer (int8 models), and the layers' precision (an int8
+//     model's f32 blocks, format version 7: their weights f32).
 #include "encore/model.h"
 
 #include <cmath>
@@ -414,9 +415,26 @@ Status resolve_token_head(const TensorResolver& r, const EncoderConfig& c, inter
   return st;
 }
 
+// Model.layer_precision (format version 7): only in int8 models, one entry per layer, at least
+// one block f32.
+Status check_layer_precision(const fb::Model& m, const EncoderConfig& c, std::vector<LayerPrecision>* out) {
+  const auto* lp = m.layer_precision();
+  if (!lp) return Status::Ok();
+  if (m.format_version() < format::kFormatVersionMixedPrecision) {
+    return invalid_model(cat("layer_precision needs format version ", format::kFormatVersionMixedPrecision,
+                             ", but the file says version ", m.format_version()));
+  }
+  if (m.quant_mode() != fb::QuantMode::Int8) return invalid_model("layer_precision in a model that is not int8");
+  if (lp->size() != static_cast<uint32_t>(c.layer_count)) {
+    return invalid_model(cat("layer_precision has ", lp->size(), " entries for ", c.layer_count, " layers"));
+  }
+  for (const fb::LayerPrecision* p : *lp) out->push_back({p->attention_f32(), p->ffn_f32()});
+  return Status::Ok();
+}
+
 Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
                        const std::unordered_map<std::string, TensorInfo>& by_name,
-                       internal::ModelWeights* w) {
+                       const std::vector<LayerPrecision>& precision, internal::ModelWeights* w) {
   TensorResolver r(by_name);
   const int64_t H = c.hidden_size, E = c.embedding_width();
   w->quantized = m.quant_mode() == fb::QuantMode::Int8;
@@ -457,10 +475,15 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     auto name = [&](const char* s) { return format::layer_name(l, s); };
     // A pruned layer's attention width is its kept heads x head size; its FFN width its own.
     const int64_t A = int64_t{c.heads_in_layer(l)} * c.head_dim(), I = c.intermediate_in_layer(l);
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("qkv"), 3 * A, H, &L.qkv));
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("attn_out"), H, A, &L.attn_out));
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("ffn_up"), I, H, &L.ffn_up));
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, w->quantized, name("ffn_down"), H, I, &L.ffn_down));
+    if (!precision.empty()) {
+      L.attention_f32 = precision[static_cast<size_t>(l)].attention_f32;
+      L.ffn_f32 = precision[static_cast<size_t>(l)].ffn_f32;
+    }
+    const bool attention_q8 = w->quantized && !L.attention_f32, ffn_q8 = w->quantized && !L.ffn_f32;
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, attention_q8, name("qkv"), 3 * A, H, &L.qkv));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, attention_q8, name("attn_out"), H, A, &L.attn_out));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_up"), I, H, &L.ffn_up));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_down"), H, I, &L.ffn_down));
     for (auto [norm, base] : {std::pair{&L.attn_norm, "attn_norm"}, std::pair{&L.ffn_norm, "ffn_norm"}}) {
       norm->gamma = r.f32(name(base) + ".gamma", {H}, &st);
       ENCORE_RETURN_IF_ERROR(st);
@@ -575,7 +598,8 @@ Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std
       }
     }
   }
-  st = resolve_weights(m, impl->config, by_name, &impl->weights);
+  st = check_layer_precision(m, impl->config, &impl->metadata.layer_precision);
+  if (st.ok()) st = resolve_weights(m, impl->config, by_name, impl->metadata.layer_precision, &impl->weights);
   if (!st.ok()) return st.with_context(what);
 
   if (const auto* tok = m.tokenizer()) {
@@ -603,8 +627,23 @@ Result<std::unique_ptr<Model::Impl>> parse(internal::ModelBytes bytes, const std
     if (impl->tokenizer.source.empty() && !impl->tokenizer.vocab.empty()) impl->tokenizer.source = "vocab.txt";
   }
   if (const auto* md = m.metadata()) {
-    impl->metadata = {str_or_empty(md->source()), str_or_empty(md->converter_version()),
-                      str_or_empty(md->created_utc()), str_or_empty(md->calibration())};
+    impl->metadata.source = str_or_empty(md->source());
+    impl->metadata.converter_version = str_or_empty(md->converter_version());
+    impl->metadata.created_utc = str_or_empty(md->created_utc());
+    impl->metadata.calibration = str_or_empty(md->calibration());
+  }
+  if (const auto* g = m.quality_gate()) {
+    QualityGateFigures& q = impl->metadata.quality_gate;
+    q.ran = true;
+    q.max_cosine_drop = g->max_cosine_drop();
+    q.heldout_sequences = g->heldout_sequences();
+    q.heldout_tokens = g->heldout_tokens();
+    q.int8_mean_cosine = g->int8_mean_cosine();
+    q.int8_p1_cosine = g->int8_p1_cosine();
+    q.mean_cosine = g->mean_cosine();
+    q.p1_cosine = g->p1_cosine();
+    q.min_cosine = g->min_cosine();
+    q.passed = g->passed();
   }
   return impl;
 }

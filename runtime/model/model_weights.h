@@ -34,6 +34,8 @@ struct NormWeights {
 };
 
 struct LayerWeights {
+  // In an int8 model, blocks that run in f32 (their LinearWeights then hold f32 weights).
+  bool attention_f32 = false, ffn_f32 = false;
   LinearWeights qkv, attn_out, ffn_up, ffn_down;
   NormWeights attn_norm, ffn_norm;
   std::array<ActivationQuant, format::kActivationPointCount> act{};  // int8 only

@@ -388,6 +388,32 @@ npy_i64 "$tmp/calib66.npy" 1 66 $(printf '5 %.0s' $(seq 66))
 fails "convert roberta: calibration rows too long" "sequence length 66 exceeds the model's maximum of 64" "$tmp/r66.encore" \
   "$convert" "$fr" -o "$tmp/r66.encore" --calib "$tmp/calib66.npy"
 text_model_run roberta_int8 "$tmp/roberta.int8.encore" "$fr/text_goldens.json" int8
+# Calibration from text and the quality gate (tests/fixtures/outlier_bert: plain int8 fails on it).
+fo="$fixtures/outlier_bert"
+ok "convert --calib-text, quality gate" "$convert" "$fo" -o "$tmp/gated.encore" --calib-text "$fo/calib.txt"
+expect_in "$tmp/out" "quality gate: passed; 2 of 8 blocks kept in f32 (layer 1 ffn, layer 2 attention)" \
+  "keep layer 2 attention      in f32" "cost: 0.32 MB -> 0.46 MB"
+ok "inspect a mixed-precision model" "$inspect" "$tmp/gated.encore"
+expect_in "$tmp/out" "format version 7" "layer 1 attention int8, ffn f32; layer 2 attention f32, ffn int8" \
+  "quality gate: passed (max cosine drop 0.00100), 24 held-out sequences"
+ok "convert --no-quality-gate --calibration mse" "$convert" "$fo" -o "$tmp/mse.encore" --calib-text "$fo/calib.txt" \
+  --no-quality-gate --calibration mse
+expect_in "$tmp/out" "  mse [" "calibration: mse for GEMM inputs, min/max over 96 texts (32 pairs)"
+! grep -q "quality gate" "$tmp/out" || { echo "FAIL --no-quality-gate: the gate ran"; failures=$((failures + 1)); }
+ok "inspect a model converted without the gate" "$inspect" "$tmp/mse.encore"
+expect_in "$tmp/out" "precision: every layer int8" "quality gate: not run"
+printf 'ab ba\n\nab\n' >"$tmp/blank.txt"
+fails "calib text: blank line" "blank.txt line 2: empty line" "$tmp/c1.encore" \
+  "$convert" "$fo" -o "$tmp/c1.encore" --calib-text "$tmp/blank.txt"
+fails "calib text: missing" "cannot open the calibration text file" "$tmp/c2.encore" \
+  "$convert" "$fo" -o "$tmp/c2.encore" --calib-text "$tmp/none.txt"
+fails "calib mask without ids" "--calib-mask needs --calib" "$tmp/c3.encore" \
+  "$convert" "$fo" -o "$tmp/c3.encore" --calib-mask "$fo/calib_mask.npy"
+npy_i64 "$tmp/mask_short.npy" 1 3 1 1 0
+fails "calib mask shape" "the calibration mask must be an int32/int64 array of the ids' shape" "$tmp/c4.encore" \
+  "$convert" "$fo" -o "$tmp/c4.encore" --calib "$fo/calib_ids.npy" --calib-mask "$tmp/mask_short.npy"
+fails "unknown calibration method" "--calibration: kl not in" "$tmp/c5.encore" \
+  "$convert" "$fo" -o "$tmp/c5.encore" --calibration kl
 mkdir "$tmp/roberta_legacy"
 cp "$fr/config.json" "$fr/model.safetensors" "$tt"/legacy_roberta/* "$tmp/roberta_legacy/"
 convert_text roberta_legacy "$tmp/roberta_legacy" "$fr" "tokenizer: tokenizer.json (from vocab.json + merges.txt): BPE"

@@ -109,20 +109,31 @@ std::string profile_table(const ProfileSummary& p) {
   out += "\nper step, all layers:\n";
   std::snprintf(buf, sizeof buf, "  %-14s %10s %7s %10s  %s\n", "step", "ms", "%", "GOPS", "kernel");
   out += buf;
-  std::map<int, std::tuple<double, uint64_t, std::string>> per_step;
+  // A step whose kernel differs by layer (an int8 model's blocks kept in f32) lists each kernel
+  // after the first with its layers: "encore qs8 gemm ...; layer 1: xnnpack f32 fully-connected".
+  std::map<int, std::tuple<double, uint64_t, std::vector<std::pair<std::string, std::string>>>> per_step;
   for (const auto& c : p.cells) {
-    auto& [ms, ops, kernel] = per_step[static_cast<int>(c.step)];
+    auto& [ms, ops, kernels] = per_step[static_cast<int>(c.step)];
     ms += c.median_ms;
     ops += c.operations;
-    kernel = c.kernel;
+    auto it = std::find_if(kernels.begin(), kernels.end(), [&](const auto& k) { return k.first == c.kernel; });
+    if (it == kernels.end()) {
+      kernels.emplace_back(c.kernel, std::to_string(c.layer));
+    } else if (it != kernels.begin()) {
+      it->second += ", " + std::to_string(c.layer);
+    }
   }
   for (const auto& [step, v] : per_step) {
-    const auto& [ms, ops, kernel] = v;
+    const auto& [ms, ops, kernels] = v;
+    std::string kernel = kernels.empty() ? std::string() : kernels[0].first;
+    for (size_t i = 1; i < kernels.size(); ++i) {
+      kernel += "; layer" + std::string(kernels[i].second.find(',') == std::string::npos ? " " : "s ") +
+                kernels[i].second + ": " + kernels[i].first;
+    }
     const bool linear = profile_step_is_linear(static_cast<ProfileStep>(step));
-    std::snprintf(buf, sizeof buf, "  %-14s %10.3f %6.1f%% %10s  %s\n", profile_step_name(static_cast<ProfileStep>(step)),
-                  ms, 100.0 * ms / total, linear && ms > 0 ? std::to_string(int(double(ops) / (ms * 1e6))).c_str() : "",
-                  kernel.c_str());
-    out += buf;
+    std::snprintf(buf, sizeof buf, "  %-14s %10.3f %6.1f%% %10s  ", profile_step_name(static_cast<ProfileStep>(step)),
+                  ms, 100.0 * ms / total, linear && ms > 0 ? std::to_string(int(double(ops) / (ms * 1e6))).c_str() : "");
+    out += buf + kernel + "\n";
   }
   std::snprintf(buf, sizeof buf, "time outside the linear layers: %.1f%%\n",
                 100.0 * (p.steps_total_ms - p.linear_ms) / total);

@@ -9,8 +9,8 @@
 #include <ctime>
 #include <iomanip>
 #include <limits>
-#include <random>
 
+#include "convert/quality_gate.h"
 #include "convert/quantizer.h"
 #include "core/half.h"
 #include "core/str.h"
@@ -59,6 +59,61 @@ class RangeObserver : public ActivationObserver {
   CalibrationRanges* ranges_;
 };
 
+// The GEMM inputs' values, binned over the range the first pass saw.
+class HistogramObserver : public ActivationObserver {
+ public:
+  static constexpr size_t kBins = 2048;
+  HistogramObserver(const CalibrationRanges& ranges, std::map<std::string, ActivationHistogram>* out) : out_(out) {
+    for (const auto& [name, r] : ranges) {
+      if (!is_gemm_input(name)) continue;
+      ActivationHistogram& h = (*out_)[name];
+      h.lo = r.lo;
+      h.hi = r.hi;
+      h.counts.assign(kBins, 0.0);
+    }
+  }
+  static bool is_gemm_input(const std::string& name) {
+    for (size_t p : {fmt::kQkvInput, fmt::kAttnOutInput, fmt::kFfnUpInput, fmt::kFfnDownInput}) {
+      const std::string suffix = std::string(".") + fmt::kActivationPoints[p];
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
+    }
+    return false;
+  }
+  void observe(std::string_view name, const float* data, size_t rows, size_t cols, size_t stride) override {
+    auto it = out_->find(std::string(name));
+    if (it == out_->end()) return;
+    ActivationHistogram& h = it->second;
+    const double width = (double(h.hi) - double(h.lo)) / kBins;
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols; ++c) {
+        const double at = width > 0.0 ? (double(data[r * stride + c]) - h.lo) / width : 0.0;
+        h.counts[std::min(kBins - 1, static_cast<size_t>(std::max(0.0, at)))] += 1.0;
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, ActivationHistogram>* out_;
+};
+
+// Runs the f32 model over the calibration set in batches of 8 with `observer`.
+Status run_calibration(std::shared_ptr<const Model> model, const CalibrationSet& data, int threads,
+                       ActivationObserver* observer, std::ostream* progress, const char* pass) {
+  SessionOptions so;
+  so.threads = threads;
+  so.observer = observer;
+  ENCORE_ASSIGN_OR_RETURN(auto session, Session::create(std::move(model), so));
+  const int64_t batch = 8;
+  for (int64_t start = 0; start < data.n; start += batch) {
+    const Inputs in = data.rows(start, std::min(batch, data.n - start));
+    Outputs out;
+    Status st = session->run(in, &out);
+    if (!st.ok()) return st.with_context(cat("calibration sequences ", start, "..", start + in.batch - 1));
+    if (progress) *progress << "  " << pass << " " << start + in.batch << "/" << data.n << " sequences\n" << std::flush;
+  }
+  return Status::Ok();
+}
+
 std::string megabytes(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f MB", double(bytes) / 1e6);
@@ -71,28 +126,46 @@ std::string range_str(const std::pair<float, float>& r) {
   return buf;
 }
 
+// "minmax [-3.1, 4.2]", "mse [-1.2, 3.9] (observed [-3.1, 40.2])".
+std::string input_str(const ActivationRange& r) {
+  std::string s = std::string(calibration_method_name(r.method)) + " " + range_str({r.lo, r.hi});
+  if (r.method != CalibrationMethod::kMinMax) s += " (observed " + range_str({r.observed_lo, r.observed_hi}) + ")";
+  return s;
+}
+
 }  // namespace
 
-Result<CalibrationRanges> calibrate(std::shared_ptr<const Model> model, const std::vector<int32_t>& ids, int64_t n,
-                                    int64_t seq, int threads, std::ostream* progress) {
+Result<CalibrationRanges> calibrate(std::shared_ptr<const Model> model, const CalibrationSet& data, int threads,
+                                    std::ostream* progress, CalibrationMethod method) {
   CalibrationRanges ranges;
   RangeObserver observer(&ranges);
-  SessionOptions so;
-  so.threads = threads;
-  so.observer = &observer;
-  ENCORE_ASSIGN_OR_RETURN(auto session, Session::create(std::move(model), so));
-  const int64_t batch = 8;
-  for (int64_t start = 0; start < n; start += batch) {
-    Inputs in;
-    in.batch = std::min(batch, n - start);
-    in.seq_len = seq;
-    in.input_ids = ids.data() + start * seq;
-    Outputs out;
-    Status st = session->run(in, &out);
-    if (!st.ok()) return st.with_context(cat("calibration sequences ", start, "..", start + in.batch - 1));
-    if (progress) *progress << "  calibrated " << start + in.batch << "/" << n << " sequences\n" << std::flush;
+  ENCORE_RETURN_IF_ERROR(run_calibration(model, data, threads, &observer, progress, "calibrated"));
+  for (auto& [name, r] : ranges) {
+    r.observed_lo = r.lo;
+    r.observed_hi = r.hi;
+  }
+  if (method == CalibrationMethod::kMinMax) return ranges;
+  std::map<std::string, ActivationHistogram> histograms;
+  HistogramObserver binning(ranges, &histograms);
+  ENCORE_RETURN_IF_ERROR(run_calibration(model, data, threads, &binning, progress, "histograms"));
+  for (const auto& [name, h] : histograms) {
+    const ChosenRange c = choose_range(h, method);
+    ActivationRange& r = ranges[name];
+    r.lo = c.lo;
+    r.hi = c.hi;
+    r.method = c.method;
   }
   return ranges;
+}
+
+Result<CalibrationRanges> calibrate(std::shared_ptr<const Model> f32_model, const std::vector<int32_t>& ids, int64_t n,
+                                    int64_t seq, int threads, std::ostream* progress) {
+  CalibrationSet data;
+  data.n = n;
+  data.seq = seq;
+  data.ids = ids;
+  data.mask.assign(ids.size(), 1);
+  return calibrate(std::move(f32_model), data, threads, progress);
 }
 
 Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const CalibrationRanges& ranges,
@@ -139,10 +212,13 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
     // alternative tried did worse on mean and tail cosine: per-channel Q/K/V output scales,
     // ranges widened by 10-25% (less clipping, coarser steps) or narrowed by 10-30%.
     const bool symmetric = point == fmt::kQOutput || point == fmt::kKOutput || point == fmt::kVOutput;
-    return activation_params(name, it->second.lo, it->second.hi, symmetric);
+    ActivationRecord a = activation_params(name, it->second.lo, it->second.hi, symmetric);
+    a.observed_min = it->second.observed_lo;
+    a.observed_max = it->second.observed_hi;
+    return a;
   };
 
-  report << "  layer  linear      SQNR dB  input range         output range\n";
+  report << "  layer  linear      SQNR dB  input: method, range (observed)     output range\n";
   for (int l = 0; l < c.layer_count; ++l) {
     std::vector<ActivationRecord> acts;
     for (size_t p = 0; p < fmt::kActivationPointCount; ++p) {
@@ -155,9 +231,20 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
                               {"attn_out", fmt::kAttnOutInput, {fmt::kAttnOutOutput}},
                               {"ffn_up", fmt::kFfnUpInput, {fmt::kFfnUpOutput}},
                               {"ffn_down", fmt::kFfnDownInput, {fmt::kFfnDownOutput}}};
+    const LayerPrecision precision =
+        metadata.layer_precision.empty() ? LayerPrecision{} : metadata.layer_precision[static_cast<size_t>(l)];
     for (const Linear& lin : linears) {
       const std::string base = fmt::layer_name(l, lin.name);
       const FloatTensor& w = tensor(base + ".weight");
+      const bool ffn = lin.input == fmt::kFfnUpInput || lin.input == fmt::kFfnDownInput;
+      if (ffn ? precision.ffn_f32 : precision.attention_f32) {  // kept in f32 by the quality gate
+        m.tensors.push_back(make_f32_tensor(base + ".weight", w.shape, w.values));
+        const FloatTensor& b = tensor(base + ".bias");
+        m.tensors.push_back(make_f32_tensor(base + ".bias", b.shape, b.values));
+        report << "  " << std::setw(5) << l << "  " << std::left << std::setw(10) << lin.name << std::right
+               << "     f32  (kept in f32 by the quality gate)\n";
+        continue;
+      }
       QuantizedRows q = quantize_rows_symmetric(w.values, w.shape[0], w.shape[1]);
       const std::vector<int32_t> bias = quantize_bias(tensor(base + ".bias").values, acts[lin.input].scale, q.scales);
       TensorData wt = make_i8_tensor(base + ".weight", w.shape, q.values);
@@ -175,9 +262,8 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
         outs += (outs.empty() ? "" : " ") + range_str({acts[o].observed_min, acts[o].observed_max});
       }
       report << "  " << std::setw(5) << l << "  " << std::left << std::setw(10) << lin.name << std::right
-             << std::setw(8) << std::fixed << std::setprecision(1) << q.sqnr_db << "  " << std::left << std::setw(18)
-             << range_str({acts[lin.input].observed_min, acts[lin.input].observed_max}) << std::right << "  " << outs
-             << "\n";
+             << std::setw(8) << std::fixed << std::setprecision(1) << q.sqnr_db << "  " << std::left << std::setw(34)
+             << input_str(ranges.at(acts[lin.input].name)) << std::right << "  " << outs << "\n";
     }
     for (auto& a : acts) m.activations.push_back(std::move(a));
   }
@@ -186,66 +272,17 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
 
 namespace {
 
-Result<std::vector<int32_t>> calibration_ids(const ConvertOptions& o, const FloatCheckpoint& ck, int64_t* n,
-                                             int64_t* seq, std::string* summary, std::ostream& err) {
-  const auto& c = ck.config;
-  std::vector<int32_t> ids;
-  if (!o.calib_path.empty()) {
-    ENCORE_ASSIGN_OR_RETURN(io::NpyArray a, io::read_npy(o.calib_path));
-    if (a.dtype == io::NpyDType::kFloat32 || a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] < 1) {
-      return invalid_argument(cat(o.calib_path, ": calibration ids must be an int32/int64 array of shape [N, S]"));
-    }
-    *n = a.shape[0];
-    *seq = a.shape[1];
-    // The longest sequence the model takes: max positions, less pad_token_id + 1 for RoBERTa-likes.
-    const int64_t longest = c.max_sequence_length();
-    if (*seq > longest) {
-      return out_of_range(cat(o.calib_path, ": sequence length ", *seq, " exceeds the model's maximum of ", longest));
-    }
-    ids.reserve(a.ints.size());
-    for (size_t i = 0; i < a.ints.size(); ++i) {
-      if (a.ints[i] < 0 || a.ints[i] >= c.vocab_size) {
-        return out_of_range(cat(o.calib_path, ": token id ", a.ints[i], " at index ", i, " is outside [0, ",
-                                c.vocab_size, ")"));
-      }
-      ids.push_back(static_cast<int32_t>(a.ints[i]));
-    }
-    *summary = cat("min/max over ", *n, " sequences x ", *seq, " tokens from ", o.calib_path);
-    if (*seq < longest) {
-      err << "encore-convert: warning: calibration sequences have " << *seq << " tokens but the model takes up to "
-          << longest << "; activations at later positions were not observed, so longer inputs may lose "
-          << "int8 accuracy.\n";
-    }
-    return ids;
+Result<CalibrationSet> calibration_data(const ConvertOptions& o, const FloatCheckpoint& ck, const Model& f32_model,
+                                        std::ostream& err) {
+  if (!o.calib_text_path.empty() && !o.calib_path.empty()) {
+    return invalid_argument("--calib-text and --calib both given; calibrate on one of them");
   }
-  *n = o.synthetic_sequences;
-  *seq = std::min<int64_t>(o.synthetic_length, c.max_sequence_length());
-  // Random tokens framed like real input: the tokenizer's special tokens around a text
-  // ([CLS] ... [SEP], <s> ... </s>) when it has any.
-  int32_t cls = -1, sep = -1;
-  if (!ck.tokenizer.empty()) {
-    auto tokenizer = ck.tokenizer.json.empty() ? TextTokenizer::from_wordpiece(ck.tokenizer)
-                                               : TextTokenizer::create(ck.tokenizer.json);
-    if (tokenizer.ok()) {
-      auto framed = (*tokenizer)->encode("");
-      if (framed.ok() && framed->ids.size() == 2) {
-        cls = framed->ids[0];
-        sep = framed->ids[1];
-      }
-    }
+  if (!o.calib_mask_path.empty() && o.calib_path.empty()) {
+    return invalid_argument("--calib-mask needs --calib IDS.npy (text calibration makes its own masks)");
   }
-  std::mt19937 rng(1234);
-  std::uniform_int_distribution<int32_t> token(0, c.vocab_size - 1);
-  ids.resize(static_cast<size_t>(*n * *seq));
-  for (int64_t r = 0; r < *n; ++r) {
-    for (int64_t s = 0; s < *seq; ++s) ids[static_cast<size_t>(r * *seq + s)] = token(rng);
-    if (cls >= 0) ids[static_cast<size_t>(r * *seq)] = cls;
-    if (sep >= 0 && *seq > 1) ids[static_cast<size_t>(r * *seq + *seq - 1)] = sep;
-  }
-  err << "encore-convert: warning: no --calib given; calibrating on " << *n << " synthetic random-token sequences of "
-      << *seq << " tokens. Pass --calib IDS.npy with token ids of real text for best int8 accuracy.\n";
-  *summary = cat("min/max over ", *n, " synthetic random-token sequences x ", *seq, " tokens");
-  return ids;
+  if (!o.calib_text_path.empty()) return read_calibration_text(o.calib_text_path, f32_model);
+  if (!o.calib_path.empty()) return read_calibration_ids(o.calib_path, o.calib_mask_path, ck.config, err);
+  return synthetic_calibration(ck, o.synthetic_sequences, o.synthetic_length, err);
 }
 
 // "mean pooling, Dense 384->256 tanh, Normalize -> 256 dimensions, max_seq_length 256, prompts query".
@@ -274,6 +311,29 @@ std::string sentence_summary(const EncoderConfig& c) {
   return text;
 }
 
+// The gate's result in a few lines: the blocks kept in f32, the figures, size and speed.
+void print_gate_summary(const QualityGateReport& g, uint64_t bytes, std::ostream& out) {
+  std::string kept;
+  int count = 0;
+  for (const GateBlock& b : g.blocks) {
+    if (!b.kept_f32) continue;
+    kept += cat(kept.empty() ? "" : ", ", "layer ", b.layer, b.ffn ? " ffn" : " attention");
+    ++count;
+  }
+  const QualityGateFigures& f = g.figures;
+  out << std::fixed << std::setprecision(5) << "  quality gate: " << (f.passed ? "passed" : "MISSED the bound") << "; "
+      << (count ? cat(count, " of ", g.blocks.size(), " blocks kept in f32 (", kept, ")")
+                : cat("every block int8 (", g.blocks.size(), " blocks)"))
+      << "\n    held-out per-token cosine vs f32: every block int8 mean " << f.int8_mean_cosine << ", 1st percentile "
+      << f.int8_p1_cosine << "; as written mean " << f.mean_cosine << ", 1st percentile " << f.p1_cosine << ", min "
+      << f.min_cosine << "\n";
+  if (count) {
+    out << std::setprecision(2) << "    cost: " << megabytes(g.int8_bytes) << " -> " << megabytes(bytes) << " (+"
+        << 100.0 * (double(bytes) - double(g.int8_bytes)) / double(g.int8_bytes) << "%), held-out pass "
+        << g.int8_ms << " -> " << g.ms << " ms (x" << g.ms / g.int8_ms << ", 1 thread, median of 3)\n";
+  }
+}
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -285,7 +345,10 @@ std::string utc_now() {
 
 }  // namespace
 
-Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& err) {
+Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& err, QualityGateReport* gate) {
+  if (!(o.max_cosine_drop > 0.0 && o.max_cosine_drop < 0.1)) {
+    return invalid_argument(cat("max_cosine_drop ", o.max_cosine_drop, " must be in (0, 0.1)"));
+  }
   if (o.output.empty()) return invalid_argument("no output path given (-o OUT.encore)");
   // The output's temporary file first: a path that cannot be written fails before the work
   // (its directory missing, not writable); it is removed again on any later error.
@@ -320,20 +383,22 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
 
   ModelContents contents = f32_contents(ck, md);
   ENCORE_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, serialize_model(contents));
-  // The f32 model runs over the calibration ids for int8 scales and for FFN neuron statistics.
-  int64_t n = 0, seq = 0;
-  std::vector<int32_t> ids;
+  // The f32 model runs over the calibration data for int8 scales and for FFN neuron statistics.
+  CalibrationSet data;
   std::shared_ptr<const Model> f32_model;
   if (o.int8 || o.prune.ffn_fraction > 0.0) {
-    std::string summary;
-    ENCORE_ASSIGN_OR_RETURN(ids, calibration_ids(o, ck, &n, &seq, &summary, err));
-    if (o.int8) md.calibration = summary;
     std::vector<uint8_t> copy = bytes;
     ENCORE_ASSIGN_OR_RETURN(f32_model, Model::load_from_memory(std::move(copy)));
+    ENCORE_ASSIGN_OR_RETURN(data, calibration_data(o, ck, *f32_model, err));
+    if (o.int8) {
+      md.calibration = o.calibration == CalibrationMethod::kMinMax
+                           ? data.summary
+                           : cat(calibration_method_name(o.calibration), " for GEMM inputs, ", data.summary);
+    }
   }
   if (o.int8) {
     auto t0 = std::chrono::steady_clock::now();
-    ENCORE_ASSIGN_OR_RETURN(CalibrationRanges ranges, calibrate(f32_model, ids, n, seq, o.threads, &err));
+    ENCORE_ASSIGN_OR_RETURN(CalibrationRanges ranges, calibrate(f32_model, data, o.threads, &err, o.calibration));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out << "  calibration: " << md.calibration << " (" << std::fixed << std::setprecision(1) << secs << " s)\n";
     out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, position and "
@@ -343,12 +408,26 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
             : c.has_token_head()          ? ", the per-token head"
                                           : "")
         << (c.has_sentence_embedding() ? ", sentence-transformers Dense modules" : "") << "\n";
+    QualityGateReport local;
+    QualityGateReport& gr = gate ? *gate : local;
+    if (o.quality_gate && o.prune.any()) {
+      gr.skipped = "the quality gate does not run with pruning (it would judge the unpruned model)";
+      err << "encore-convert: warning: " << gr.skipped << "\n";
+    } else if (o.quality_gate) {
+      GateInputs gi{&ck, f32_model, &data, &md, o.threads, o.calibration, o.max_cosine_drop};
+      ENCORE_RETURN_IF_ERROR(run_quality_gate(gi, &gr, out, err));
+      md.layer_precision = gate_precision(gr);
+      md.quality_gate = gr.figures;
+    }
     ENCORE_ASSIGN_OR_RETURN(contents, int8_contents(ck, ranges, md, out));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
+    if (gr.ran) print_gate_summary(gr, bytes.size(), out);
   }
   if (o.prune.any() || !o.prune.eval.path.empty()) {
     out << (o.prune.any() ? "  pruning:\n" : "  evaluation:\n");
-    PruneInputs inputs{&ck, f32_model, &ids, n, seq};
+    // The mask only when the calibration rows are padded (ids without a mask stay as they were).
+    const bool padded = std::find(data.mask.begin(), data.mask.end(), 0) != data.mask.end();
+    PruneInputs inputs{&ck, f32_model, &data.ids, padded ? data.mask.data() : nullptr, data.n, data.seq};
     ENCORE_ASSIGN_OR_RETURN(contents, prune_model(o.prune, inputs, contents, out, err));
     ENCORE_ASSIGN_OR_RETURN(bytes, serialize_model(contents));
   }

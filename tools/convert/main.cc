@@ -1,4 +1,5 @@
-// encore-convert MODEL_DIR -o OUT.encore [--quant int8|f32] [--calib IDS.npy] [--threads N]
+// encore-convert MODEL_DIR -o OUT.encore [--quant int8|f32] [--calib-text FILE | --calib IDS.npy [--calib-mask MASK.npy]]
+//   [--calibration minmax|percentile|mse|auto] [--no-quality-gate] [--max-cosine-drop D] [--threads N]
 //   [--prune-heads auto|L:H,... [--max-accuracy-drop P]] [--prune-ffn FRACTION] [--eval EVAL [--heldout EVAL]]
 #include <CLI/CLI.hpp>
 
@@ -22,7 +23,24 @@ int main(int argc, char** argv) {
                  "the pooler if the checkpoint has one), e.g. for embeddings from a *ForMaskedLM checkpoint")
       ->check(CLI::IsMember({"auto", "base"}))
       ->capture_default_str();
+  app.add_option("--calib-text", o.calib_text_path, "calibration texts, one per line (a pair: two texts separated by "
+                                                   "a tab), tokenized with the model's tokenizer");
   app.add_option("--calib", o.calib_path, "calibration token ids, .npy int32/int64 [N, S] (default: synthetic)");
+  app.add_option("--calib-mask", o.calib_mask_path, "with --calib: attention mask .npy [N, S], 0 for padding");
+  std::string calibration = "minmax";
+  app.add_option("--calibration", calibration,
+                 "how each GEMM input's int8 range is chosen: minmax (nothing clipped), percentile (0.01%..99.99%), "
+                 "mse (least squared error of the int8 grid), auto (mse where it halves min/max's error)")
+      ->check(CLI::IsMember({"minmax", "percentile", "mse", "auto"}))
+      ->capture_default_str();
+  bool no_gate = false;
+  app.add_flag("--no-quality-gate", no_gate,
+               "int8: skip the quality gate (held-out check against the f32 model that keeps the blocks int8 hurts "
+               "most in f32)");
+  app.add_option("--max-cosine-drop", o.max_cosine_drop,
+                 "quality gate bound: mean per-token cosine >= 1 - DROP and 1st percentile >= 1 - 10 x DROP")
+      ->check(CLI::Range(1e-6, 0.0999))
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "threads for calibration")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--calib-sequences", o.synthetic_sequences, "synthetic calibration sequences (without --calib)")
       ->check(CLI::Range(1, 100000))->capture_default_str();
@@ -49,6 +67,8 @@ int main(int argc, char** argv) {
   if (auto code = encore::tools::parse_command_line(app, argc, argv, "encore-convert")) return *code;
   o.base_only = head == "base";
   o.int8 = quant == "int8";
+  o.quality_gate = !no_gate;
+  encore::convert::calibration_method_from_name(calibration, &o.calibration);
   p.threads = o.threads;
   if (prune_ffn == "auto") {
     p.ffn_auto = true;

@@ -1,5 +1,7 @@
 #include "convert/model_writer.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "core/checked_math.h"
@@ -104,16 +106,33 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
                              c.pooler_activation != PoolerActivation::kTanh || !c.pooler_output ||
                              c.type_vocab_size == 0;
   const bool head_fields = c.head != HeadKind::kPooled || c.problem_type != ProblemType::kSingleLabel;
+  const bool mixed = std::any_of(md.layer_precision.begin(), md.layer_precision.end(),
+                                [](const LayerPrecision& p) { return p.attention_f32 || p.ffn_f32; });
   const uint32_t version = m.format_version               ? m.format_version
+                           : mixed                      ? format::kFormatVersionMixedPrecision
                            : !m.tokenizer.json.empty()  ? format::kFormatVersionTokenizerJson
                            : c.has_sentence_embedding() ? format::kFormatVersionSentence
                            : head_fields                ? format::kFormatVersionHeads
                            : family_fields              ? format::kFormatVersionFamilies
                            : c.is_pruned()              ? format::kFormatVersionPruned
                                                         : format::kFormatVersionUniform;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::LayerPrecision>>> precision;
+  if (mixed) {
+    std::vector<flatbuffers::Offset<fb::LayerPrecision>> layers;
+    for (const LayerPrecision& p : md.layer_precision) {
+      layers.push_back(fb::CreateLayerPrecision(fbb, p.attention_f32, p.ffn_f32));
+    }
+    precision = fbb.CreateVector(layers);
+  }
+  flatbuffers::Offset<fb::QualityGate> gate;
+  if (const QualityGateFigures& g = md.quality_gate; g.ran) {
+    gate = fb::CreateQualityGate(fbb, float(g.max_cosine_drop), int32_t(g.heldout_sequences), int32_t(g.heldout_tokens),
+                                 float(g.int8_mean_cosine), float(g.int8_p1_cosine), float(g.mean_cosine),
+                                 float(g.p1_cosine), float(g.min_cosine), g.passed);
+  }
   auto root = fb::CreateModel(fbb, version, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
-                              fbb.CreateVector(acts), tokenizer, metadata);
+                              fbb.CreateVector(acts), tokenizer, metadata, precision, gate);
   fb::FinishSizePrefixedModelBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

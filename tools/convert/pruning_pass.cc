@@ -119,7 +119,7 @@ Result<ModelContents> prune_model(const PruneOptions& o, const PruneInputs& in, 
       ENCORE_ASSIGN_OR_RETURN(stats, ffn_statistics(in.f32_model, tune.ids.data(), tune.mask.data(), tune.count,
                                                     tune.seq, o.threads));
     } else {
-      ENCORE_ASSIGN_OR_RETURN(stats, ffn_statistics(in.f32_model, in.calibration_ids->data(), nullptr,
+      ENCORE_ASSIGN_OR_RETURN(stats, ffn_statistics(in.f32_model, in.calibration_ids->data(), in.calibration_mask,
                                                     in.calibration_sequences, in.calibration_length, o.threads));
     }
     order = neurons_by_importance(*in.checkpoint, stats);

@@ -48,6 +48,7 @@ struct PruneInputs {
   const FloatCheckpoint* checkpoint = nullptr;
   std::shared_ptr<const Model> f32_model;
   const std::vector<int32_t>* calibration_ids = nullptr;
+  const int32_t* calibration_mask = nullptr;  // [sequences, length], null: no padding
   int64_t calibration_sequences = 0, calibration_length = 0;
 };
 

@@ -75,3 +75,91 @@ std::vector<int32_t> quantize_bias(const std::vector<float>& bias, float input_s
 }
 
 }  // namespace encore::convert
+
+namespace encore::convert {
+
+const char* calibration_method_name(CalibrationMethod m) {
+  switch (m) {
+    case CalibrationMethod::kMinMax: return "minmax";
+    case CalibrationMethod::kPercentile: return "percentile";
+    case CalibrationMethod::kMse: return "mse";
+    case CalibrationMethod::kAuto: return "auto";
+  }
+  return "?";
+}
+
+bool calibration_method_from_name(std::string_view name, CalibrationMethod* m) {
+  for (CalibrationMethod c : {CalibrationMethod::kMinMax, CalibrationMethod::kPercentile, CalibrationMethod::kMse,
+                              CalibrationMethod::kAuto}) {
+    if (name == calibration_method_name(c)) {
+      *m = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+double bin_center(const ActivationHistogram& h, size_t i) {
+  const double width = (double(h.hi) - double(h.lo)) / double(h.counts.size());
+  return double(h.lo) + (double(i) + 0.5) * width;
+}
+
+// Mean squared error per value of activation_params' affine grid on [lo, hi] (widened to 0
+// as it is): values inside round (step^2 / 12 each), values outside clip to the nearer end.
+double grid_mse(const ActivationHistogram& h, float lo, float hi) {
+  const ActivationRecord a = activation_params("", lo, hi, false);
+  const double qlo = double(a.scale) * (-128 - a.zero_point), qhi = double(a.scale) * (127 - a.zero_point);
+  const double rounding = double(a.scale) * a.scale / 12.0;
+  double err = 0.0, total = 0.0;
+  for (size_t i = 0; i < h.counts.size(); ++i) {
+    if (h.counts[i] == 0.0) continue;
+    const double x = bin_center(h, i);
+    const double d = x < qlo ? qlo - x : x > qhi ? x - qhi : 0.0;
+    err += h.counts[i] * (d > 0.0 ? d * d : rounding);
+    total += h.counts[i];
+  }
+  return total > 0.0 ? err / total : 0.0;
+}
+
+// The value below which `fraction` of the histogram's mass lies (bin edges, linear inside a bin).
+float quantile(const ActivationHistogram& h, double fraction) {
+  double total = 0.0;
+  for (double c : h.counts) total += c;
+  const double target = fraction * total, width = (double(h.hi) - double(h.lo)) / double(h.counts.size());
+  double seen = 0.0;
+  for (size_t i = 0; i < h.counts.size(); ++i) {
+    if (seen + h.counts[i] >= target && h.counts[i] > 0.0) {
+      return static_cast<float>(double(h.lo) + width * (double(i) + (target - seen) / h.counts[i]));
+    }
+    seen += h.counts[i];
+  }
+  return h.hi;
+}
+
+}  // namespace
+
+ChosenRange choose_range(const ActivationHistogram& h, CalibrationMethod method) {
+  ChosenRange minmax{h.lo, h.hi, CalibrationMethod::kMinMax, 0.0};
+  if (h.counts.empty() || !(h.hi > h.lo)) return minmax;
+  minmax.mse = grid_mse(h, h.lo, h.hi);
+  if (method == CalibrationMethod::kMinMax) return minmax;
+  if (method == CalibrationMethod::kPercentile) {
+    const float lo = quantile(h, 1e-4), hi = quantile(h, 1.0 - 1e-4);
+    return ChosenRange{lo, hi, CalibrationMethod::kPercentile, grid_mse(h, lo, hi)};
+  }
+  ChosenRange best{h.lo, h.hi, CalibrationMethod::kMse, minmax.mse};
+  constexpr int kSteps = 64, kFirst = 16;
+  for (int i = kFirst; i <= kSteps; ++i) {
+    for (int j = kFirst; j <= kSteps; ++j) {
+      const float lo = h.lo * float(i) / kSteps, hi = h.hi * float(j) / kSteps;
+      const double e = grid_mse(h, lo, hi);
+      if (e < best.mse) best = ChosenRange{lo, hi, CalibrationMethod::kMse, e};
+    }
+  }
+  if (method == CalibrationMethod::kAuto && !(best.mse * 2.0 <= minmax.mse)) return minmax;
+  return best;
+}
+
+}  // namespace encore::convert

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "convert/model_writer.h"
@@ -24,6 +25,34 @@ struct QuantizedRows {
 QuantizedRows quantize_rows_symmetric(const std::vector<float>& w, int64_t rows, int64_t cols);
 
 ActivationRecord activation_params(std::string name, float observed_min, float observed_max, bool symmetric);
+
+// How a GEMM input's int8 range is chosen from what calibration saw (--calibration).
+//  kMinMax      the observed [min, max]: nothing clipped; one outlier sets the step for all.
+//  kPercentile  [0.01th, 99.99th] percentile: the rarest values clipped.
+//  kMse         the range whose int8 grid has the least mean squared error over the observed
+//               values (rounding inside the range plus clipping outside), searched over 49 x 49
+//               shrinkings of each end.
+//  kAuto        per input: kMse when it at least halves min/max's squared error, else kMinMax
+//               (clipping is kept for inputs where it pays clearly, since a calibration set is
+//               a sample and clipped values elsewhere cost more than rounding).
+enum class CalibrationMethod { kMinMax, kPercentile, kMse, kAuto };
+const char* calibration_method_name(CalibrationMethod m);
+bool calibration_method_from_name(std::string_view name, CalibrationMethod* m);
+
+// The values one activation point took during calibration, in equal bins over [lo, hi].
+struct ActivationHistogram {
+  float lo = 0.0f, hi = 0.0f;
+  std::vector<double> counts;
+};
+
+struct ChosenRange {
+  float lo = 0.0f, hi = 0.0f;
+  CalibrationMethod method = CalibrationMethod::kMinMax;  // never kAuto
+  double mse = 0.0;  // expected squared error per value of the affine int8 grid on [lo, hi]
+};
+
+// The range for an asymmetric (affine) int8 GEMM input. kMinMax returns [lo, hi] exactly.
+ChosenRange choose_range(const ActivationHistogram& h, CalibrationMethod method);
 
 std::vector<int32_t> quantize_bias(const std::vector<float>& bias, float input_scale,
                                    const std::vector<float>& weight_scales);

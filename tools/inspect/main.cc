@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -135,6 +136,31 @@ int inspect(const std::string& path, bool tensors, bool activations) {
             << (md.converter_version.empty() ? "-" : md.converter_version) << ", created "
             << (md.created_utc.empty() ? "-" : md.created_utc) << "\ncalibration: "
             << (md.calibration.empty() ? "-" : md.calibration) << "\n";
+  if (model.is_quantized()) {
+    std::cout << "precision: ";
+    if (md.layer_precision.empty()) {
+      std::cout << "every layer int8\n";
+    } else {
+      for (size_t l = 0; l < md.layer_precision.size(); ++l) {
+        const encore::LayerPrecision& p = md.layer_precision[l];
+        std::cout << (l ? "; " : "") << "layer " << l << " attention " << (p.attention_f32 ? "f32" : "int8") << ", ffn "
+                  << (p.ffn_f32 ? "f32" : "int8");
+      }
+      std::cout << "\n";
+    }
+    const encore::QualityGateFigures& g = md.quality_gate;
+    if (g.ran) {
+      std::cout << std::fixed << std::setprecision(5) << "quality gate: " << (g.passed ? "passed" : "missed")
+                << " (max cosine drop " << g.max_cosine_drop << "), " << g.heldout_sequences << " held-out sequences, "
+                << g.heldout_tokens << " tokens; per-token cosine vs f32: every layer int8 mean " << g.int8_mean_cosine
+                << ", 1st percentile " << g.int8_p1_cosine << "; as stored mean " << g.mean_cosine
+                << ", 1st percentile " << g.p1_cosine << ", min " << g.min_cosine << "\n";
+      std::cout.unsetf(std::ios::floatfield);
+      std::cout << std::setprecision(6);
+    } else {
+      std::cout << "quality gate: not run\n";
+    }
+  }
 
   // Sizes by dtype.
   std::map<std::string, std::pair<int, uint64_t>> by_dtype;

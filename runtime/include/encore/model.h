@@ -36,11 +36,33 @@ struct TokenizerInfo {
   bool empty() const { return vocab.empty() && json.empty(); }
 };
 
+// An int8 model's layer whose attention block (QKV, attention, output projection) or FFN block
+// runs in f32, kept there by the converter's quality gate.
+struct LayerPrecision {
+  bool attention_f32 = false;
+  bool ffn_f32 = false;
+};
+
+// What the converter's quality gate measured (ran = false: converted without it): per-token
+// cosine of last_hidden_state against the f32 model, over calibration rows held out from the
+// ranges, with every block int8 and with the blocks as written.
+struct QualityGateFigures {
+  bool ran = false;
+  double max_cosine_drop = 0.0;  // bound: mean >= 1 - drop and 1st percentile >= 1 - 10 x drop
+  int64_t heldout_sequences = 0, heldout_tokens = 0;
+  double int8_mean_cosine = 0.0, int8_p1_cosine = 0.0;
+  double mean_cosine = 0.0, p1_cosine = 0.0, min_cosine = 0.0;
+  bool passed = false;
+};
+
 struct ModelMetadata {
   std::string source;
   std::string converter_version;
   std::string created_utc;
   std::string calibration;
+  // Int8 models: one entry per layer when any block is f32, else empty.
+  std::vector<LayerPrecision> layer_precision;
+  QualityGateFigures quality_gate;
 };
 
 class Model {
