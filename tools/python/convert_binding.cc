@@ -42,13 +42,47 @@ class LineTee : public std::streambuf {
   std::vector<std::string> lines_;
 };
 
+// The quality gate's decisions and figures; None when it did not run.
+py::object gate_dict(const convert::QualityGateReport& gate) {
+  if (!gate.ran) {
+    if (gate.skipped.empty()) return py::none();
+    py::dict d;
+    d["ran"] = false;
+    d["skipped"] = gate.skipped;
+    return d;
+  }
+  const QualityGateFigures& f = gate.figures;
+  py::dict d;
+  d["ran"] = true;
+  d["passed"] = f.passed;
+  d["max_cosine_drop"] = f.max_cosine_drop;
+  d["heldout_sequences"] = f.heldout_sequences;
+  d["heldout_tokens"] = f.heldout_tokens;
+  d["int8_mean_cosine"] = f.int8_mean_cosine;
+  d["int8_p1_cosine"] = f.int8_p1_cosine;
+  d["mean_cosine"] = f.mean_cosine;
+  d["p1_cosine"] = f.p1_cosine;
+  d["min_cosine"] = f.min_cosine;
+  py::list kept;
+  for (const convert::GateBlock& b : gate.blocks) {
+    if (b.kept_f32) kept.append(py::make_tuple(b.layer, b.ffn ? "ffn" : "attention"));
+  }
+  d["f32_blocks"] = kept;
+  d["int8_bytes"] = gate.int8_bytes;
+  d["bytes"] = gate.bytes;
+  d["int8_ms"] = gate.int8_ms;
+  d["ms"] = gate.ms;
+  return d;
+}
+
 }  // namespace
 
 void bind_convert(py::module_& m) {
   m.def(
       "_convert",
       [](const std::string& model_dir, const std::string& output, const std::string& quant, const std::string& calib,
-         int threads, const std::string& head, int calib_sequences, int calib_length, const std::string& prune_heads,
+         const std::string& calib_mask, const std::string& calib_text, const std::string& calibration,
+         bool quality_gate, double max_cosine_drop, int threads, const std::string& head, int calib_sequences, int calib_length, const std::string& prune_heads,
          double max_accuracy_drop, const py::object& prune_ffn, const std::string& eval, const std::string& eval_labels,
          const std::string& eval_mask, const std::string& heldout, const std::string& heldout_labels,
          const std::string& heldout_mask, bool progress) {
@@ -60,6 +94,16 @@ void bind_convert(py::module_& m) {
         if (head != "auto" && head != "base") raise_status(invalid_argument(cat("head: '", head, "' is not auto or base")));
         o.base_only = head == "base";
         o.calib_path = calib;
+        o.calib_mask_path = calib_mask;
+        o.calib_text_path = calib_text;
+        if (!convert::calibration_method_from_name(calibration, &o.calibration)) {
+          raise_status(invalid_argument(cat("calibration: '", calibration, "' is not one of minmax, percentile, mse, auto")));
+        }
+        o.quality_gate = quality_gate;
+        if (!(max_cosine_drop > 0.0 && max_cosine_drop < 1.0)) {
+          raise_status(invalid_argument(cat("max_cosine_drop: ", max_cosine_drop, " is not in (0, 1)")));
+        }
+        o.max_cosine_drop = max_cosine_drop;
         if (threads < 1) raise_status(invalid_argument(cat("threads: ", threads, " (must be at least 1)")));
         o.threads = threads;
         if (calib_sequences < 1) raise_status(invalid_argument(cat("calib_sequences: ", calib_sequences, " (must be at least 1)")));
@@ -92,10 +136,11 @@ void bind_convert(py::module_& m) {
         std::ostringstream report;
         LineTee tee(progress);
         std::ostream err(&tee);
+        convert::QualityGateReport gate;
         Status st;
         {
           py::gil_scoped_release nogil;
-          st = convert::convert_model(o, report, err);
+          st = convert::convert_model(o, report, err, &gate);
         }
         check(st);
         std::vector<std::string> warnings;
@@ -104,9 +149,11 @@ void bind_convert(py::module_& m) {
           const size_t at = line.find(marker);
           if (at != std::string::npos) warnings.push_back(line.substr(at + marker.size()));
         }
-        return py::make_tuple(report.str(), warnings);
+        return py::make_tuple(report.str(), warnings, gate_dict(gate));
       },
-      py::arg("model_dir"), py::arg("output"), py::arg("quant"), py::arg("calib"), py::arg("threads"), py::arg("head"),
+      py::arg("model_dir"), py::arg("output"), py::arg("quant"), py::arg("calib"), py::arg("calib_mask"),
+      py::arg("calib_text"), py::arg("calibration"), py::arg("quality_gate"), py::arg("max_cosine_drop"),
+      py::arg("threads"), py::arg("head"),
       py::arg("calib_sequences"), py::arg("calib_length"), py::arg("prune_heads"), py::arg("max_accuracy_drop"),
       py::arg("prune_ffn"), py::arg("eval"), py::arg("eval_labels"), py::arg("eval_mask"), py::arg("heldout"),
       py::arg("heldout_labels"), py::arg("heldout_mask"), py::arg("progress"));

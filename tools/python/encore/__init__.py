@@ -112,17 +112,37 @@ def _path_or_temp(value: Any, what: str, tmp: str, write) -> str:
 
 
 def _write_ids(value: Any, path: str) -> str:
+    name = os.path.basename(path)
     array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise InvalidArgumentError(f"calib: dtype {array.dtype} is not an integer type (token ids)")
+    if array.dtype.kind not in ("iub" if name == "calib_mask" else "iu"):
+        raise InvalidArgumentError(f"{name}: dtype {array.dtype} is not an integer type")
     if array.ndim != 2:
-        raise InvalidArgumentError(f"calib: expected [sequences, seq_len] token ids, got {array.ndim} dimensions")
+        raise InvalidArgumentError(f"{name}: expected [sequences, seq_len], got {array.ndim} dimensions")
+    if array.dtype.kind == "b":
+        array = array.astype(np.int32)
     np.save(path + ".npy", np.ascontiguousarray(array.astype(np.int64 if array.dtype.itemsize > 4 else np.int32)))
     return path + ".npy"
 
 
+def _write_texts(value: Any, path: str) -> str:
+    lines = []
+    for i, item in enumerate(value):
+        parts = (item,) if isinstance(item, str) else tuple(item)
+        if len(parts) not in (1, 2) or not all(isinstance(p, str) for p in parts):
+            raise InvalidArgumentError(f"calib_text[{i}]: expected a str or a (text, pair) tuple of str")
+        if any(c in p for p in parts for c in "\t\n\r"):
+            raise InvalidArgumentError(f"calib_text[{i}]: a text contains a tab or a line break")
+        lines.append("\t".join(parts))
+    if not lines:
+        raise InvalidArgumentError("calib_text: empty (give at least one text)")
+    with open(path + ".txt", "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path + ".txt"
+
+
 def convert(model_dir: Union[str, os.PathLike], out_path: Union[str, os.PathLike], quant: str = "int8",
-            calib: Any = None, threads: int = 1, head: str = "auto", calib_sequences: int = 32,
+            calib: Any = None, calib_mask: Any = None, calib_text: Any = None, calibration: str = "minmax",
+            quality_gate: bool = True, max_cosine_drop: float = 0.001, threads: int = 1, head: str = "auto", calib_sequences: int = 32,
             calib_length: int = 128, prune_heads: str = "", max_accuracy_drop: float = 0.5,
             prune_ffn: Union[None, str, float] = None, eval: Optional[str] = None,
             eval_labels: Optional[str] = None, eval_mask: Optional[str] = None, heldout: Optional[str] = None,
@@ -131,19 +151,29 @@ def convert(model_dir: Union[str, os.PathLike], out_path: Union[str, os.PathLike
     """Converts a Hugging Face model directory to an .encore file, as `encore-convert` does.
 
     calib: calibration token ids for int8, a path to a .npy file or an integer array
-    [sequences, seq_len] (default: synthetic sequences, with a warning). The other options are
-    encore-convert's of the same name (`encore-convert --help`). Progress and warnings go to
+    [sequences, seq_len], with calib_mask its attention mask (same forms); or calib_text: texts
+    tokenized with the model's own tokenizer, a path (one text per line, pairs tab-separated) or
+    a list of str / (text, pair) tuples. Without either: synthetic sequences, with a warning.
+    calibration: minmax, percentile, mse or auto. quality_gate / max_cosine_drop: after
+    quantizing, held-out calibration rows are run through the f32 and int8 models and the blocks
+    int8 hurts most are kept in f32 until the mean per-token cosine drops by at most
+    max_cosine_drop (its 1st percentile by 10x that). The other options are encore-convert's of
+    the same name (`encore-convert --help`). Progress and warnings go to
     stderr as the CLI prints them (progress=False silences them). The output is written
     atomically: on any error nothing is left at out_path.
 
     Returns the report: output path, precision, size, family, head, layer count, calibration,
-    warnings, seconds, and the full text encore-convert prints ("report").
+    warnings, the quality gate's figures and decisions (None when it did not run), seconds, and
+    the full text encore-convert prints ("report").
     """
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="encore-convert-") as tmp:
         calib_path = _path_or_temp(calib, "calib", tmp, _write_ids)
-        text, warnings = _encore._convert(
-            os.fspath(model_dir), os.fspath(out_path), quant, calib_path, threads, head, calib_sequences,
+        mask_path = _path_or_temp(calib_mask, "calib_mask", tmp, _write_ids)
+        text_path = _path_or_temp(calib_text, "calib_text", tmp, _write_texts)
+        text, warnings, gate = _encore._convert(
+            os.fspath(model_dir), os.fspath(out_path), quant, calib_path, mask_path, text_path, calibration,
+            quality_gate, max_cosine_drop, threads, head, calib_sequences,
             calib_length, prune_heads, max_accuracy_drop, prune_ffn, eval or "", eval_labels or "",
             eval_mask or "", heldout or "", heldout_labels or "", heldout_mask or "", progress)
     if progress:
@@ -162,6 +192,7 @@ def convert(model_dir: Union[str, os.PathLike], out_path: Union[str, os.PathLike
         "labels": model.labels,
         "calibration": model.metadata["calibration"],
         "warnings": list(warnings),
+        "quality_gate": gate,
         "seconds": time.monotonic() - start,
         "report": text,
     }

@@ -11,10 +11,11 @@ IntArray = npt.ArrayLike
 
 def describe_cpu() -> Dict[str, Any]: ...
 def _register_errors(classes: Dict[str, type]) -> None: ...
-def _convert(model_dir: str, output: str, quant: str, calib: str, threads: int, head: str, calib_sequences: int,
-             calib_length: int, prune_heads: str, max_accuracy_drop: float, prune_ffn: Union[None, str, float],
-             eval: str, eval_labels: str, eval_mask: str, heldout: str, heldout_labels: str, heldout_mask: str,
-             progress: bool) -> Tuple[str, List[str]]: ...
+def _convert(model_dir: str, output: str, quant: str, calib: str, calib_mask: str, calib_text: str,
+             calibration: str, quality_gate: bool, max_cosine_drop: float, threads: int, head: str,
+             calib_sequences: int, calib_length: int, prune_heads: str, max_accuracy_drop: float,
+             prune_ffn: Union[None, str, float], eval: str, eval_labels: str, eval_mask: str, heldout: str,
+             heldout_labels: str, heldout_mask: str, progress: bool) -> Tuple[str, List[str], Optional[Dict[str, Any]]]: ...
 
 class Model:
     """A loaded .encore file: immutable, shared by any number of sessions and threads."""
