@@ -23,7 +23,9 @@ constexpr uint32_t kFormatVersionHeads = 4;
 constexpr uint32_t kFormatVersionSentence = 5;
 // Version 6: Tokenizer.json, the tokenizer.json pipeline (models converted from one).
 constexpr uint32_t kFormatVersionTokenizerJson = 6;
-constexpr uint32_t kFormatVersion = kFormatVersionTokenizerJson;  // the newest version this build reads
+// Version 7: Family ModernBert and its config fields and tensors (ModernBERT models only).
+constexpr uint32_t kFormatVersionModernBert = 7;
+constexpr uint32_t kFormatVersion = kFormatVersionModernBert;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 

@@ -127,6 +127,7 @@ Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const Calibration
                                                       : (name.find("norm.") != std::string::npos ||
                                                          name.rfind("pooler.", 0) == 0 || name.rfind("classifier.", 0) == 0 ||
                                                          name.rfind("token_head.", 0) == 0 || name.rfind("mlm.", 0) == 0 ||
+                                                         name.rfind("head.", 0) == 0 || name.rfind("final_norm.", 0) == 0 ||
                                                          name.rfind("sentence.", 0) == 0);
     if (keep_f32) m.tensors.push_back(make_f32_tensor(name, t.shape, t.values));
   }
