@@ -40,6 +40,12 @@ using AttentionWindowQs8Fn = void (*)(const KernelTable& t, size_t seq_len, size
                                       const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
                                       float scale, float* scratch, float* out, size_t out_stride,
                                       const ContextQs8* quantized_out);
+using RotaryF32Fn = void (*)(size_t rows, size_t heads, size_t head_dim, float* x, size_t stride,
+                             const int32_t* positions, const float* cos, const float* sin);
+using RotaryQs8Fn = void (*)(size_t rows, size_t heads, size_t head_dim, int8_t* x, size_t stride,
+                             const int32_t* positions, const float* cos, const float* sin);
+using GegluQs8Fn = void (*)(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float* table,
+                            int32_t y_zero_point, int8_t* y);
 using LayerNormFn = void (*)(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
                              float* y);
 using ResidualNormFn = void (*)(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
@@ -90,6 +96,11 @@ struct KernelTable {
   // The sliding-window variants (ModernBERT's local layers).
   AttentionWindowF32Fn attention_window_f32 = nullptr;
   AttentionWindowQs8Fn attention_window_qs8 = nullptr;
+
+  // ModernBERT's rotary embedding and int8 GeGLU (rotary.h), per level.
+  RotaryF32Fn rotary_f32 = nullptr;
+  RotaryQs8Fn rotary_qs8 = nullptr;
+  GegluQs8Fn geglu_qs8 = nullptr;
 
   // LayerNorm, and the int8 encoder's residual + LayerNorm + quantize step.
   LayerNormFn layer_norm = nullptr;

@@ -30,6 +30,12 @@ namespace encore::internal {
                                      const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,      \
                                      float scale, float* scratch, float* out, size_t out_stride,                    \
                                      const ContextQs8* quantized_out);                                              \
+  void rotary_f32_##suffix(size_t rows, size_t heads, size_t head_dim, float* x, size_t stride,                     \
+                           const int32_t* positions, const float* cos, const float* sin);                          \
+  void rotary_qs8_##suffix(size_t rows, size_t heads, size_t head_dim, int8_t* x, size_t stride,                    \
+                           const int32_t* positions, const float* cos, const float* sin);                          \
+  void geglu_qs8_##suffix(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float* table,    \
+                          int32_t y_zero_point, int8_t* y);                                                         \
   void layer_norm_f32_##suffix(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta,     \
                                float eps, float* y);                                                                \
   void residual_layer_norm_##suffix(size_t rows, size_t cols, float* x, const float* gamma, const float* beta,      \
