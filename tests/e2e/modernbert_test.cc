@@ -204,6 +204,34 @@ TEST_CASE("modernbert: what encore does not compute is refused, naming the field
   check_refused(convert_edited([](json& j) { j["attention_bias"] = true; }), "layers.0.attn.Wqkv.bias");
 }
 
+// Long inputs: the activations grow linearly with the sequence (no seq x seq buffer in any
+// layer; with one, the fixture's 2 heads x seq^2 floats would dominate at 512 tokens: 2 MiB
+// against ~0.5 MiB for everything else), and the model's longest input runs.
+TEST_CASE("modernbert: activations grow linearly with the sequence, up to max_position_embeddings") {
+  TempDir tmp;
+  for (bool int8 : {false, true}) {
+    auto model = convert_fixture("modernbert_base", int8, tmp);
+    const int32_t longest = model->config().max_sequence_length();
+    REQUIRE(longest == 512);
+    uint64_t bytes[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+      const int32_t S = i == 0 ? longest / 2 : longest;
+      auto s = Session::create(model);
+      REQUIRE(s.ok());
+      std::vector<int32_t> ids(static_cast<size_t>(S));
+      for (int32_t p = 0; p < S; ++p) ids[static_cast<size_t>(p)] = 4 + p % 150;
+      Outputs out;
+      Inputs in{1, S, ids.data(), nullptr, nullptr};
+      REQUIRE((*s)->run(in, &out).ok());
+      bytes[i] = (*s)->activation_bytes();
+      for (int64_t k = 0; k < int64_t{S} * out.hidden; ++k) REQUIRE(std::isfinite(out.last_hidden_state[k]));
+    }
+    MESSAGE(std::string(int8 ? "int8" : "f32") << ": activations " << bytes[0] << " bytes at seq 256, " << bytes[1]
+                                    << " at seq 512");
+    CHECK(double(bytes[1]) <= 2.2 * double(bytes[0]));
+  }
+}
+
 TEST_CASE("modernbert: sessions refuse attention probabilities (sliding-window layers)") {
   TempDir tmp;
   auto model = convert_fixture("modernbert_base", false, tmp);
