@@ -136,6 +136,14 @@ Status check_modernbert(const fb::EncoderConfig& c, EncoderConfig* out) {
   if (out->head == HeadKind::kQuestionAnswering) {
     return invalid_model("config: a modernbert model with a question-answering head is not supported");
   }
+  if (out->head_dim() % 2 != 0) {  // rotary pairs the two halves of each head
+    return invalid_model(cat("config: a modernbert model's head size ", out->head_dim(), " must be even"));
+  }
+  // The session's four rotary tables hold max_positions x head_dim / 2 floats each.
+  if (int64_t{out->max_positions} * (out->head_dim() / 2) > (int64_t{1} << 26)) {
+    return invalid_model(cat("config: max_positions ", out->max_positions, " x head size ", out->head_dim(),
+                             " is too large for the rotary tables (at most 2^27 values)"));
+  }
   out->local_attention = c.local_attention();
   out->global_attn_every_n_layers = c.global_attn_every_n_layers();
   out->global_rope_theta = c.global_rope_theta();

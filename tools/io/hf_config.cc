@@ -247,6 +247,10 @@ Status read_modernbert(const json& j, HfModelConfig* hf) {
     ENCORE_RETURN_IF_ERROR(read_rope_entry(*rp, "full_attention", &c.global_rope_theta));
     ENCORE_RETURN_IF_ERROR(read_rope_entry(*rp, "sliding_attention", &c.local_rope_theta));
   }
+  if ((c.hidden_size / c.head_count) % 2 != 0) {
+    return unsupported(cat("config.json: head size ", c.hidden_size / c.head_count,
+                           " (hidden_size / num_attention_heads) is odd; rotary positions need an even one"));
+  }
   if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) {
     return unsupported("config.json: rope_scaling is not supported (encore computes the default rotary embedding)");
   }
