@@ -103,8 +103,9 @@ int inspect(const std::string& path, bool tensors, bool activations) {
             << encore::activation_name(c.activation) << ", LayerNorm eps " << c.layer_norm_eps << "\n";
   if (c.is_modernbert()) {
     std::cout << "        pre-norm, GeGLU, rotary positions (global base " << c.global_rope_theta << ", local "
-              << c.local_rope_theta << "), local attention window " << c.local_attention << " in all but every "
-              << c.global_attn_every_n_layers << " layers, classifier pooling "
+              << c.local_rope_theta << "), global attention in layers 0, " << c.global_attn_every_n_layers << ", "
+              << 2 * c.global_attn_every_n_layers << ", ..., a window of " << c.local_attention
+              << " tokens in the others, classifier pooling "
               << (c.classifier_pooling == encore::ClassifierPooling::kMean ? "mean" : "cls") << "\n";
   }
   std::cout << "        max positions " << c.max_positions << ", vocab " << c.vocab_size << ", token types "
