@@ -76,7 +76,9 @@ static_assert(ENCORE_STEP_EMBEDDINGS == static_cast<int>(encore::ProfileStep::kE
                   ENCORE_STEP_SENTENCE_POOLING == static_cast<int>(encore::ProfileStep::kSentencePooling) &&
                   ENCORE_STEP_SENTENCE_DENSE == static_cast<int>(encore::ProfileStep::kSentenceDense) &&
                   ENCORE_STEP_SENTENCE_NORMALIZE == static_cast<int>(encore::ProfileStep::kSentenceNormalize) &&
-                  encore::kProfileStepCount == 15,
+                  ENCORE_STEP_ROTARY == static_cast<int>(encore::ProfileStep::kRotary) &&
+                  ENCORE_STEP_LOCAL_ATTENTION == static_cast<int>(encore::ProfileStep::kLocalAttention) &&
+                  encore::kProfileStepCount == 17,
               "encore_profile_step must mirror encore::ProfileStep");
 static_assert(ENCORE_HEAD_POOLED == static_cast<int>(encore::HeadKind::kPooled) &&
                   ENCORE_HEAD_TOKEN_CLASSIFICATION == static_cast<int>(encore::HeadKind::kTokenClassification) &&

@@ -19,6 +19,7 @@ const char* family_name(Family f) {
     case Family::kDistilBert: return "distilbert";
     case Family::kRoberta: return "roberta";
     case Family::kElectra: return "electra";
+    case Family::kModernBert: return "modernbert";
   }
   return "unknown";
 }

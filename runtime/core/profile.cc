@@ -19,6 +19,8 @@ const char* profile_step_name(ProfileStep step) {
     case ProfileStep::kSentencePooling: return "sentence_pooling";
     case ProfileStep::kSentenceDense: return "sentence_dense";
     case ProfileStep::kSentenceNormalize: return "sentence_normalize";
+    case ProfileStep::kRotary: return "rotary";
+    case ProfileStep::kLocalAttention: return "local_attention";
   }
   return "unknown";
 }

@@ -69,6 +69,11 @@ void carve(Carver& c, const EncoderConfig& cfg, BufferSet set, size_t slots, uin
   const uint64_t tokens = batch * seq;
   // Sized for the widest layer: a pruned layer has at most hidden_size attention columns.
   const uint64_t H = static_cast<uint64_t>(cfg.hidden_size), I = static_cast<uint64_t>(cfg.max_intermediate_size());
+  // ModernBERT: the FFN up projection writes both GeGLU halves (2 I); the GeGLU's output goes
+  // to the QKV buffer (f32) or the GEMM input (int8), and the pre-norms' f32 output to the
+  // context buffer in either dtype (the stream itself is the residual).
+  const bool modern = cfg.is_modernbert();
+  const uint64_t up = modern ? 2 * I : I;
   b->hidden = c.take<float>(tokens * H);
   b->key_bias = c.take<float>(tokens);
   b->token_source = c.take<int32_t>(tokens);
@@ -79,13 +84,14 @@ void carve(Carver& c, const EncoderConfig& cfg, BufferSet set, size_t slots, uin
     b->hidden_q = c.take<int8_t>(tokens * std::max(H, I));
     b->qkv_q = c.take<int8_t>(tokens * 3 * H);
     b->proj_q = c.take<int8_t>(tokens * H);
-    b->ffn_q = c.take<int8_t>(tokens * I);
+    b->ffn_q = c.take<int8_t>(tokens * up);
+    if (modern && set == BufferSet::kInt8) b->context = c.take<float>(tokens * H);  // the pre-norms' output
   }
   if (set != BufferSet::kInt8) {
     b->context = c.take<float>(tokens * H);  // int8 models' attention writes int8 (hidden_q)
-    b->qkv_f32 = c.take<float>(tokens * 3 * H);
+    b->qkv_f32 = c.take<float>(tokens * (modern ? std::max(3 * H, I) : 3 * H));
     b->proj_f32 = c.take<float>(tokens * H);
-    b->ffn_f32 = c.take<float>(tokens * I);
+    b->ffn_f32 = c.take<float>(tokens * up);
   }
   b->attention_probs =
       keep_attention ? c.take<float>(static_cast<uint64_t>(cfg.total_heads()) * tokens * seq) : nullptr;
@@ -98,7 +104,8 @@ void carve(Carver& c, const EncoderConfig& cfg, BufferSet set, size_t slots, uin
   // Carved last, so the buffers above sit where they did before per-token heads existed.
   const uint64_t W = static_cast<uint64_t>(cfg.token_logit_width());
   b->token_logits = W > 0 ? c.take<float>(tokens * W) : nullptr;
-  b->mlm = cfg.head == HeadKind::kMaskedLm ? c.take<float>(tokens * static_cast<uint64_t>(cfg.mlm_width())) : nullptr;
+  const bool transformed = cfg.head == HeadKind::kMaskedLm || (modern && cfg.head == HeadKind::kTokenClassification);
+  b->mlm = transformed ? c.take<float>(tokens * static_cast<uint64_t>(cfg.mlm_width())) : nullptr;
   uint64_t sentence_width = static_cast<uint64_t>(cfg.sentence.pooled_width(cfg.hidden_size));
   for (const SentenceDense& d : cfg.sentence.dense) {
     sentence_width = std::max(sentence_width, static_cast<uint64_t>(d.out_features));

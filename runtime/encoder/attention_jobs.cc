@@ -49,6 +49,8 @@ void run_attention(const Encoder& e, size_t layer, const Inputs& in, const Activ
   const auto& act = w.layers[layer].act;
   // int8 unless the model is f32 or this layer's attention block is kept in f32.
   const bool q8 = w.quantized && !w.layers[layer].attention_f32;
+  const bool global = c.layer_is_global(static_cast<int>(layer));
+  const size_t half_window = static_cast<size_t>(c.local_attention / 2);
   parallel_tasks(e.threads(), slots, [&](size_t slot) {
     float* scratch = b.attn_scratch + slot * b.attn_scratch_stride;
     for (size_t job = slot; job < jobs; job += slots) {
@@ -70,6 +72,18 @@ void run_attention(const Encoder& e, size_t layer, const Inputs& in, const Activ
         continue;
       }
       const float* bias = b.key_bias + j.row0;
+      if (!global) {  // ModernBERT's local layers: the sliding window
+        if (q8) {
+          const int8_t* q = b.qkv_q + j.row0 * 3 * A + j.col0;
+          attention_window_qs8(j.rows, d, half_window, q, act[fmt::kQOutput].scale, q + A, act[fmt::kKOutput].scale,
+                               q + 2 * A, act[fmt::kVOutput].scale, 3 * A, bias, scale, scratch, nullptr, A,
+                               &context_q);
+        } else {
+          const float* q = b.qkv_f32 + j.row0 * 3 * A + j.col0;
+          attention_window_f32(j.rows, d, half_window, q, q + A, q + 2 * A, 3 * A, bias, scale, scratch, out, A);
+        }
+        continue;
+      }
       if (q8) {
         const int8_t* q = b.qkv_q + j.row0 * 3 * A + j.col0;
         attention_head_qs8(j.rows, d, q, act[fmt::kQOutput].scale, q + A, act[fmt::kKOutput].scale, q + 2 * A,

@@ -55,6 +55,9 @@ struct Encoder {
   ActivationArena arena;
   StepProfiler profiler;
   Ablation ablation;
+  // ModernBERT's rotary tables, [max_positions, head_dim / 2] each (rotary.h: rotary_tables),
+  // of its global and local layers' bases.
+  std::vector<float> rope_cos_global, rope_sin_global, rope_cos_local, rope_sin_local;
   std::vector<std::string> observe_names;  // [layer * kActivationPointCount + point], observer only
   // The (batch, seq) of the last completed run, for attention_probabilities(); batch 0: none.
   int64_t last_batch = 0, last_seq = 0;

@@ -2,6 +2,7 @@
 
 #include "core/str.h"
 #include "kernels/elementwise.h"
+#include "kernels/rotary.h"
 #include "model/format.h"
 
 namespace encore::internal {
@@ -73,6 +74,10 @@ Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l,
   if (w.ffn_f32) return Status::Ok();
   make_activation_lut_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
                           a[fmt::kFfnDownInput].scale, a[fmt::kFfnDownInput].zero_point, ops->activation_lut);
+  if (c.is_modernbert()) {
+    make_geglu_table_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
+                         a[fmt::kFfnDownInput].scale, ops->geglu_table);
+  }
   return Status::Ok();
 }
 
@@ -134,6 +139,17 @@ Status create_head_ops(const ModelWeights& w, const EncoderConfig& c, HeadOps* h
                                    "sentence-transformers Dense");
     if (!op.ok()) return op.status().with_context(cat("sentence-transformers Dense module ", i));
     head->sentence_dense.push_back(std::move(op).value());
+  }
+  // ModernBERT's ModernBertPredictionHead before its classifiers (the fill-mask head's is its
+  // transform, created with the decoder below).
+  if (c.is_modernbert() && c.has_classifier()) {
+    ENCORE_ASSIGN_OR_RETURN(head->pooler, LinearOp::create_f32(c.hidden_size, c.hidden_size, w.head_dense_weight,
+                                                                w.head_dense_bias, "head dense"));
+  }
+  if (c.is_modernbert() && c.head == HeadKind::kTokenClassification) {
+    ENCORE_ASSIGN_OR_RETURN(head->mlm_transform, LinearOp::create_f32(c.hidden_size, c.hidden_size,
+                                                                       w.head_dense_weight, w.head_dense_bias,
+                                                                       "head dense"));
   }
   if (c.has_classifier()) {
     ENCORE_ASSIGN_OR_RETURN(head->classifier,

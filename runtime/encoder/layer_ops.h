@@ -18,6 +18,7 @@ namespace encore::internal {
 struct LayerOps {
   LinearOp qkv, attn_out, ffn_up, ffn_down;
   int8_t activation_lut[256];  // int8 models: ffn_up output code -> ffn_down input code
+  float geglu_table[256];      // int8 ModernBERT: rotary.h make_geglu_table_qs8
 };
 
 // The f32 operators outside the layers (created only when the model has them): ELECTRA's

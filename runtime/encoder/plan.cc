@@ -212,6 +212,200 @@ void add_post_norm_layer(Encoder& e, size_t l, Plan* plan) {
   steps->push_back(ffn_norm);
 }
 
+// ---- ModernBERT: the pre-LayerNorm layer -------------------------------------------------------
+//   h = attn_norm(x) (layer 0: x itself) ; qkv = Wqkv(h) ; rotary on Q, K ; attention (local or
+//   global) ; x += Wo(ctx) ; h = mlp_norm(x) ; x += Wo(act(input) * gate), [input | gate] = Wi(h)
+// The norm of each sublayer is applied by the step that ends the sublayer before it (the
+// residual add), into the context buffer (f32 models; int8 models also quantize it there for
+// the next projection); the stream itself stays un-normalized. The last layer's last step
+// applies final_norm to the stream in place.
+
+// x += y (the sublayer's output), then the next norm: into the context buffer (and its int8
+// copy), or in place when it is the final norm.
+Step pre_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn, bool last) {
+  Step s = residual_norm_step(x, profile, norm, from_ffn);
+  s.run = x.q8 ? step_pre_norm_qs8 : step_pre_norm_f32;
+  s.kernel = x.q8 ? keep(std::string("encore add + f32 layer norm + quantize ") + x.table->level)
+                  : keep(std::string("encore f32 add + layer norm ") + x.table->level);
+  s.out = last ? Buffer::kHidden : Buffer::kContext;
+  return s;
+}
+
+void add_modernbert_attention(const EncoderConfig& c, const LayerContext& x, std::vector<Step>* steps) {
+  const uint64_t H = x.H, A = x.A;
+  const Buffer in = x.q8 ? Buffer::kHiddenQ : (x.layer == 0 ? Buffer::kHidden : Buffer::kContext);
+  Step qkv = linear_step(x.layer, ProfileStep::kQkvProjection, &x.ops->qkv, in, x.buf->qkv, 3 * A, H, x.elem);
+  if (!x.q8) {
+    // Q and K are observed before and after the rotation: their int8 scale must cover both.
+    qkv.observe[0] = observation(fmt::kQkvInput, in, 0, H, H);
+    qkv.observe[1] = observation(fmt::kQOutput, Buffer::kQkvF32, 0, A, 3 * A);
+    qkv.observe[2] = observation(fmt::kKOutput, Buffer::kQkvF32, A, A, 3 * A);
+    qkv.observe[3] = observation(fmt::kVOutput, Buffer::kQkvF32, 2 * A, A, 3 * A);
+    qkv.observe_before = 1;
+    qkv.observe_after = 3;
+  }
+  steps->push_back(qkv);
+
+  Step rotary;
+  rotary.layer = x.layer;
+  rotary.profile = ProfileStep::kRotary;
+  rotary.kernel = x.q8 ? "encore rotary qs8" : "encore rotary f32";
+  rotary.run = x.q8 ? step_rotary_qs8 : step_rotary_f32;
+  rotary.in = x.buf->qkv;
+  rotary.ops.per_row = 6 * A;
+  rotary.bytes.per_row = 2 * 2 * A * x.elem + 4 * A;
+  if (!x.q8) {
+    rotary.observe[0] = observation(fmt::kQOutput, Buffer::kQkvF32, 0, A, 3 * A);
+    rotary.observe[1] = observation(fmt::kKOutput, Buffer::kQkvF32, A, A, 3 * A);
+    rotary.observe_after = 2;
+  }
+  steps->push_back(rotary);
+
+  const bool global = c.layer_is_global(x.layer);
+  Step attention;
+  attention.layer = x.layer;
+  attention.profile = global ? ProfileStep::kAttention : ProfileStep::kLocalAttention;
+  attention.kernel = keep(attention_kernel_name(*x.table, x.q8, static_cast<size_t>(c.head_dim())) +
+                          (global ? "" : cat(", window ", c.local_attention)));
+  attention.run = step_attention;
+  const uint64_t per_pair = static_cast<uint64_t>(c.heads_in_layer(x.layer)) * (4 * static_cast<uint64_t>(c.head_dim()) + 5);
+  if (global) {
+    attention.ops.per_score = per_pair;
+  } else {  // about local_attention + 1 keys per query (fewer at the ends, more per tile)
+    attention.ops.per_row = per_pair * (static_cast<uint64_t>(c.local_attention) + 1);
+  }
+  attention.bytes.per_row = A * (x.q8 ? 4 : 16);
+  if (!x.q8) {
+    attention.observe[0] = observation(fmt::kAttnOutInput, Buffer::kContext, 0, A, A);
+    attention.observe_after = 1;
+  }
+  steps->push_back(attention);
+
+  Step attn_out =
+      linear_step(x.layer, ProfileStep::kOutputProjection, &x.ops->attn_out, x.buf->context, x.buf->proj, H, A, x.elem);
+  if (!x.q8) {
+    attn_out.observe[0] = observation(fmt::kAttnOutOutput, Buffer::kProjF32, 0, H, H);
+    attn_out.observe_after = 1;
+  }
+  steps->push_back(attn_out);
+}
+
+void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, std::vector<Step>* steps) {
+  const uint64_t H = x.H, I = x.I / 2;  // x.I is Wi's width, both halves
+  const Buffer in = x.q8 ? Buffer::kHiddenQ : Buffer::kContext;
+  const Buffer gated = x.q8 ? Buffer::kHiddenQ : Buffer::kQkvF32;
+  Step ffn_up = linear_step(x.layer, ProfileStep::kFfnUp, &x.ops->ffn_up, in, x.buf->ffn, 2 * I, H, x.elem);
+  ffn_up.ffn = true;
+  if (!x.q8) {
+    ffn_up.observe[0] = observation(fmt::kFfnUpInput, Buffer::kContext, 0, H, H);
+    ffn_up.observe[1] = observation(fmt::kFfnUpOutput, Buffer::kFfnF32, 0, 2 * I, 2 * I);
+    ffn_up.observe_before = 1;
+    ffn_up.observe_after = 1;
+  }
+  steps->push_back(ffn_up);
+
+  Step act;
+  act.layer = x.layer;
+  act.profile = ProfileStep::kActivation;
+  act.ffn = true;
+  act.in = x.buf->ffn;
+  act.out = gated;
+  act.width = I;
+  if (x.q8) {
+    act.run = step_geglu_qs8;
+    act.kernel = "encore qs8 geglu table + requantize";
+    act.ops.per_row = 3 * I;
+    act.bytes.per_row = 3 * I;
+  } else {
+    act.run = step_geglu_f32;
+    act.kernel = c.activation == Activation::kRelu ? "encore relu-glu f32" : "encore geglu f32";
+    act.ops.per_row = 21 * I;
+    act.bytes.per_row = 12 * I;
+    act.observe[0] = observation(fmt::kFfnDownInput, gated, 0, I, I);
+    act.observe_after = 1;
+  }
+  steps->push_back(act);
+
+  Step ffn_down = linear_step(x.layer, ProfileStep::kFfnDown, &x.ops->ffn_down, gated, x.buf->proj, H, I, x.elem);
+  ffn_down.ffn = true;
+  if (!x.q8) {
+    ffn_down.observe[0] = observation(fmt::kFfnDownOutput, Buffer::kProjF32, 0, H, H);
+    ffn_down.observe_after = 1;
+  }
+  steps->push_back(ffn_down);
+}
+
+void add_pre_norm_layer(Encoder& e, size_t l, Plan* plan) {
+  std::vector<Step>* steps = &plan->steps;
+  const LayerContext x = layer_context(e, l);
+  const bool last = l + 1 == e.weights->layers.size();
+  add_modernbert_attention(*e.config, x, steps);
+  Step attn_add = pre_norm_step(x, ProfileStep::kAttnResidualNorm, &x.lw->ffn_norm, false, false);
+  if (x.q8) {
+    attn_add.quantize_next = true;
+    attn_add.next_is_ffn = true;
+    attn_add.next_quant = x.lw->act[fmt::kFfnUpInput];
+  }
+  steps->push_back(attn_add);
+  add_modernbert_ffn(*e.config, x, steps);
+  Step ffn_add = pre_norm_step(x, ProfileStep::kFfnResidualNorm,
+                               last ? &e.weights->final_norm : &e.weights->layers[l + 1].attn_norm, true, last);
+  if (x.q8 && !last) {
+    ffn_add.quantize_next = true;
+    ffn_add.next_quant = e.weights->layers[l + 1].act[fmt::kQkvInput];
+  }
+  steps->push_back(ffn_add);
+}
+
+// ModernBERT's heads (ModernBertPredictionHead = dense, classifier_activation, LayerNorm):
+// the sequence classifier pools (cls / mean) and runs the head on one row per sequence, the
+// token classifier runs it on every packed row (as the fill-mask transform) before its
+// classifier.
+void add_modernbert_token_head(Encoder& e, std::vector<Step>* steps) {
+  const EncoderConfig& c = *e.config;
+  if (c.head != HeadKind::kTokenClassification) return;
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size), W = static_cast<uint64_t>(c.token_logit_width());
+  Step transform = linear_step(-1, ProfileStep::kClassifier, &e.head.mlm_transform, Buffer::kHidden, Buffer::kHidden,
+                               H, H, 4);
+  transform.run = step_mlm_transform;
+  transform.kernel = keep(std::string(transform.kernel) + " + activation + layer norm");
+  transform.width = H;
+  transform.norm = &e.weights->head_norm;
+  transform.ops.per_row += 30 * H;
+  steps->push_back(transform);
+  Step head = linear_step(-1, ProfileStep::kClassifier, &e.head.token_head, Buffer::kHidden, Buffer::kHidden, W, H, 4);
+  head.run = step_token_head_transformed;
+  steps->push_back(head);
+}
+
+void add_modernbert_pooled_head(Encoder& e, std::vector<Step>* steps) {
+  const EncoderConfig& c = *e.config;
+  if (!c.has_classifier()) return;
+  const uint64_t H = static_cast<uint64_t>(c.hidden_size), L = c.labels.size();
+  Step pooler;
+  pooler.profile = ProfileStep::kPooler;
+  pooler.kernel = c.classifier_pooling == ClassifierPooling::kMean
+                      ? "encore f32 masked mean + xnnpack f32 fully-connected + activation + layer norm"
+                      : "xnnpack f32 fully-connected + activation + layer norm";
+  pooler.run = step_pooled_head;
+  pooler.linear = &e.head.pooler;
+  pooler.norm = &e.weights->head_norm;
+  pooler.ops.per_sequence = 2 * H * H + 30 * H;
+  pooler.ops.per_row = c.classifier_pooling == ClassifierPooling::kMean ? H : 0;
+  pooler.bytes.fixed = H * H * 4;
+  pooler.bytes.per_sequence = 12 * H;
+  steps->push_back(pooler);
+  Step classifier;
+  classifier.profile = ProfileStep::kClassifier;
+  classifier.kernel = "xnnpack f32 fully-connected";
+  classifier.run = step_classifier;
+  classifier.linear = &e.head.classifier;
+  classifier.ops.per_sequence = 2 * L * H;
+  classifier.bytes.fixed = L * H * 4;
+  classifier.bytes.per_sequence = 4 * (H + L);
+  steps->push_back(classifier);
+}
+
 // The embeddings of every family: lookups, their sum and LayerNorm; ELECTRA's also the f32
 // projection to the hidden width.
 Step embeddings_step(Encoder& e) {
@@ -386,12 +580,21 @@ Status run_steps(Encoder& e, size_t first, size_t last, const RunShape& r) {
 
 }  // namespace
 
-// Every family encore runs is a post-LayerNorm encoder; they differ in the embeddings step and
-// the head's activation, which read the config.
+// Every family but ModernBERT is a post-LayerNorm encoder; they differ in the embeddings step
+// and the head's activation, which read the config. ModernBERT has its own layer and heads.
 Status build_plan(Encoder& e, Plan* plan) {
   plan->family = e.config->family;
   plan->steps.clear();
   plan->steps.push_back(embeddings_step(e));
+  if (e.config->is_modernbert()) {
+    for (size_t l = 0; l < e.weights->layers.size(); ++l) add_pre_norm_layer(e, l, plan);
+    if (e.config->head == HeadKind::kMaskedLm) add_token_head(e, &plan->steps);
+    add_modernbert_token_head(e, &plan->steps);
+    plan->head_begin = plan->steps.size();
+    add_modernbert_pooled_head(e, &plan->steps);
+    add_sentence_steps(e, plan);
+    return Status::Ok();
+  }
   for (size_t l = 0; l < e.weights->layers.size(); ++l) add_post_norm_layer(e, l, plan);
   add_token_head(e, &plan->steps);
   plan->head_begin = plan->steps.size();

@@ -134,6 +134,18 @@ Status step_mlm_decoder(const Encoder& e, const Step& s, const RunShape& r);
 Status step_sentence_pooling(const Encoder& e, const Step& s, const RunShape& r);
 Status step_sentence_dense(const Encoder& e, const Step& s, const RunShape& r);
 Status step_sentence_normalize(const Encoder& e, const Step& s, const RunShape& r);
+// ModernBERT's (steps.cc): the rotary embedding on Q and K; the pre-norm residual step (the
+// stream += the sublayer's output, then the next sublayer's LayerNorm into its input, or the
+// final norm in place); the GeGLU; the sequence classifier's pooling + head; the token
+// classifier on the head's output.
+Status step_rotary_f32(const Encoder& e, const Step& s, const RunShape& r);
+Status step_rotary_qs8(const Encoder& e, const Step& s, const RunShape& r);
+Status step_pre_norm_f32(const Encoder& e, const Step& s, const RunShape& r);
+Status step_pre_norm_qs8(const Encoder& e, const Step& s, const RunShape& r);
+Status step_geglu_f32(const Encoder& e, const Step& s, const RunShape& r);
+Status step_geglu_qs8(const Encoder& e, const Step& s, const RunShape& r);
+Status step_pooled_head(const Encoder& e, const Step& s, const RunShape& r);
+Status step_token_head_transformed(const Encoder& e, const Step& s, const RunShape& r);
 
 // The address of a buffer in this run's arena.
 void* buffer_data(const ActivationBuffers& b, Buffer id);

@@ -26,6 +26,7 @@
 #include "core/str.h"
 #include "encoder/encoder.h"
 #include "encoder/inputs.h"
+#include "kernels/rotary.h"
 #include "model/format.h"
 
 namespace encore {
@@ -39,6 +40,9 @@ namespace {
 Status validate_options(const Model& model, const SessionOptions& options) {
   if (options.threads < 1 || options.threads > 1024) {
     return invalid_argument(cat("threads = ", options.threads, " must be in [1, 1024]"));
+  }
+  if (options.attention_probabilities && model.config().is_modernbert()) {
+    return invalid_argument("attention_probabilities is not supported for modernbert models (sliding-window layers)");
   }
   if (options.observer && model.is_quantized()) {
     return invalid_argument("an activation observer needs an f32 model (it observes float activations)");
@@ -54,6 +58,18 @@ void init_ablation(const EncoderConfig& c, internal::Ablation* a) {
   }
   a->head_masked.assign(a->head_offset.back(), 0);
   a->ffn_bypassed.assign(static_cast<size_t>(c.layer_count), 0);
+}
+
+// ModernBERT's rotary tables for every position the model takes, once per session.
+void init_rotary(const EncoderConfig& c, internal::Encoder* e) {
+  const size_t P = static_cast<size_t>(c.max_positions), d = static_cast<size_t>(c.head_dim());
+  const size_t n = P * (d / 2);
+  e->rope_cos_global.resize(n);
+  e->rope_sin_global.resize(n);
+  e->rope_cos_local.resize(n);
+  e->rope_sin_local.resize(n);
+  rotary_tables(P, d, c.global_rope_theta, e->rope_cos_global.data(), e->rope_sin_global.data());
+  rotary_tables(P, d, c.local_rope_theta, e->rope_cos_local.data(), e->rope_sin_local.data());
 }
 
 }  // namespace
@@ -80,6 +96,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> mo
   const Qs8GemmKernel* own = internal::choose_int8_gemm(options.int8_gemm, &own_kernel);
   ENCORE_RETURN_IF_ERROR(internal::create_layer_ops(*e.weights, *e.config, own, &e.layers));
   ENCORE_RETURN_IF_ERROR(internal::create_head_ops(*e.weights, *e.config, &e.head));
+  if (e.config->is_modernbert()) init_rotary(*e.config, &e);
   ENCORE_RETURN_IF_ERROR(internal::build_plan(e, &e.plan));
   if (options.profile) e.profiler.enable(e.plan.steps.size());
   if (options.observer) {

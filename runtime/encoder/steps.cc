@@ -9,6 +9,7 @@
 #include "encoder/parallel.h"
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
+#include "kernels/rotary.h"
 #include "model/format.h"
 
 namespace encore::internal {
@@ -60,12 +61,14 @@ Status step_embeddings(const Encoder& e, const Step& s, const RunShape& r) {
       float* x = rows + t * E;
       const size_t src = static_cast<size_t>(b.token_source[t]);
       const size_t id = static_cast<size_t>(in.input_ids[src]);
-      const float* pos = w.position + static_cast<size_t>(b.positions[t]) * E;
       if (w.quantized) {
         f16_to_f32(E, w.word_f16 + id * E, x);
       } else {
         for (size_t i = 0; i < E; ++i) x[i] = w.word_f32[id * E + i];
       }
+      b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
+      if (!w.position) continue;  // ModernBERT: rotary positions, in the layers
+      const float* pos = w.position + static_cast<size_t>(b.positions[t]) * E;
       if (w.token_type) {
         const size_t type = in.token_type_ids ? static_cast<size_t>(in.token_type_ids[src]) : 0;
         const float* tt = w.token_type + type * E;
@@ -73,7 +76,6 @@ Status step_embeddings(const Encoder& e, const Step& s, const RunShape& r) {
       } else {
         for (size_t i = 0; i < E; ++i) x[i] += pos[i];
       }
-      b.key_bias[t] = (!in.attention_mask || in.attention_mask[src]) ? 0.0f : std::numeric_limits<float>::lowest();
     }
     ResidualNormQs8 io;
     if (quantize_here) {
@@ -319,6 +321,150 @@ Status step_sentence_normalize(const Encoder&, const Step& s, const RunShape& r)
     for (size_t i = 0; i < s.width; ++i) row[i] /= norm;
   }
   return Status::Ok();
+}
+
+// ---- ModernBERT ------------------------------------------------------------------------------
+
+namespace {
+const float* rope_cos(const Encoder& e, int layer) {
+  return (e.config->layer_is_global(layer) ? e.rope_cos_global : e.rope_cos_local).data();
+}
+const float* rope_sin(const Encoder& e, int layer) {
+  return (e.config->layer_is_global(layer) ? e.rope_sin_global : e.rope_sin_local).data();
+}
+}  // namespace
+
+// Q and K columns of the fused QKV rows, each row at its position in its sequence.
+Status step_rotary_f32(const Encoder& e, const Step& s, const RunShape& r) {
+  const size_t A = static_cast<size_t>(e.weights->layers[static_cast<size_t>(s.layer)].attn_out.in);
+  const size_t d = static_cast<size_t>(e.config->head_dim());
+  float* qkv = static_cast<float*>(buffer_data(*r.b, s.in));
+  const float* cos = rope_cos(e, s.layer);
+  const float* sin = rope_sin(e, s.layer);
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    rotary_f32(r1 - r0, 2 * A / d, d, qkv + r0 * 3 * A, 3 * A, r.b->positions + r0, cos, sin);
+  });
+  return Status::Ok();
+}
+
+Status step_rotary_qs8(const Encoder& e, const Step& s, const RunShape& r) {
+  const size_t A = static_cast<size_t>(e.weights->layers[static_cast<size_t>(s.layer)].attn_out.in);
+  const size_t d = static_cast<size_t>(e.config->head_dim());
+  int8_t* qkv = static_cast<int8_t*>(buffer_data(*r.b, s.in));
+  const float* cos = rope_cos(e, s.layer);
+  const float* sin = rope_sin(e, s.layer);
+  // Q and K have their own scales, so each is rotated on its own (the rotation is per head).
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    rotary_qs8(r1 - r0, 2 * A / d, d, qkv + r0 * 3 * A, 3 * A, r.b->positions + r0, cos, sin);
+  });
+  return Status::Ok();
+}
+
+// x += y; then the next norm of x into the context buffer, or x = final_norm(x) in place.
+Status step_pre_norm_f32(const Encoder& e, const Step& s, const RunShape& r) {
+  const bool ffn = !e.ablation.ffn_bypassed[static_cast<size_t>(s.layer)];
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(e.config->hidden_size);
+  const float* y = static_cast<const float*>(buffer_data(b, s.in));
+  float* out = static_cast<float*>(buffer_data(b, s.out));
+  const bool add = ffn || !s.residual_from_ffn;
+  const float eps = e.config->layer_norm_eps;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    if (add) add_f32((r1 - r0) * H, y + r0 * H, b.hidden + r0 * H);
+    layer_norm_f32(r1 - r0, H, b.hidden + r0 * H, s.norm->gamma, s.norm->beta, eps, out + r0 * H);
+  });
+  return Status::Ok();
+}
+
+// The int8 model's: x += dequantize(y); the next norm into the f32 context buffer and its int8
+// codes into the next projection's input; or the final norm in place.
+Status step_pre_norm_qs8(const Encoder& e, const Step& s, const RunShape& r) {
+  const bool ffn = !e.ablation.ffn_bypassed[static_cast<size_t>(s.layer)];
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(e.config->hidden_size);
+  const int8_t* y = static_cast<const int8_t*>(buffer_data(b, s.in));
+  const bool add = ffn || !s.residual_from_ffn;
+  const bool quantize = s.quantize_next && (ffn || !s.next_is_ffn);
+  const bool in_place = s.out == Buffer::kHidden;
+  const float eps = e.config->layer_norm_eps;
+  const float scale = s.residual_quant.scale, zp = static_cast<float>(s.residual_quant.zero_point);
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    float* x = b.hidden + r0 * H;
+    const size_t n = (r1 - r0) * H;
+    if (add) {
+      const int8_t* yr = y + r0 * H;
+      for (size_t i = 0; i < n; ++i) x[i] += scale * (static_cast<float>(yr[i]) - zp);
+    }
+    float* normed = in_place ? x : b.context + r0 * H;
+    if (!in_place) std::copy(x, x + n, normed);
+    ResidualNormQs8 io;
+    if (quantize) {
+      io.q = b.hidden_q + r0 * H;
+      io.q_scale = s.next_quant.scale;
+      io.q_zero_point = s.next_quant.zero_point;
+    }
+    residual_layer_norm(r1 - r0, H, normed, s.norm->gamma, s.norm->beta, eps, io);
+  });
+  return Status::Ok();
+}
+
+Status step_geglu_f32(const Encoder& e, const Step& s, const RunShape& r) {
+  const float* x = static_cast<const float*>(buffer_data(*r.b, s.in));
+  float* y = static_cast<float*>(buffer_data(*r.b, s.out));
+  const Activation act = e.config->activation;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    geglu_f32(act, r1 - r0, s.width, x + r0 * 2 * s.width, y + r0 * s.width);
+  });
+  return Status::Ok();
+}
+
+Status step_geglu_qs8(const Encoder& e, const Step& s, const RunShape& r) {
+  const int8_t* x = static_cast<const int8_t*>(buffer_data(*r.b, s.in));
+  int8_t* y = static_cast<int8_t*>(buffer_data(*r.b, s.out));
+  const size_t l = static_cast<size_t>(s.layer);
+  const auto& act = e.weights->layers[l].act;
+  const int32_t x_zp = act[fmt::kFfnUpOutput].zero_point, y_zp = act[fmt::kFfnDownInput].zero_point;
+  const float* table = e.layers[l].geglu_table;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    geglu_qs8(r1 - r0, s.width, x + r0 * 2 * s.width, x_zp, table, y_zp, y + r0 * s.width);
+  });
+  return Status::Ok();
+}
+
+// ModernBertForSequenceClassification on the unpacked [batch, seq] rows: the first token
+// (classifier_pooling cls) or the mean over the attention mask's tokens (mean:
+// (x * mask).sum(1) / mask.sum(1)), then dense, classifier_activation and LayerNorm.
+Status step_pooled_head(const Encoder& e, const Step& s, const RunShape& r) {
+  const EncoderConfig& c = *e.config;
+  const ActivationBuffers& b = *r.b;
+  const size_t H = static_cast<size_t>(c.hidden_size), S = static_cast<size_t>(r.in->seq_len);
+  const size_t B = static_cast<size_t>(r.sequences);
+  const int32_t* mask = r.in->attention_mask;
+  for (size_t q = 0; q < B; ++q) {
+    float* out = b.cls + q * H;
+    const float* x = b.hidden + q * S * H;
+    if (c.classifier_pooling == ClassifierPooling::kCls) {
+      std::copy(x, x + H, out);
+      continue;
+    }
+    std::fill(out, out + H, 0.0f);
+    float count = 0.0f;
+    for (size_t p = 0; p < S; ++p) {
+      if (mask && mask[q * S + p] == 0) continue;
+      count += 1.0f;
+      for (size_t i = 0; i < H; ++i) out[i] += x[p * H + i];
+    }
+    for (size_t i = 0; i < H; ++i) out[i] /= count;
+  }
+  ENCORE_RETURN_IF_ERROR(s.linear->run(B, b.cls, b.pooled, r.pool));
+  activation_f32(c.head_activation, B * H, b.pooled, b.pooled);
+  layer_norm_f32(B, H, b.pooled, s.norm->gamma, s.norm->beta, c.layer_norm_eps, b.pooled);
+  return Status::Ok();
+}
+
+// ModernBertForTokenClassification's classifier on the head's output (step_mlm_transform's).
+Status step_token_head_transformed(const Encoder&, const Step& s, const RunShape& r) {
+  return s.linear->run(r.rows, r.b->mlm, r.b->token_logits, r.pool);
 }
 
 }  // namespace encore::internal

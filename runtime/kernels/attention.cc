@@ -364,6 +364,141 @@ ENCORE_INLINE void attention_head_qs8_body(const internal::KernelTable& t, size_
   if (quantized_out) quantize_context(seq_len, head_dim, context, *quantized_out, out_stride);
 }
 
+// ---- Sliding-window attention ------------------------------------------------------------------
+// Query rows in tiles of kWindowTile; a tile's rows see keys [key0, key1) between them, the
+// tile's own rows plus half_window on each side. Each group of 4 rows scores all of the tile's
+// keys (at most kWindowTile + 2 half_window: 1.12x the keys a row sees at ModernBERT's window
+// of 128), then the keys outside a row's own window get the lowest score, which the softmax
+// turns into an exact 0 (exp_approx is 0 below -87). Tiles of 4 rows instead would transpose
+// or pack the tile's keys four times as often for 3 / (window + 1) less scoring.
+
+struct WindowTile {
+  size_t i0, i1, key0, n;  // query rows [i0, i1), keys [key0, key0 + n)
+};
+
+ENCORE_INLINE WindowTile window_tile(size_t i0, size_t seq_len, size_t half_window) {
+  const size_t i1 = i0 + kWindowTile < seq_len ? i0 + kWindowTile : seq_len;
+  const size_t key0 = i0 > half_window ? i0 - half_window : 0;
+  const size_t key1 = seq_len - (i1 - 1) > half_window ? i1 + half_window : seq_len;
+  return {i0, i1, key0, key1 - key0};
+}
+
+// Scores of query rows first_row.. (absolute) against keys key0.. outside |i - j| <= half
+// become the lowest float.
+ENCORE_INLINE void mask_outside_window(size_t rows, size_t first_row, size_t key0, size_t keys, size_t half,
+                                       float* scores) {
+  const float lowest = std::numeric_limits<float>::lowest();
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t i = first_row + r;
+    const size_t lo = i > half ? i - half : 0;  // first key the row sees
+    const size_t hi = i + half + 1;             // one past the last
+    float* sr = scores + r * keys;
+    for (size_t j = 0; j < keys && key0 + j < lo; ++j) sr[j] = lowest;
+    for (size_t j = hi > key0 ? hi - key0 : 0; j < keys; ++j) sr[j] = lowest;
+  }
+}
+
+ENCORE_INLINE void attention_window_f32_body(const internal::KernelTable& t, size_t seq_len, size_t head_dim,
+                                             size_t half_window, const float* q, const float* k, const float* v,
+                                             size_t row_stride, const float* key_bias, float scale, float* scratch,
+                                             float* out, size_t out_stride) {
+  for (size_t i0 = 0; i0 < seq_len; i0 += kWindowTile) {
+    const WindowTile w = window_tile(i0, seq_len, half_window);
+    float* scores = scratch;
+    float* q_rows = scores + 4 * w.n;
+    float* k_t = q_rows + 4 * head_dim;
+    transpose_keys(w.n, head_dim, k + w.key0 * row_stride, row_stride, k_t);
+    const float* bias = key_bias ? key_bias + w.key0 : nullptr;
+    for (size_t i = w.i0; i < w.i1; i += 4) {
+      const size_t rows = w.i1 - i < 4 ? w.i1 - i : 4;
+      for (size_t r = 0; r < rows; ++r) {
+        for (size_t c = 0; c < head_dim; ++c) q_rows[r * head_dim + c] = q[(i + r) * row_stride + c] * scale;
+      }
+      score_rows(rows, w.n, head_dim, q_rows, head_dim, k_t, bias, scores);
+      mask_outside_window(rows, i, w.key0, w.n, half_window, scores);
+      for (size_t r = 0; r < rows; ++r) softmax_row(w.n, scores + r * w.n, 1.0f, nullptr);
+      probs_times_v(t.f32_pv, rows, w.n, head_dim, scores, v + w.key0 * row_stride, row_stride, out + i * out_stride,
+                    out_stride);
+    }
+  }
+}
+
+ENCORE_INLINE void attention_window_qs8_body(const internal::KernelTable& t, size_t seq_len, size_t head_dim,
+                                             size_t half_window, const int8_t* q, float q_scale, const int8_t* k,
+                                             float k_scale, const int8_t* v, float v_scale, size_t row_stride,
+                                             const float* key_bias, float scale, float* scratch, float* out,
+                                             size_t out_stride, const ContextQs8* quantized_out) {
+  const float q_mult = q_scale * k_scale * scale;
+  const bool integer = scores_supported(t, head_dim) && t.pv;
+  for (size_t i0 = 0; i0 < seq_len; i0 += kWindowTile) {
+    const WindowTile w = window_tile(i0, seq_len, half_window);
+    const float* bias = key_bias ? key_bias + w.key0 : nullptr;
+    float* scores = scratch;
+    if (integer) {
+      // As attention_head_qs8's integer path, on the tile's keys; the row maxima are found
+      // after the window mask (a masked key's score must not set the scale of the codes).
+      const size_t p_stride = round_up4(w.n);
+      uint8_t* p8 = reinterpret_cast<uint8_t*>(scores + 4 * w.n);
+      int8_t* k_packed = reinterpret_cast<int8_t*>(scores + 4 * w.n + p_stride);
+      int8_t* v_packed = k_packed + round_up16(qs8_scores_packed_bytes(w.n, head_dim));
+      float* v_means = reinterpret_cast<float*>(v_packed + round_up16(qs8_pv_packed_values(w.n, head_dim)));
+      pack_keys(t, w.n, head_dim, k + w.key0 * row_stride, row_stride, k_packed);
+      pack_values(t, w.n, head_dim, v + w.key0 * row_stride, row_stride, v_packed, v_means);
+      const int32_t p_scale = qs8_pv_prob_scale(w.n);
+      const float out_mult = v_scale / (quantized_out ? quantized_out->scale : 1.0f);
+      for (size_t i = w.i0; i < w.i1; i += 4) {
+        const size_t rows = w.i1 - i < 4 ? w.i1 - i : 4;
+        scores_rows(t, rows, w.n, head_dim, q + i * row_stride, row_stride, k_packed, q_mult, bias, scores, w.n,
+                    nullptr);
+        mask_outside_window(rows, i, w.key0, w.n, half_window, scores);
+        float sums[4], mass[4], mult[4];
+        softmax_codes(t, rows, w.n, scores, w.n, p_scale, p8, p_stride, sums, mass, nullptr);
+        for (size_t r = 0; r < rows; ++r) mult[r] = out_mult / sums[r];
+        if (quantized_out) {
+          pv_rows(t, rows, w.n, head_dim, p8, p_stride, v_packed, mult, mass, v_means, nullptr, out_stride,
+                  quantized_out->out + i * out_stride, quantized_out->zero_point);
+        } else {
+          pv_rows(t, rows, w.n, head_dim, p8, p_stride, v_packed, mult, mass, v_means, out + i * out_stride,
+                  out_stride, nullptr, 0);
+        }
+      }
+      continue;
+    }
+    // Without the integer kernels: K (transposed) and V of the tile dequantized, the scales
+    // folded into the query multiplier and the softmax normaliser, as attention_head_qs8 does.
+    float* q_rows = scores + 4 * w.n;
+    float* k_t = q_rows + 4 * head_dim;
+    float* v_f = k_t + w.n * head_dim;
+    float* context = v_f + w.n * head_dim;  // [4, head_dim] when the output is int8
+    for (size_t j = 0; j < w.n; ++j) {
+      const int8_t* kj = k + (w.key0 + j) * row_stride;
+      const int8_t* vj = v + (w.key0 + j) * row_stride;
+      for (size_t c = 0; c < head_dim; ++c) {
+        k_t[c * w.n + j] = static_cast<float>(kj[c]);
+        v_f[j * head_dim + c] = static_cast<float>(vj[c]);
+      }
+    }
+    for (size_t i = w.i0; i < w.i1; i += 4) {
+      const size_t rows = w.i1 - i < 4 ? w.i1 - i : 4;
+      for (size_t r = 0; r < rows; ++r) {
+        for (size_t c = 0; c < head_dim; ++c) {
+          q_rows[r * head_dim + c] = static_cast<float>(q[(i + r) * row_stride + c]) * q_mult;
+        }
+      }
+      score_rows(rows, w.n, head_dim, q_rows, head_dim, k_t, bias, scores);
+      mask_outside_window(rows, i, w.key0, w.n, half_window, scores);
+      for (size_t r = 0; r < rows; ++r) softmax_row(w.n, scores + r * w.n, v_scale, nullptr);
+      if (quantized_out) {
+        probs_times_v(t.f32_pv, rows, w.n, head_dim, scores, v_f, head_dim, context, head_dim);
+        const ContextQs8 dst{quantized_out->out + i * out_stride, quantized_out->scale, quantized_out->zero_point};
+        quantize_context(rows, head_dim, context, dst, out_stride);
+      } else {
+        probs_times_v(t.f32_pv, rows, w.n, head_dim, scores, v_f, head_dim, out + i * out_stride, out_stride);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
@@ -395,6 +530,29 @@ size_t attention_scratch_floats(size_t seq_len, size_t head_dim) {
                             scratch, out, out_stride, probs, probs_stride, quantized_out);                          \
   }
 
+#define ENCORE_WINDOW_VARIANTS(suffix, attr)                                                                        \
+  attr void internal::attention_window_f32_##suffix(                                                                \
+      const KernelTable& t, size_t seq_len, size_t head_dim, size_t half_window, const float* q, const float* k,    \
+      const float* v, size_t row_stride, const float* key_bias, float scale, float* scratch, float* out,            \
+      size_t out_stride) {                                                                                          \
+    attention_window_f32_body(t, seq_len, head_dim, half_window, q, k, v, row_stride, key_bias, scale, scratch,     \
+                              out, out_stride);                                                                     \
+  }                                                                                                                 \
+  attr void internal::attention_window_qs8_##suffix(                                                                \
+      const KernelTable& t, size_t seq_len, size_t head_dim, size_t half_window, const int8_t* q, float q_scale,    \
+      const int8_t* k, float k_scale, const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,     \
+      float scale, float* scratch, float* out, size_t out_stride, const ContextQs8* quantized_out) {                \
+    attention_window_qs8_body(t, seq_len, head_dim, half_window, q, q_scale, k, k_scale, v, v_scale, row_stride,    \
+                              key_bias, scale, scratch, out, out_stride, quantized_out);                            \
+  }
+
+ENCORE_WINDOW_VARIANTS(default, )
+#ifdef ENCORE_X86_LEVELS
+ENCORE_WINDOW_VARIANTS(x86_64_v3, ENCORE_X86_V3)
+ENCORE_WINDOW_VARIANTS(x86_64_v4, ENCORE_X86_V4)
+#endif
+#undef ENCORE_WINDOW_VARIANTS
+
 ENCORE_ATTENTION_VARIANTS(default, )
 #ifdef ENCORE_X86_LEVELS
 ENCORE_ATTENTION_VARIANTS(x86_64_v3, ENCORE_X86_V3)
@@ -417,6 +575,23 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
   const internal::KernelTable& t = internal::kernel_table();
   t.attention_qs8(t, seq_len, head_dim, q, q_scale, k, k_scale, v, v_scale, row_stride, key_bias, scale, scratch, out,
                   out_stride, probs, probs_stride, quantized_out);
+}
+
+void attention_window_f32(size_t seq_len, size_t head_dim, size_t half_window, const float* q, const float* k,
+                          const float* v, size_t row_stride, const float* key_bias, float scale, float* scratch,
+                          float* out, size_t out_stride) {
+  const internal::KernelTable& t = internal::kernel_table();
+  t.attention_window_f32(t, seq_len, head_dim, half_window, q, k, v, row_stride, key_bias, scale, scratch, out,
+                         out_stride);
+}
+
+void attention_window_qs8(size_t seq_len, size_t head_dim, size_t half_window, const int8_t* q, float q_scale,
+                          const int8_t* k, float k_scale, const int8_t* v, float v_scale, size_t row_stride,
+                          const float* key_bias, float scale, float* scratch, float* out, size_t out_stride,
+                          const ContextQs8* quantized_out) {
+  const internal::KernelTable& t = internal::kernel_table();
+  t.attention_window_qs8(t, seq_len, head_dim, half_window, q, q_scale, k, k_scale, v, v_scale, row_stride, key_bias,
+                         scale, scratch, out, out_stride, quantized_out);
 }
 
 // ---- Attention scores ----------------------------------------------------------------------

@@ -41,6 +41,21 @@ void attention_head_qs8(size_t seq_len, size_t head_dim, const int8_t* q, float 
                         float* out, size_t out_stride, float* probs = nullptr, size_t probs_stride = 0,
                         const ContextQs8* quantized_out = nullptr);
 
+// Sliding-window attention (ModernBERT's local layers): query i attends only the keys j with
+// |i - j| <= half_window (and, as above, key_bias on them). Work and scratch grow with
+// seq_len x window, not seq_len^2: query rows run in tiles of kWindowTile, each against the
+// keys its rows can see, and the keys a row cannot see get probability exactly 0 (f32; int8:
+// below 2e-6 of the row's mass). Scratch: attention_scratch_floats(seq_len, head_dim) floats,
+// as for a whole head. No probabilities output. Otherwise as attention_head_f32 / _qs8.
+constexpr size_t kWindowTile = 16;
+void attention_window_f32(size_t seq_len, size_t head_dim, size_t half_window, const float* q, const float* k,
+                          const float* v, size_t row_stride, const float* key_bias, float scale, float* scratch,
+                          float* out, size_t out_stride);
+void attention_window_qs8(size_t seq_len, size_t head_dim, size_t half_window, const int8_t* q, float q_scale,
+                          const int8_t* k, float k_scale, const int8_t* v, float v_scale, size_t row_stride,
+                          const float* key_bias, float scale, float* scratch, float* out, size_t out_stride,
+                          const ContextQs8* quantized_out = nullptr);
+
 // ---- The int8 attention steps attention_head_qs8 runs (chosen by the kernel table) ----------
 
 // Attention scores on the int8 GEMM's dot-product instructions: scores[r][j] = float(sum_c q[r][c] * k[j][c]) *

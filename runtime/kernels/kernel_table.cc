@@ -13,6 +13,11 @@ namespace {
     (t).attention_f32 = attention_head_f32_##suffix;                               \
     (t).attention_qs8 = attention_head_qs8_##suffix;                               \
     (t).attention_name = "encore attention " name;                                 \
+    (t).attention_window_f32 = attention_window_f32_##suffix;                      \
+    (t).attention_window_qs8 = attention_window_qs8_##suffix;                      \
+    (t).rotary_f32 = rotary_f32_##suffix;                                          \
+    (t).rotary_qs8 = rotary_qs8_##suffix;                                          \
+    (t).geglu_qs8 = geglu_qs8_##suffix;                                            \
     (t).layer_norm = layer_norm_f32_##suffix;                                      \
     (t).layer_norm_name = "encore f32 layer norm " name;                           \
     (t).residual_layer_norm = residual_layer_norm_##suffix;                        \

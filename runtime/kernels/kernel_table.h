@@ -31,6 +31,21 @@ using AttentionQs8Fn = void (*)(const KernelTable& t, size_t seq_len, size_t hea
                                 const int8_t* k, float k_scale, const int8_t* v, float v_scale, size_t row_stride,
                                 const float* key_bias, float scale, float* scratch, float* out, size_t out_stride,
                                 float* probs, size_t probs_stride, const ContextQs8* quantized_out);
+using AttentionWindowF32Fn = void (*)(const KernelTable& t, size_t seq_len, size_t head_dim, size_t half_window,
+                                      const float* q, const float* k, const float* v, size_t row_stride,
+                                      const float* key_bias, float scale, float* scratch, float* out,
+                                      size_t out_stride);
+using AttentionWindowQs8Fn = void (*)(const KernelTable& t, size_t seq_len, size_t head_dim, size_t half_window,
+                                      const int8_t* q, float q_scale, const int8_t* k, float k_scale,
+                                      const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,
+                                      float scale, float* scratch, float* out, size_t out_stride,
+                                      const ContextQs8* quantized_out);
+using RotaryF32Fn = void (*)(size_t rows, size_t heads, size_t head_dim, float* x, size_t stride,
+                             const int32_t* positions, const float* cos, const float* sin);
+using RotaryQs8Fn = void (*)(size_t rows, size_t heads, size_t head_dim, int8_t* x, size_t stride,
+                             const int32_t* positions, const float* cos, const float* sin);
+using GegluQs8Fn = void (*)(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float* table,
+                            int32_t y_zero_point, int8_t* y);
 using LayerNormFn = void (*)(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
                              float* y);
 using ResidualNormFn = void (*)(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
@@ -78,6 +93,14 @@ struct KernelTable {
   AttentionF32Fn attention_f32 = nullptr;
   AttentionQs8Fn attention_qs8 = nullptr;
   const char* attention_name = "";
+  // The sliding-window variants (ModernBERT's local layers).
+  AttentionWindowF32Fn attention_window_f32 = nullptr;
+  AttentionWindowQs8Fn attention_window_qs8 = nullptr;
+
+  // ModernBERT's rotary embedding and int8 GeGLU (rotary.h), per level.
+  RotaryF32Fn rotary_f32 = nullptr;
+  RotaryQs8Fn rotary_qs8 = nullptr;
+  GegluQs8Fn geglu_qs8 = nullptr;
 
   // LayerNorm, and the int8 encoder's residual + LayerNorm + quantize step.
   LayerNormFn layer_norm = nullptr;

@@ -21,6 +21,21 @@ namespace encore::internal {
                                    size_t row_stride, const float* key_bias, float scale, float* scratch,           \
                                    float* out, size_t out_stride, float* probs, size_t probs_stride,                \
                                    const ContextQs8* quantized_out);                                                \
+  void attention_window_f32_##suffix(const KernelTable& t, size_t seq_len, size_t head_dim, size_t half_window,    \
+                                     const float* q, const float* k, const float* v, size_t row_stride,             \
+                                     const float* key_bias, float scale, float* scratch, float* out,                \
+                                     size_t out_stride);                                                            \
+  void attention_window_qs8_##suffix(const KernelTable& t, size_t seq_len, size_t head_dim, size_t half_window,    \
+                                     const int8_t* q, float q_scale, const int8_t* k, float k_scale,                \
+                                     const int8_t* v, float v_scale, size_t row_stride, const float* key_bias,      \
+                                     float scale, float* scratch, float* out, size_t out_stride,                    \
+                                     const ContextQs8* quantized_out);                                              \
+  void rotary_f32_##suffix(size_t rows, size_t heads, size_t head_dim, float* x, size_t stride,                     \
+                           const int32_t* positions, const float* cos, const float* sin);                          \
+  void rotary_qs8_##suffix(size_t rows, size_t heads, size_t head_dim, int8_t* x, size_t stride,                    \
+                           const int32_t* positions, const float* cos, const float* sin);                          \
+  void geglu_qs8_##suffix(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float* table,    \
+                          int32_t y_zero_point, int8_t* y);                                                         \
   void layer_norm_f32_##suffix(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta,     \
                                float eps, float* y);                                                                \
   void residual_layer_norm_##suffix(size_t rows, size_t cols, float* x, const float* gamma, const float* beta,      \

@@ -25,7 +25,9 @@ constexpr uint32_t kFormatVersionSentence = 5;
 constexpr uint32_t kFormatVersionTokenizerJson = 6;
 // Version 7: Model.layer_precision (int8 models with some attention / FFN blocks in f32).
 constexpr uint32_t kFormatVersionMixedPrecision = 7;
-constexpr uint32_t kFormatVersion = kFormatVersionMixedPrecision;  // the newest version this build reads
+// Version 8: Family ModernBert and its config fields and tensors (ModernBERT models only).
+constexpr uint32_t kFormatVersionModernBert = 8;
+constexpr uint32_t kFormatVersion = kFormatVersionModernBert;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 

@@ -109,6 +109,50 @@ Status check_sentence(const fb::EncoderConfig& c, EncoderConfig* out) {
   return Status::Ok();
 }
 
+// ModernBERT's fields (format version 8): a window of at least 2 tokens (a half window of at
+// least 1), a global layer period of at least 1, finite rotary bases > 0, a known pooling; no
+// pooler, token types or embedding projection (its heads have tensors of their own).
+Status check_modernbert(const fb::EncoderConfig& c, EncoderConfig* out) {
+  if (!out->is_modernbert()) return Status::Ok();
+  if (c.local_attention() < 2 || c.local_attention() > (1 << 20)) {
+    return invalid_model(cat("config.local_attention = ", c.local_attention(), " is out of range [2, 1048576]"));
+  }
+  if (c.global_attn_every_n_layers() < 1 || c.global_attn_every_n_layers() > 1024) {
+    return invalid_model(cat("config.global_attn_every_n_layers = ", c.global_attn_every_n_layers(),
+                             " is out of range [1, 1024]"));
+  }
+  for (auto [name, theta] : {std::pair{"global_rope_theta", c.global_rope_theta()},
+                             std::pair{"local_rope_theta", c.local_rope_theta()}}) {
+    if (!std::isfinite(theta) || !(theta > 1.0f)) {
+      return invalid_model(cat("config.", name, " = ", theta, " must be finite and > 1"));
+    }
+  }
+  const auto pooling = c.classifier_pooling();
+  if (pooling != fb::ClassifierPooling::Cls && pooling != fb::ClassifierPooling::Mean) {
+    return invalid_model(cat("config.classifier_pooling = ", static_cast<int>(pooling), " is unknown"));
+  }
+  if (out->has_pooler || out->type_vocab_size != 0 || (out->embedding_size != 0 && out->embedding_size != out->hidden_size)) {
+    return invalid_model("config: a modernbert model has no pooler, token types or embedding projection");
+  }
+  if (out->head == HeadKind::kQuestionAnswering) {
+    return invalid_model("config: a modernbert model with a question-answering head is not supported");
+  }
+  if (out->head_dim() % 2 != 0) {  // rotary pairs the two halves of each head
+    return invalid_model(cat("config: a modernbert model's head size ", out->head_dim(), " must be even"));
+  }
+  // The session's four rotary tables hold max_positions x head_dim / 2 floats each.
+  if (int64_t{out->max_positions} * (out->head_dim() / 2) > (int64_t{1} << 26)) {
+    return invalid_model(cat("config: max_positions ", out->max_positions, " x head size ", out->head_dim(),
+                             " is too large for the rotary tables (at most 2^27 values)"));
+  }
+  out->local_attention = c.local_attention();
+  out->global_attn_every_n_layers = c.global_attn_every_n_layers();
+  out->global_rope_theta = c.global_rope_theta();
+  out->local_rope_theta = c.local_rope_theta();
+  out->classifier_pooling = static_cast<ClassifierPooling>(pooling);
+  return Status::Ok();
+}
+
 Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   auto positive = [](const char* name, int32_t v, int32_t max) -> Status {
     if (v <= 0 || v > max) return invalid_model(cat("config.", name, " = ", v, " is out of range [1, ", max, "]"));
@@ -138,7 +182,7 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
   }
   const auto family = c.family();
   if (family != fb::Family::Bert && family != fb::Family::DistilBert && family != fb::Family::Roberta &&
-      family != fb::Family::Electra) {
+      family != fb::Family::Electra && family != fb::Family::ModernBert) {
     return invalid_model(cat("config.family = ", static_cast<int>(family), " is unknown"));
   }
   const auto pooler_act = c.pooler_activation();
@@ -183,7 +227,8 @@ Status check_config(const fb::EncoderConfig& c, EncoderConfig* out) {
     if (c.labels()->size() > 1u << 16) return invalid_model("config.labels: too many labels");
     for (const auto* s : *c.labels()) out->labels.push_back(s ? s->str() : std::string());
   }
-  if (out->has_classifier() && !out->has_pooler) {
+  ENCORE_RETURN_IF_ERROR(check_modernbert(c, out));
+  if (out->has_classifier() && !out->has_pooler && !out->is_modernbert()) {
     return invalid_model("config: a classifier needs the pooler, but has_pooler is false");
   }
   if (out->head != HeadKind::kPooled && out->has_pooler) {
@@ -226,6 +271,11 @@ Status check_layer_shapes(const fb::EncoderConfig& c, uint32_t version, EncoderC
                              problem_type_name(out->problem_type), ") needs format version ", format::kFormatVersionHeads,
                              ", but the file says version ", version));
   }
+  if (out->is_modernbert() && version < format::kFormatVersionModernBert) {
+    return invalid_model(cat("config: a modernbert model needs format version ", format::kFormatVersionModernBert,
+                             ", but the file says version ", version));
+  }
+  if (out->is_modernbert() && c.layers()) return invalid_model("config.layers: a pruned modernbert model is not supported");
   if (out->has_sentence_embedding() && version < format::kFormatVersionSentence) {
     return invalid_model(cat("config.sentence (sentence-transformers modules) needs format version ",
                              format::kFormatVersionSentence, ", but the file says version ", version));
@@ -402,6 +452,13 @@ Status resolve_token_head(const TensorResolver& r, const EncoderConfig& c, inter
     return st;
   }
   if (c.head != HeadKind::kMaskedLm) return Status::Ok();
+  if (c.is_modernbert()) {  // the transform is the ModernBertPredictionHead (resolve_modernbert)
+    w->mlm_transform_weight = w->head_dense_weight;
+    w->mlm_transform_bias = w->head_dense_bias;
+    w->mlm_norm = w->head_norm;
+    w->mlm_decoder_bias = r.f32("mlm.decoder.bias", {c.vocab_size}, &st);
+    return st;
+  }
   const int64_t T = c.mlm_width();
   w->mlm_transform_weight = r.f32("mlm.transform.weight", {T, H}, &st);
   ENCORE_RETURN_IF_ERROR(st);
@@ -425,11 +482,32 @@ Status check_layer_precision(const fb::Model& m, const EncoderConfig& c, std::ve
                              ", but the file says version ", m.format_version()));
   }
   if (m.quant_mode() != fb::QuantMode::Int8) return invalid_model("layer_precision in a model that is not int8");
+  if (c.is_modernbert()) return unsupported("layer_precision in a ModernBERT model (its blocks run in int8 only)");
   if (lp->size() != static_cast<uint32_t>(c.layer_count)) {
     return invalid_model(cat("layer_precision has ", lp->size(), " entries for ", c.layer_count, " layers"));
   }
   for (const fb::LayerPrecision* p : *lp) out->push_back({p->attention_f32(), p->ffn_f32()});
   return Status::Ok();
+}
+
+// ModernBERT's final norm and, with a head, its ModernBertPredictionHead (which a fill-mask
+// head runs as its transform).
+Status resolve_modernbert(const TensorResolver& r, const EncoderConfig& c, internal::ModelWeights* w) {
+  const int64_t H = c.hidden_size;
+  Status st;
+  w->final_norm.gamma = r.f32("final_norm.gamma", {H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->final_norm.beta = r.f32("final_norm.beta", {H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  if (!c.has_classifier() && !c.has_token_head()) return Status::Ok();
+  w->head_dense_weight = r.f32("head.dense.weight", {H, H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->head_dense_bias = r.f32("head.dense.bias", {H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->head_norm.gamma = r.f32("head.norm.gamma", {H}, &st);
+  ENCORE_RETURN_IF_ERROR(st);
+  w->head_norm.beta = r.f32("head.norm.beta", {H}, &st);
+  return st;
 }
 
 Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
@@ -447,8 +525,10 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     w->word_f32 = r.f32("embeddings.word", {c.vocab_size, E}, &st);
     ENCORE_RETURN_IF_ERROR(st);
   }
-  w->position = r.f32("embeddings.position", {c.max_positions, E}, &st);
-  ENCORE_RETURN_IF_ERROR(st);
+  if (!c.is_modernbert()) {  // ModernBERT's positions are rotary, computed
+    w->position = r.f32("embeddings.position", {c.max_positions, E}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
   if (c.type_vocab_size > 0) {
     w->token_type = r.f32("embeddings.token_type", {c.type_vocab_size, E}, &st);
     ENCORE_RETURN_IF_ERROR(st);
@@ -482,9 +562,10 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     const bool attention_q8 = w->quantized && !L.attention_f32, ffn_q8 = w->quantized && !L.ffn_f32;
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, attention_q8, name("qkv"), 3 * A, H, &L.qkv));
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, attention_q8, name("attn_out"), H, A, &L.attn_out));
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_up"), I, H, &L.ffn_up));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_up"), c.ffn_up_width(l), H, &L.ffn_up));
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_down"), H, I, &L.ffn_down));
     for (auto [norm, base] : {std::pair{&L.attn_norm, "attn_norm"}, std::pair{&L.ffn_norm, "ffn_norm"}}) {
+      if (c.is_modernbert() && l == 0 && norm == &L.attn_norm) continue;  // nn.Identity in layer 0
       norm->gamma = r.f32(name(base) + ".gamma", {H}, &st);
       ENCORE_RETURN_IF_ERROR(st);
       norm->beta = r.f32(name(base) + ".beta", {H}, &st);
@@ -505,6 +586,7 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     }
   }
 
+  if (c.is_modernbert()) ENCORE_RETURN_IF_ERROR(resolve_modernbert(r, c, w));
   if (c.has_pooler) {
     w->pooler_weight = r.f32("pooler.weight", {H, H}, &st);
     ENCORE_RETURN_IF_ERROR(st);

@@ -75,6 +75,13 @@ struct ModelWeights {
   const float* mlm_transform_bias = nullptr;
   NormWeights mlm_norm;
   const float* mlm_decoder_bias = nullptr;
+  // ModernBERT: the LayerNorm after the last layer [hidden] (beta zeros without norm_bias), and
+  // its heads' ModernBertPredictionHead, dense [hidden, hidden] and LayerNorm [hidden], f32 in
+  // every model (a fill-mask head's mlm_transform_* and mlm_norm point at them).
+  NormWeights final_norm;
+  const float* head_dense_weight = nullptr;
+  const float* head_dense_bias = nullptr;
+  NormWeights head_norm;
   // sentence-transformers Dense modules, in order (empty without them).
   std::vector<SentenceDenseWeights> sentence_dense;
 };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side latency and accuracy of encore and the engines users would otherwise pick, on one
-# Hugging Face encoder directory (bert, distilbert, roberta, xlm-roberta, camembert, electra), on
+# Hugging Face encoder directory (bert, distilbert, roberta, xlm-roberta, camembert, electra, and
+# modernbert: a ModernBertModel directory such as tools/reference/modernbert.py --shape writes), on
 # this machine, in one go:
 #   tools/bench/compare.sh MODEL_DIR [--seq 16,128,512] [--batch 1,8] [--threads 1,2] [--rounds 3] [--runs 5]
 #       [--max-tokens N] [--no-ort]

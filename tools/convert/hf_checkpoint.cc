@@ -53,6 +53,7 @@ class Reader {
     return read(name, {h});
   }
 
+  const io::SafetensorsEntry* entry(const std::string& absolute_name) const { return file_.find(absolute_name); }
   bool has(const std::string& name, bool absolute = false) const {
     return file_.find(absolute ? name : prefix_ + name) != nullptr;
   }
@@ -141,6 +142,7 @@ ClassifierNames classifier_names(Family f) {
     case Family::kDistilBert: return {"pre_classifier", "classifier", PoolerActivation::kRelu, false};
     case Family::kRoberta: return {"classifier.dense", "classifier.out_proj", PoolerActivation::kTanh, false};
     case Family::kElectra: return {"classifier.dense", "classifier.out_proj", PoolerActivation::kGelu, false};
+    case Family::kModernBert: break;  // read_modernbert_head
   }
   return {"pooler.dense", "classifier", PoolerActivation::kTanh, true};
 }
@@ -193,6 +195,7 @@ MlmNames mlm_names(Family f) {
     case Family::kRoberta: return {"lm_head.dense", "lm_head.layer_norm", "lm_head.bias", "lm_head.decoder.weight"};
     case Family::kDistilBert:
       return {"vocab_transform", "vocab_layer_norm", "vocab_projector.bias", "vocab_projector.weight"};
+    case Family::kModernBert: break;  // read_modernbert_head
     case Family::kElectra:
       return {"generator_predictions.dense", "generator_predictions.LayerNorm", "generator_lm_head.bias",
               "generator_lm_head.weight"};
@@ -385,6 +388,9 @@ constexpr Layout kBertLayout{"bert.", "embeddings.", "encoder.layer.", "num_hidd
 const Layout& layout_of(Family f) {
   static const Layout kRoberta = [] { Layout l = kBertLayout; l.prefix = "roberta."; return l; }();
   static const Layout kElectra = [] { Layout l = kBertLayout; l.prefix = "electra."; return l; }();
+  // modeling_modernbert.py: ModernBertModel's embeddings and layers (the rest is read by
+  // read_modernbert_layer; only the prefix and the two groups are used from here).
+  static const Layout kModernBert{"model.", "embeddings.", "layers.", "num_hidden_layers", "", "", "", "", "", "", "", ""};
   static const Layout kDistil{"distilbert.", "embeddings.", "transformer.layer.", "n_layers",
                               "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
                               "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
@@ -393,6 +399,7 @@ const Layout& layout_of(Family f) {
     case Family::kDistilBert: return kDistil;
     case Family::kRoberta: return kRoberta;
     case Family::kElectra: return kElectra;
+    case Family::kModernBert: return kModernBert;
   }
   return kBertLayout;
 }
@@ -435,6 +442,121 @@ Status read_layer(Reader& r, const Layout& layout, int l, FloatCheckpoint* ck) {
   return read_norm(r, src + layout.ffn_norm, dst + "ffn_norm", H, ck);
 }
 
+// ---- ModernBERT (modeling_modernbert.py) ------------------------------------------------------
+// Its optional biases are written as zeros when the config turns them off (the module then has
+// no bias, and adding zero computes the same); a checkpoint holding one anyway is refused by
+// the unused-tensor check, as any tensor encore would not compute.
+
+Status read_optional_bias(Reader& r, const std::string& src, const std::string& dst, int64_t n, bool present,
+                          bool absolute, FloatCheckpoint* ck) {
+  if (present) {
+    ENCORE_ASSIGN_OR_RETURN(ck->tensors[dst], r.read(src, {n}, absolute));
+  } else {
+    ck->tensors[dst] = FloatTensor{{n}, std::vector<float>(static_cast<size_t>(n), 0.0f)};
+  }
+  return Status::Ok();
+}
+
+// nn.Linear(in, out, bias=has_bias) -> dst.weight / dst.bias.
+Status read_modern_linear(Reader& r, const std::string& src, const std::string& dst, int64_t out, int64_t in,
+                          bool has_bias, FloatCheckpoint* ck, bool absolute = false) {
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors[dst + ".weight"], r.read(src + ".weight", {out, in}, absolute));
+  return read_optional_bias(r, src + ".bias", dst + ".bias", out, has_bias, absolute, ck);
+}
+
+// nn.LayerNorm(H, bias=norm_bias) -> dst.gamma / dst.beta.
+Status read_modern_norm(Reader& r, const std::string& src, const std::string& dst, int64_t h, bool has_bias,
+                        FloatCheckpoint* ck, bool absolute = false) {
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors[dst + ".gamma"], r.read(src + ".weight", {h}, absolute));
+  return read_optional_bias(r, src + ".bias", dst + ".beta", h, has_bias, absolute, ck);
+}
+
+// tok_embeddings + norm (no positions), every layer (attn_norm from layer 1 on, Wqkv, Wo,
+// mlp_norm, Wi [2I, H] = the GeGLU's input rows then its gate rows, Wo), final_norm.
+Status read_modernbert_encoder(const io::HfModelConfig& hf, Reader& r, FloatCheckpoint* ck) {
+  const EncoderConfig& c = ck->config;
+  const auto& b = hf.modernbert;
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  ENCORE_ASSIGN_OR_RETURN(ck->tensors["embeddings.word"], r.read("embeddings.tok_embeddings.weight", {c.vocab_size, H}));
+  ENCORE_RETURN_IF_ERROR(read_modern_norm(r, "embeddings.norm", "embeddings.norm", H, b.norm, ck));
+  for (int l = 0; l < c.layer_count; ++l) {
+    const std::string src = cat("layers.", l, "."), dst = cat("layer.", l, ".");
+    if (l > 0) ENCORE_RETURN_IF_ERROR(read_modern_norm(r, src + "attn_norm", dst + "attn_norm", H, b.norm, ck));
+    ENCORE_RETURN_IF_ERROR(read_modern_linear(r, src + "attn.Wqkv", dst + "qkv", 3 * H, H, b.attention, ck));
+    ENCORE_RETURN_IF_ERROR(read_modern_linear(r, src + "attn.Wo", dst + "attn_out", H, H, b.attention, ck));
+    ENCORE_RETURN_IF_ERROR(read_modern_norm(r, src + "mlp_norm", dst + "ffn_norm", H, b.norm, ck));
+    ENCORE_RETURN_IF_ERROR(read_modern_linear(r, src + "mlp.Wi", dst + "ffn_up", 2 * I, H, b.mlp, ck));
+    ENCORE_RETURN_IF_ERROR(read_modern_linear(r, src + "mlp.Wo", dst + "ffn_down", H, I, b.mlp, ck));
+  }
+  return read_modern_norm(r, "final_norm", "final_norm", H, b.norm, ck);
+}
+
+// The heads: ModernBertPredictionHead (head.dense with classifier_bias, head.norm) before the
+// tied decoder (ForMaskedLM; decoder.bias with decoder_bias), the classifier on the pooled
+// row (ForSequenceClassification; nn.Linear's default bias) or on every token
+// (ForTokenClassification).
+Status read_modernbert_head(const io::HfModelConfig& hf, Reader& r, FloatCheckpoint* ck) {
+  EncoderConfig& c = ck->config;
+  const auto& b = hf.modernbert;
+  const int64_t H = c.hidden_size;
+  ENCORE_ASSIGN_OR_RETURN(Head head, head_of(hf));
+  if (head == Head::kUnnamed) {
+    if (r.has("head.dense.weight", true) || r.has("classifier.weight", true)) {
+      return unsupported("config.json has no 'architectures', so the head holding head.dense.weight is unknown; name "
+                         "it, e.g. [\"ModernBertForSequenceClassification\"]");
+    }
+    head = Head::kBase;
+  }
+  if (head == Head::kBase) {
+    c.labels.clear();
+    return Status::Ok();
+  }
+  if (head == Head::kQuestionAnswering) {
+    return unsupported("config.json: architectures 'ModernBertForQuestionAnswering' is not supported (encore converts "
+                       "ModernBertModel, ModernBertForMaskedLM, ModernBertForSequenceClassification, "
+                       "ModernBertForTokenClassification)");
+  }
+  const std::string name = hf.architectures[0];
+  if (!r.has("head.dense.weight", true)) {
+    return invalid_model(cat("config.json names ", name, " but model.safetensors has no head.dense.weight"));
+  }
+  ENCORE_RETURN_IF_ERROR(read_modern_linear(r, "head.dense", "head.dense", H, H, b.classifier, ck, true));
+  ENCORE_RETURN_IF_ERROR(read_modern_norm(r, "head.norm", "head.norm", H, b.norm, ck, true));
+  if (head == Head::kMaskedLm) {
+    c.labels.clear();
+    c.head = HeadKind::kMaskedLm;
+    if (r.has("decoder.weight", true)) {
+      ENCORE_ASSIGN_OR_RETURN(FloatTensor d, r.read("decoder.weight", {c.vocab_size, H}, true));
+      if (d.values != ck->tensors.at("embeddings.word").values) {
+        return unsupported("model.safetensors: decoder.weight differs from the word embeddings (an untied decoder), "
+                           "which encore does not run");
+      }
+    }
+    return read_optional_bias(r, "decoder.bias", "mlm.decoder.bias", c.vocab_size, b.decoder, true, ck);
+  }
+  if (!r.has("classifier.weight", true)) {
+    return invalid_model(cat("config.json names ", name, " but model.safetensors has no classifier.weight"));
+  }
+  const io::SafetensorsEntry* e = r.entry("classifier.weight");
+  if (e->shape.size() != 2 || e->shape[0] < 1 || e->shape[1] != H) {
+    return invalid_model(cat("model.safetensors: classifier.weight has shape ", shape_str(e->shape),
+                             ", expected [labels, ", H, "]"));
+  }
+  const int64_t L = e->shape[0];
+  if (c.labels.empty()) {
+    for (int64_t i = 0; i < L; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+    ck->warnings.push_back(cat("config.json has no id2label: labels named LABEL_0..LABEL_", L - 1));
+  } else if (static_cast<int64_t>(c.labels.size()) != L) {
+    return invalid_model(cat("classifier.weight has ", L, " rows but config.json names ", c.labels.size(), " labels"));
+  }
+  if (head == Head::kTokenClassification) {
+    c.head = HeadKind::kTokenClassification;
+    return read_modern_linear(r, "classifier", "token_head", L, H, true, ck, true);
+  }
+  ENCORE_RETURN_IF_ERROR(set_problem_type(hf, &c));
+  return read_modern_linear(r, "classifier", "classifier", L, H, true, ck, true);
+}
+
 Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfModelConfig& hf,
                                         const SentenceModules* modules) {
   struct stat st {};
@@ -465,8 +587,13 @@ Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfMode
 
   const EncoderConfig& c = ck.config;
   Reader r(file, prefix);
-  ENCORE_RETURN_IF_ERROR(read_embeddings(r, &ck));
-  for (int l = 0; l < ck.config.layer_count; ++l) ENCORE_RETURN_IF_ERROR(read_layer(r, layout, l, &ck));
+  const bool modern = c.family == Family::kModernBert;
+  if (modern) {
+    ENCORE_RETURN_IF_ERROR(read_modernbert_encoder(hf, r, &ck));
+  } else {
+    ENCORE_RETURN_IF_ERROR(read_embeddings(r, &ck));
+    for (int l = 0; l < ck.config.layer_count; ++l) ENCORE_RETURN_IF_ERROR(read_layer(r, layout, l, &ck));
+  }
   const std::string extra_layer = cat(prefix, layout.layers, ck.config.layer_count, ".");
   for (const auto& e : file.entries()) {
     if (e.name.rfind(extra_layer, 0) == 0) {
@@ -475,12 +602,12 @@ Result<FloatCheckpoint> read_checkpoint(const std::string& dir, const io::HfMode
     }
   }
 
-  ENCORE_RETURN_IF_ERROR(read_head(hf, file, r, &ck));
+  ENCORE_RETURN_IF_ERROR(modern ? read_modernbert_head(hf, r, &ck) : read_head(hf, file, r, &ck));
   for (const auto& e : file.entries()) {
     if (r.used().count(e.name)) continue;
     // Inside the encoder, an unread tensor would be a part encore does not compute.
     const bool buffer = ends_with(e.name, "position_ids") || ends_with(e.name, "token_type_ids");
-    for (const char* part : {layout.embeddings, layout.layers}) {
+    for (const char* part : {layout.embeddings, layout.layers, modern ? "final_norm" : layout.layers}) {
       if (!buffer && e.name.rfind(prefix + part, 0) == 0) {
         return unsupported(cat("model.safetensors: tensor '", e.name, "' is part of the ", family_name(ck.config.family),
                                " encoder, but not of the computation encore runs"));

@@ -83,7 +83,9 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
       c.type_vocab_size, c.pad_token_id, c.has_pooler, fbb.CreateVectorOfStrings(c.labels), layers,
       static_cast<fb::Family>(c.family), c.embedding_size, static_cast<fb::PoolerActivation>(c.pooler_activation),
       c.pooler_output, static_cast<fb::HeadKind>(c.head), static_cast<fb::ProblemType>(c.problem_type),
-      static_cast<fb::ActivationKind>(c.head_activation), build_sentence(fbb, c.sentence));
+      static_cast<fb::ActivationKind>(c.head_activation), build_sentence(fbb, c.sentence), c.local_attention,
+      c.global_attn_every_n_layers, c.global_rope_theta, c.local_rope_theta,
+      static_cast<fb::ClassifierPooling>(c.classifier_pooling));
   flatbuffers::Offset<fb::Tokenizer> tokenizer = 0;
   if (!m.tokenizer.json.empty()) {
     // tokenizer.json defines the pipeline (format version 6); the WordPiece fields stay unset.
@@ -109,6 +111,7 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   const bool mixed = std::any_of(md.layer_precision.begin(), md.layer_precision.end(),
                                 [](const LayerPrecision& p) { return p.attention_f32 || p.ffn_f32; });
   const uint32_t version = m.format_version               ? m.format_version
+                           : c.is_modernbert()          ? format::kFormatVersionModernBert
                            : mixed                      ? format::kFormatVersionMixedPrecision
                            : !m.tokenizer.json.empty()  ? format::kFormatVersionTokenizerJson
                            : c.has_sentence_embedding() ? format::kFormatVersionSentence

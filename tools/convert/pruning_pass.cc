@@ -48,6 +48,9 @@ std::string accuracy_line(const char* what, const std::string& name, const analy
 }  // namespace
 
 Status check_prune_options(const PruneOptions& o, const EncoderConfig& c) {
+  if (c.is_modernbert() && o.any()) {
+    return unsupported("--prune-heads / --prune-ffn are not supported for modernbert models (a gated FFN, rotary heads)");
+  }
   if (o.heads == "auto" && o.eval.path.empty()) {
     return invalid_argument("--prune-heads auto needs --eval EVAL: a labelled set to keep the accuracy drop within bounds");
   }

@@ -102,6 +102,13 @@ int inspect(const std::string& path, bool tensors, bool activations) {
             << ", " << c.head_count
             << " heads (head size " << c.head_dim() << "), FFN " << c.intermediate_size << ", "
             << encore::activation_name(c.activation) << ", LayerNorm eps " << c.layer_norm_eps << "\n";
+  if (c.is_modernbert()) {
+    std::cout << "        pre-norm, GeGLU, rotary positions (global base " << c.global_rope_theta << ", local "
+              << c.local_rope_theta << "), global attention in layers 0, " << c.global_attn_every_n_layers << ", "
+              << 2 * c.global_attn_every_n_layers << ", ..., a window of " << c.local_attention
+              << " tokens in the others, classifier pooling "
+              << (c.classifier_pooling == encore::ClassifierPooling::kMean ? "mean" : "cls") << "\n";
+  }
   std::cout << "        max positions " << c.max_positions << ", vocab " << c.vocab_size << ", token types "
             << c.type_vocab_size << ", " << head_dense(c) << ", ";
   if (c.labels.empty()) {

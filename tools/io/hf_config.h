@@ -17,6 +17,11 @@ struct HfModelConfig {
   std::vector<std::string> architectures;
   std::string hidden_act;         // as written in the file
   std::string problem_type;       // "" when absent or null
+  // ModernBERT's optional biases (attention_bias, mlp_bias, norm_bias, classifier_bias,
+  // decoder_bias): the checkpoint has those tensors exactly when its config says so.
+  struct ModernBertBiases {
+    bool attention = false, mlp = false, norm = false, classifier = false, decoder = true;
+  } modernbert;
   // From tokenizer_config.json (defaults as in Hugging Face BertTokenizer when absent).
   bool do_lower_case = true;
   bool strip_accents_set = false;  // strip_accents given explicitly
@@ -37,6 +42,13 @@ struct HfModelConfig {
 // "LABEL_0".. ; with neither, no labels. JSON type errors are kInvalidModel naming the key.
 Result<HfModelConfig> parse_hf_config(const std::string& config_json_text);
 
+// model_type modernbert reads ModernBertConfig's keys instead (hidden_activation, norm_eps,
+// local_attention, global_attn_every_n_layers, the rotary bases as global_rope_theta /
+// local_rope_theta or rope_parameters, classifier_pooling, classifier_activation, the bias
+// switches) and refuses, naming the key, what encore does not compute: rope scaling or a rope
+// type other than default, a layer_types pattern other than the one global_attn_every_n_layers
+// gives, a head_dim other than hidden_size / num_attention_heads.
+//
 // Reads MODEL_DIR/config.json (required) and MODEL_DIR/tokenizer_config.json (optional).
 Result<HfModelConfig> read_hf_config(const std::string& model_dir);
 

@@ -24,7 +24,10 @@ const char* activation_name(Activation a);
 //               (roberta, xlm-roberta, camembert)
 //  kElectra     as kBert, with embeddings embedding_size wide, projected to hidden_size after
 //               their LayerNorm (electra)
-enum class Family { kBert = 0, kDistilBert = 1, kRoberta = 2, kElectra = 3 };
+//  kModernBert  the exception to the above (modernbert): pre-LayerNorm blocks, no position
+//               embeddings but rotary ones on Q and K, sliding-window attention in most layers,
+//               a gated FFN (GeGLU) and a final LayerNorm; see the ModernBERT fields below
+enum class Family { kBert = 0, kDistilBert = 1, kRoberta = 2, kElectra = 3, kModernBert = 4 };
 
 const char* family_name(Family f);
 
@@ -50,6 +53,10 @@ const char* head_kind_name(HeadKind h);
 enum class ProblemType { kSingleLabel = 0, kMultiLabel = 1, kRegression = 2 };
 
 const char* problem_type_name(ProblemType p);
+
+// What a ModernBERT sequence classifier pools before its head (classifier_pooling): the first
+// token, or the mean over the attention mask's tokens.
+enum class ClassifierPooling { kCls = 0, kMean = 1 };
 
 // sentence-transformers modules after the encoder (a directory with modules.json), applied as
 // sentence-transformers' Pooling, Dense and Normalize modules do (sentence_transformers/models/).
@@ -142,6 +149,19 @@ struct EncoderConfig {
   // sentence-transformers modules (pooling, Dense, Normalize) and settings; disabled when the
   // model is a plain Hugging Face encoder.
   SentenceEmbeddingConfig sentence;
+  // ModernBERT (family kModernBert; format version 8), as Hugging Face's ModernBertConfig:
+  //   local_attention      the sliding window in tokens, in total: a local layer's query i sees
+  //                        the keys j with |i - j| <= local_attention / 2 (integer division)
+  //   global_attn_every_n_layers  layer l attends globally when l % n == 0, locally otherwise
+  //   global_rope_theta / local_rope_theta  the rotary base of the global / local layers
+  //   classifier_pooling   what the sequence classifier's head reads
+  // The heads' ModernBertPredictionHead (dense, classifier_activation = head_activation,
+  // LayerNorm) sits before the decoder, the classifier and the token classifier alike.
+  int32_t local_attention = 0;
+  int32_t global_attn_every_n_layers = 1;
+  float global_rope_theta = 160000.0f;
+  float local_rope_theta = 10000.0f;
+  ClassifierPooling classifier_pooling = ClassifierPooling::kCls;
 
   int32_t head_dim() const { return head_count > 0 ? hidden_size / head_count : 0; }
   int32_t embedding_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
@@ -169,6 +189,14 @@ struct EncoderConfig {
   bool has_sentence_embedding() const { return sentence.enabled(); }
   int32_t sentence_dimension() const { return sentence.dimension(hidden_size); }
   bool is_pruned() const { return !layer_heads.empty(); }
+  bool is_modernbert() const { return family == Family::kModernBert; }
+  // A ModernBERT layer that attends over the whole sequence (every other family's always do).
+  bool layer_is_global(int layer) const {
+    return !is_modernbert() || layer % global_attn_every_n_layers == 0;
+  }
+  // Columns of a layer's FFN up projection: ModernBERT's Wi writes the GeGLU's input and gate
+  // halves, twice the FFN width.
+  int32_t ffn_up_width(int layer) const { return (is_modernbert() ? 2 : 1) * intermediate_in_layer(layer); }
   // Heads and FFN neurons of layer `layer` (in [0, layer_count)).
   int32_t heads_in_layer(int layer) const {
     return is_pruned() ? static_cast<int32_t>(layer_heads[static_cast<size_t>(layer)].size()) : head_count;

@@ -308,7 +308,9 @@ typedef enum encore_profile_step {
   ENCORE_STEP_CLASSIFIER = 11,       /* linear layer on the pooled output (layer -1) */
   ENCORE_STEP_SENTENCE_POOLING = 12, /* sentence-transformers pooling over the attention mask (layer -1) */
   ENCORE_STEP_SENTENCE_DENSE = 13,   /* a sentence-transformers Dense module (layer -1) */
-  ENCORE_STEP_SENTENCE_NORMALIZE = 14 /* sentence-transformers Normalize (layer -1) */
+  ENCORE_STEP_SENTENCE_NORMALIZE = 14, /* sentence-transformers Normalize (layer -1) */
+  ENCORE_STEP_ROTARY = 15,           /* ModernBERT: rotary position embedding on Q and K */
+  ENCORE_STEP_LOCAL_ATTENTION = 16   /* ModernBERT: attention within the sliding window */
 } encore_profile_step;
 
 typedef struct encore_profile_record {

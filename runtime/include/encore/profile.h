@@ -31,8 +31,12 @@ enum class ProfileStep : uint8_t {
   kSentencePooling,
   kSentenceDense,
   kSentenceNormalize,
+  // ModernBERT: the rotary position embedding on Q and K; attention within the sliding window
+  // (the global layers' attention is kAttention).
+  kRotary,
+  kLocalAttention,
 };
-constexpr int kProfileStepCount = 15;
+constexpr int kProfileStepCount = 17;
 
 const char* profile_step_name(ProfileStep step);
 // True for the steps that are linear layers (GEMMs).

@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reference"))
 import make_fixtures as mf  # noqa: E402  (the plain-torch BERT and safetensors reader)
 import families  # noqa: E402  (the other families' forward passes, written from HF's modeling files)
+import modernbert  # noqa: E402  (ModernBERT's, written from HF's modeling_modernbert.py)
 
 
 def load(model_dir):
@@ -34,6 +35,8 @@ def load(model_dir):
         cfg = json.load(f)
     tensors = mf.read_safetensors(os.path.join(model_dir, "model.safetensors"))
     family = cfg.get("model_type", "bert")
+    if family == "modernbert":
+        return modernbert_spec(cfg, tensors), tensors
     if family != "bert":
         return family_spec(cfg, tensors), tensors
     prefix = "bert." if any(k.startswith("bert.") for k in tensors) else ""
@@ -65,8 +68,22 @@ def family_spec(cfg, tensors):
     return spec
 
 
+def modernbert_spec(cfg, tensors):
+    """modernbert.py's spec of a ModernBertModel directory (the encoder; heads are not timed)."""
+    if cfg.get("architectures", ["ModernBertModel"])[0] != "ModernBertModel":
+        sys.exit("torch_peer: error: the modernbert peer times ModernBertModel directories only")
+    return dict(family="modernbert", arch="ModernBertModel", hidden=cfg["hidden_size"],
+                heads=cfg["num_attention_heads"], layers=cfg["num_hidden_layers"], ffn=cfg["intermediate_size"],
+                vocab=cfg["vocab_size"], window=cfg.get("local_attention", 128),
+                every=cfg.get("global_attn_every_n_layers", 3), max_pos=cfg.get("max_position_embeddings", 8192),
+                eps=cfg.get("norm_eps", 1e-5), act=cfg.get("hidden_activation", "gelu"),
+                global_theta=cfg.get("global_rope_theta", 160000.0), local_theta=cfg.get("local_rope_theta", 10000.0))
+
+
 def pad_id(spec):
     """The id whose position RoBERTa-likes count as padding (None where positions are 0..S-1)."""
+    if spec["family"] == "modernbert":
+        return None
     if families.FAMILIES[spec["family"]]["positions"] == "from_ids":
         return families.SPECIALS[spec["family"]][2]
     return None
@@ -84,6 +101,8 @@ def avoid_pad(spec, ids):
 
 
 def uses_token_types(spec):
+    if spec["family"] == "modernbert":
+        return False
     return families.FAMILIES[spec["family"]]["types"]
 
 
@@ -94,6 +113,8 @@ def encoder(spec, w):
     with each encoder linear layer routed to its nn.Linear."""
     if spec["family"] == "bert":
         return mf.torch_encoder(spec, w)
+    if spec["family"] == "modernbert":
+        return modernbert_encoder(spec, w)
     fmt, names = families.FAMILIES[spec["family"]]["layer"]
     pre = families.base_prefix(spec)
     linears = [pre + fmt.format(i) + names[r] for i in range(spec["layers"]) for r in
@@ -114,6 +135,31 @@ def encoder(spec, w):
         def forward(self, ids, mask, types=None):
             h, _, _ = families.forward(spec, f, ids, mask, types, dtype=torch.float32,
                                        linear=lambda n, x: self.linears[n.replace(".", "_")](x))
+            return h
+
+    return Encoder().eval()
+
+
+def modernbert_encoder(spec, w):
+    """As encoder(), for modernbert.forward (its linear layers may have no bias)."""
+    linears = [f"layers.{i}.{n}" for i in range(spec["layers"]) for n in ("attn.Wqkv", "attn.Wo", "mlp.Wi", "mlp.Wo")]
+    f = {k: v.to(torch.float32) for k, v in w.items() if v.is_floating_point()}
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linears = torch.nn.ModuleDict()
+            for name in linears:
+                wt = f[name + ".weight"]
+                lin = torch.nn.Linear(wt.shape[1], wt.shape[0], bias=name + ".bias" in f)
+                lin.weight.data = wt.clone()
+                if lin.bias is not None:
+                    lin.bias.data = f[name + ".bias"].clone()
+                self.linears[name.replace(".", "_")] = lin
+
+        def forward(self, ids, mask, types=None):
+            h, _ = modernbert.forward(spec, f, ids, mask, dtype=torch.float32,
+                                      linear=lambda n, x: self.linears[n.replace(".", "_")](x))
             return h
 
     return Encoder().eval()

@@ -1,0 +1,247 @@
+// ModernBERT against PyTorch: tiny Hugging Face directories (model_type modernbert) and goldens
+// from tools/reference/modernbert.py, a PyTorch ModernBERT written from Hugging Face's
+// modeling_modernbert.py (eager attention, padding masked), not from encore.
+//
+// modernbert_base has global layers 0 and 3 and local layers 1, 2, 4 with a 16-token window;
+// its long_ set (160 tokens, one row padded to 130) is ten windows long, where the window
+// changes every output (by up to 5.95 against global attention everywhere, the reference
+// measures). f32: within 1e-4 of the output's scale.
+//
+// int8: per-token cosine mean >= 0.995 and at least PyTorch dynamic int8's on the same tokens
+// (torch_int8_cosine.npy). The issue asks for 0.999, which these fixtures do not reach
+// (measured 0.9966-0.9974 with the integer attention kernels, 0.9959-0.9973 on the paths
+// without them; PyTorch dynamic int8 0.9943-0.9963). A fake-quantization
+// simulation of the reference (per-tensor min/max activations, per-row weights) gives 0.9965
+// too, the GeGLU product entering Wo being the largest single loss (0.99885 alone), and
+// neither 16x more calibration data, percentile clipping nor SmoothQuant-style channel
+// scaling of that input (0.9993 alone at alpha 0.5) closes the gap.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "golden_util.h"
+
+namespace encore {
+namespace {
+
+using e2e::convert_fixture;
+using e2e::fixture;
+using e2e::npy;
+using e2e::Run;
+using e2e::run_inputs;
+using e2e::TempDir;
+
+// Max abs error over each sequence's tokens up to its last unmasked one of a [B, S, width]
+// output, relative to the golden's scale (at least 1); later positions must be zero.
+float token_error(const Run& r, const float* got, const std::vector<float>& want, int64_t width) {
+  const int64_t S = r.out.seq_len;
+  REQUIRE(want.size() == static_cast<size_t>(r.out.batch * S * width));
+  float err = 0.0f, scale = 1.0f;
+  for (float v : want) scale = std::max(scale, std::fabs(v));
+  for (int64_t b = 0; b < r.out.batch; ++b) {
+    int64_t length = S;
+    while (length > 0 && r.mask.ints[static_cast<size_t>(b * S + length - 1)] == 0) --length;
+    for (int64_t p = 0; p < S; ++p) {
+      for (int64_t i = 0; i < width; ++i) {
+        const size_t at = static_cast<size_t>((b * S + p) * width + i);
+        if (p < length) {
+          err = std::max(err, std::fabs(got[at] - want[at]));
+        } else {
+          CHECK(got[at] == 0.0f);
+        }
+      }
+    }
+  }
+  return err / scale;
+}
+
+double mean_token_cosine(const Run& r, const std::vector<float>& want) {
+  const int64_t H = r.out.hidden;
+  double sum = 0.0;
+  int n = 0;
+  for (int64_t t = 0; t < r.out.batch * r.out.seq_len; ++t) {
+    if (r.mask.ints[static_cast<size_t>(t)] == 0) continue;
+    double dot = 0, na = 0, nb = 0;
+    for (int64_t i = 0; i < H; ++i) {
+      const double a = r.out.last_hidden_state[t * H + i], b = want[static_cast<size_t>(t * H + i)];
+      dot += a * b;
+      na += a * a;
+      nb += b * b;
+    }
+    sum += dot / std::sqrt(na * nb);
+    ++n;
+  }
+  return sum / n;
+}
+
+// last_hidden_state, and the head's logits where the fixture has them, on the PREFIX set.
+void check_f32(const std::string& name, const std::string& prefix = "") {
+  TempDir tmp;
+  auto model = convert_fixture(name, false, tmp);
+  CHECK(model->config().family == Family::kModernBert);
+  const std::string dir = fixture(name);
+  Run r;
+  run_inputs(model, dir, prefix, &r);
+  const float err =
+      token_error(r, r.out.last_hidden_state, npy(dir + "/" + prefix + "last_hidden_state.npy").floats, r.out.hidden);
+  MESSAGE(name << " " << prefix << "f32: last_hidden_state error " << err << " of its scale");
+  CHECK(err <= 1e-4f);
+  const std::string logits = dir + "/" + prefix + "logits.npy";
+  if (!e2e::fs::exists(logits)) {
+    CHECK(r.out.logits == nullptr);
+    CHECK(r.out.token_logits == nullptr);
+    return;
+  }
+  const auto want = npy(logits).floats;
+  float logit_err = 0.0f;
+  if (model->config().has_classifier()) {
+    REQUIRE(r.out.logits != nullptr);
+    REQUIRE(want.size() == static_cast<size_t>(r.out.batch * r.out.labels));
+    float scale = 1.0f;
+    for (size_t i = 0; i < want.size(); ++i) {
+      logit_err = std::max(logit_err, std::fabs(r.out.logits[i] - want[i]));
+      scale = std::max(scale, std::fabs(want[i]));
+    }
+    logit_err /= scale;
+  } else {
+    REQUIRE(r.out.token_logits != nullptr);
+    logit_err = token_error(r, r.out.token_logits, want, r.out.token_logit_width);
+  }
+  MESSAGE(name << " " << prefix << "f32: logits error " << logit_err << " of their scale");
+  CHECK(logit_err <= 1e-4f);
+}
+
+void check_int8(const std::string& name, const std::string& prefix = "") {
+  TempDir tmp;
+  auto model = convert_fixture(name, true, tmp);
+  const std::string dir = fixture(name);
+  Run r;
+  run_inputs(model, dir, prefix, &r);
+  const double cos = mean_token_cosine(r, npy(dir + "/" + prefix + "last_hidden_state.npy").floats);
+  MESSAGE(name << " " << prefix << "int8: per-token cosine mean vs PyTorch float " << cos);
+  CHECK(cos >= 0.995);
+  if (prefix.empty()) {
+    const auto peer = npy(dir + "/torch_int8_cosine.npy").floats;
+    const double p = std::accumulate(peer.begin(), peer.end(), 0.0) / double(peer.size());
+    MESSAGE(name << " PyTorch dynamic int8 on the same tokens: mean " << p);
+    CHECK(cos >= p);
+  }
+}
+
+TEST_CASE("modernbert f32: base model (local and global layers, padding, a hole in the mask)") {
+  check_f32("modernbert_base");
+}
+TEST_CASE("modernbert f32: 160-token sequences, ten windows long, one padded") {
+  check_f32("modernbert_base", "long_");
+}
+TEST_CASE("modernbert f32: fill-mask with every optional bias") { check_f32("modernbert_bias_mlm"); }
+TEST_CASE("modernbert f32: sequence classifier, cls pooling") { check_f32("modernbert_cls"); }
+TEST_CASE("modernbert f32: sequence classifier, mean pooling") { check_f32("modernbert_mean"); }
+TEST_CASE("modernbert f32: token classifier") { check_f32("modernbert_token"); }
+
+TEST_CASE("modernbert int8: base model") { check_int8("modernbert_base"); }
+TEST_CASE("modernbert int8: 160-token sequences") { check_int8("modernbert_base", "long_"); }
+TEST_CASE("modernbert int8: fill-mask encoder") { check_int8("modernbert_bias_mlm"); }
+TEST_CASE("modernbert int8: classifiers' encoders") {
+  check_int8("modernbert_cls");
+  check_int8("modernbert_token");
+}
+
+// The base fixture with its config.json edited by `edit`; the conversion's status.
+template <typename Edit>
+Status convert_edited(const Edit& edit) {
+  TempDir tmp;
+  const auto dir = tmp.path / "model";
+  e2e::fs::create_directory(dir);
+  for (const char* f : {"config.json", "model.safetensors"}) e2e::fs::copy_file(fixture("modernbert_base") + "/" + f, dir / f);
+  nlohmann::json j;
+  std::ifstream(dir / "config.json") >> j;
+  edit(j);
+  std::ofstream(dir / "config.json") << j.dump(2);
+  convert::ConvertOptions o;
+  o.model_dir = dir.string();
+  o.output = (tmp.path / "out.encore").string();
+  std::ostringstream out, err;
+  Status st = convert::convert_model(o, out, err);
+  if (!st.ok()) CHECK(!e2e::fs::exists(o.output));  // nothing written on failure
+  return st;
+}
+
+void check_refused(const Status& st, const std::string& words) {
+  INFO(st.message());
+  CHECK(!st.ok());
+  CHECK(st.message().find(words) != std::string::npos);
+  CHECK(st.message().find('\n') == std::string::npos);
+}
+
+TEST_CASE("modernbert: what encore does not compute is refused, naming the field") {
+  using nlohmann::json;
+  check_refused(convert_edited([](json& j) { j["hidden_activation"] = "silu"; }), "hidden_activation 'silu'");
+  check_refused(convert_edited([](json& j) { j["classifier_activation"] = "swish"; }), "classifier_activation 'swish'");
+  check_refused(convert_edited([](json& j) { j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}}; }),
+                "rope_scaling");
+  check_refused(convert_edited([](json& j) {
+                  j["rope_parameters"] = {{"full_attention", {{"rope_type", "yarn"}, {"rope_theta", 160000.0}}}};
+                }),
+                "rope_parameters.full_attention.rope_type");
+  check_refused(convert_edited([](json& j) {
+                  j["layer_types"] = json::array({"full_attention", "full_attention", "sliding_attention",
+                                                  "full_attention", "sliding_attention"});
+                }),
+                "layer_types[1]");
+  check_refused(convert_edited([](json& j) { j["head_dim"] = 8; }), "head_dim 8");
+  check_refused(convert_edited([](json& j) { j["classifier_pooling"] = "max"; }), "classifier_pooling 'max'");
+  check_refused(convert_edited([](json& j) { j["architectures"] = {"ModernBertForQuestionAnswering"}; }),
+                "ModernBertForQuestionAnswering");
+  // A bias the config turns off must not be in the checkpoint (or the other way round).
+  check_refused(convert_edited([](json& j) { j["attention_bias"] = true; }), "layers.0.attn.Wqkv.bias");
+}
+
+// Long inputs: the activations grow linearly with the sequence (no seq x seq buffer in any
+// layer; with one, the fixture's 2 heads x seq^2 floats would dominate at 512 tokens: 2 MiB
+// against ~0.5 MiB for everything else), and the model's longest input runs.
+TEST_CASE("modernbert: activations grow linearly with the sequence, up to max_position_embeddings") {
+  TempDir tmp;
+  for (bool int8 : {false, true}) {
+    auto model = convert_fixture("modernbert_base", int8, tmp);
+    const int32_t longest = model->config().max_sequence_length();
+    REQUIRE(longest == 512);
+    uint64_t bytes[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+      const int32_t S = i == 0 ? longest / 2 : longest;
+      auto s = Session::create(model);
+      REQUIRE(s.ok());
+      std::vector<int32_t> ids(static_cast<size_t>(S));
+      for (int32_t p = 0; p < S; ++p) ids[static_cast<size_t>(p)] = 4 + p % 150;
+      Outputs out;
+      Inputs in{1, S, ids.data(), nullptr, nullptr};
+      REQUIRE((*s)->run(in, &out).ok());
+      bytes[i] = (*s)->activation_bytes();
+      for (int64_t k = 0; k < int64_t{S} * out.hidden; ++k) REQUIRE(std::isfinite(out.last_hidden_state[k]));
+    }
+    MESSAGE(std::string(int8 ? "int8" : "f32") << ": activations " << bytes[0] << " bytes at seq 256, " << bytes[1]
+                                    << " at seq 512");
+    CHECK(double(bytes[1]) <= 2.2 * double(bytes[0]));
+  }
+}
+
+TEST_CASE("modernbert: sessions refuse attention probabilities (sliding-window layers)") {
+  TempDir tmp;
+  auto model = convert_fixture("modernbert_base", false, tmp);
+  SessionOptions o;
+  o.attention_probabilities = true;
+  auto s = Session::create(model, o);
+  REQUIRE(!s.ok());
+  CHECK(s.status().message().find("attention_probabilities") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace encore
