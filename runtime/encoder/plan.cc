@@ -223,7 +223,7 @@ void add_post_norm_layer(Encoder& e, size_t l, Plan* plan) {
 // x += y (the sublayer's output), then the next norm: into the context buffer (and its int8
 // copy), or in place when it is the final norm.
 Step pre_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn, bool last) {
-  Step s = residual_norm_step(x, profile, norm, from_ffn);
+  Step s = residual_norm_step(x, profile, norm, from_ffn, false);  // its kernel name is set below
   s.run = x.q8 ? step_pre_norm_qs8 : step_pre_norm_f32;
   s.kernel = x.q8 ? keep(std::string("encore add + f32 layer norm + quantize ") + x.table->level)
                   : keep(std::string("encore f32 add + layer norm ") + x.table->level);
@@ -337,7 +337,7 @@ void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, std::vect
 
 void add_pre_norm_layer(Encoder& e, size_t l, Plan* plan) {
   std::vector<Step>* steps = &plan->steps;
-  const LayerContext x = layer_context(e, l);
+  const LayerContext x = layer_context(e, l, false);  // ModernBERT has no f32 blocks in int8 models (the loader refuses them)
   const bool last = l + 1 == e.weights->layers.size();
   add_modernbert_attention(*e.config, x, steps);
   Step attn_add = pre_norm_step(x, ProfileStep::kAttnResidualNorm, &x.lw->ffn_norm, false, false);
