@@ -197,7 +197,7 @@ TEST_CASE("serve: /predict on the example classifier, /rerank on a cross-encoder
     // texts). The head's f32 layers are XNNPACK fully-connected ops over the batch's sequences,
     // and on some cores XNNPACK has a separate one-row kernel whose last bits differ from its
     // several-row one (seen under qemu as a Cortex-A72: "Schmetterling" alone and beside
-    // "butterfly" differ by an ulp), so a one-text request is compared with a one-text batch.
+    // "butterfly" differ by a few ulp), so a one-text request is compared with a one-text batch.
     auto expect_one = (*enc)->classify({"Schmetterling"});
     REQUIRE(expect_one.ok());
     auto expect = (*enc)->classify({"Schmetterling", "butterfly"});
