@@ -34,12 +34,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# The linker resolves the libraries' own dependencies (libpthreadpool from libXNNPACK, ...) in
-# the sysroot; the toolchain's libc and libstdc++ stay the ones linked against.
-string(APPEND CMAKE_EXE_LINKER_FLAGS_INIT
-  " -Wl,-rpath-link,${ENCORE_ARM_SYSROOT}/usr/lib/${ENCORE_CROSS_TRIPLET}")
-string(APPEND CMAKE_SHARED_LINKER_FLAGS_INIT
-  " -Wl,-rpath-link,${ENCORE_ARM_SYSROOT}/usr/lib/${ENCORE_CROSS_TRIPLET}")
+# The linker resolves the libraries' own dependencies (libpthreadpool from libXNNPACK, libssl and
+# libz from libcpp-httplib, ...) in the sysroot; the toolchain's libc and libstdc++ stay the ones
+# linked against. Both folders: bookworm still installs some libraries (zlib1g) under /lib.
+set(_encore_rpath_link "${ENCORE_ARM_SYSROOT}/usr/lib/${ENCORE_CROSS_TRIPLET}:${ENCORE_ARM_SYSROOT}/lib/${ENCORE_CROSS_TRIPLET}")
+string(APPEND CMAKE_EXE_LINKER_FLAGS_INIT " -Wl,-rpath-link,${_encore_rpath_link}")
+string(APPEND CMAKE_SHARED_LINKER_FLAGS_INIT " -Wl,-rpath-link,${_encore_rpath_link}")
 
 # Tests (and doctest's discovery at build time) run through qemu-user; platforms/qemu-run.sh
 # picks the emulated CPU from ENCORE_ARM_CORE at run time (generic when unset).

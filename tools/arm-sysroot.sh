@@ -23,10 +23,17 @@ dest="${2:-build/sysroot/$arch}"
 
 # Runtime + link-time pieces only: headers are architecture-independent and come from the host
 # packages (flatbuffers, doctest, json, CLI11 are header-only for the runtime).
+# encore-serve: Debian's cpp-httplib is a compiled library built with OpenSSL, zlib and Brotli, so
+# its .so needs theirs to link (-rpath-link) and run. libssl-dev is here for one header:
+# openssl/configuration.h is architecture-specific (/usr/include/TRIPLET/openssl). zlib's and
+# Brotli's headers are the same on every architecture (the host's -dev packages, which
+# libcpp-httplib-dev pulls in, serve) and nothing links them directly, so their -dev packages
+# are left out.
 packages=(
   libc6 libgcc-s1 libstdc++6
   libxnnpack0 libxnnpack-dev libpthreadpool0 libpthreadpool-dev libcpuinfo0 libcpuinfo-dev
   libutf8proc2 libutf8proc-dev libpcre2-8-0 libpcre2-dev
+  libcpp-httplib0.11 libcpp-httplib-dev libssl3 libssl-dev zlib1g libbrotli1
 )
 stamp="$dest/.encore-sysroot"
 want="$arch ${packages[*]}"
