@@ -302,23 +302,7 @@ class PySession {
   py::object classify_tokens(const py::handle& texts) {
     bool single = false;
     const std::vector<std::string> all = text_list(texts, "texts", &single);
-    std::vector<TokenClassificationResult> results;
-    Status st;
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::mutex> lock(mu_);
-      st = ensure_text();
-      if (st.ok()) {
-        auto r = text_->classify_tokens(all);
-        if (r.ok()) {
-          results = std::move(r).value();
-        } else {
-          st = r.status();
-        }
-      }
-      last_text_ = true;
-    }
-    check(st);
+    const auto results = text_call<std::vector<TokenClassificationResult>>([&] { return text_->classify_tokens(all); });
     py::list out;
     for (size_t i = 0; i < results.size(); ++i) {
       py::list entities;
@@ -338,23 +322,7 @@ class PySession {
   }
 
   py::object answer(const std::string& question, const std::string& context, const AnswerOptions& options) {
-    QuestionAnswers result;
-    Status st;
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::mutex> lock(mu_);
-      st = ensure_text();
-      if (st.ok()) {
-        auto r = text_->answer(question, context, options);
-        if (r.ok()) {
-          result = std::move(r).value();
-        } else {
-          st = r.status();
-        }
-      }
-      last_text_ = true;
-    }
-    check(st);
+    const auto result = text_call<QuestionAnswers>([&] { return text_->answer(question, context, options); });
     py::list out;
     for (const TextAnswer& a : result.answers) {
       py::dict d;
@@ -372,23 +340,7 @@ class PySession {
   py::object fill_mask(const py::handle& texts, int top_k) {
     bool single = false;
     const std::vector<std::string> all = text_list(texts, "texts", &single);
-    std::vector<FillMaskResult> results;
-    Status st;
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::mutex> lock(mu_);
-      st = ensure_text();
-      if (st.ok()) {
-        auto r = text_->fill_mask(all, top_k);
-        if (r.ok()) {
-          results = std::move(r).value();
-        } else {
-          st = r.status();
-        }
-      }
-      last_text_ = true;
-    }
-    check(st);
+    const auto results = text_call<std::vector<FillMaskResult>>([&] { return text_->fill_mask(all, top_k); });
     py::list out;
     for (const FillMaskResult& r : results) {
       py::list masks;
@@ -439,6 +391,30 @@ class PySession {
     ENCORE_ASSIGN_OR_RETURN(in.token_type_ids, types.view(&types_scratch_));
     last_text_ = false;
     return session_->run(in, &outputs_);
+  }
+
+  // One TextEncoder call (returning Result<T>) under the session's lock with the GIL released;
+  // raises its error with the GIL back.
+  template <typename T, typename F>
+  T text_call(F&& call) {
+    T value{};
+    Status st;
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      st = ensure_text();
+      if (st.ok()) {
+        Result<T> r = call();
+        if (r.ok()) {
+          value = std::move(r).value();
+        } else {
+          st = r.status();
+        }
+      }
+      last_text_ = true;
+    }
+    check(st);
+    return value;
   }
 
   Status ensure_text() {
