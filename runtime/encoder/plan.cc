@@ -221,12 +221,17 @@ void add_post_norm_layer(Encoder& e, size_t l, Plan* plan) {
 // applies final_norm to the stream in place.
 
 // x += y (the sublayer's output), then the next norm: into the context buffer (and its int8
-// copy), or in place when it is the final norm.
-Step pre_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn, bool last) {
+// copy when the projection after it is int8), or in place when it is the final norm. The
+// block before it decides the residual's dtype (int8 codes or f32), the block after it whether
+// the norm is also quantized (an int8 model's blocks kept in f32 read the f32 context).
+Step pre_norm_step(const LayerContext& x, ProfileStep profile, const NormWeights* norm, bool from_ffn, bool last,
+                   bool quantize_next) {
   Step s = residual_norm_step(x, profile, norm, from_ffn, false);  // its kernel name is set below
   s.run = x.q8 ? step_pre_norm_qs8 : step_pre_norm_f32;
-  s.kernel = x.q8 ? keep(std::string("encore add + f32 layer norm + quantize ") + x.table->level)
-                  : keep(std::string("encore f32 add + layer norm ") + x.table->level);
+  s.kernel = x.q8 ? keep(std::string("encore add + f32 layer norm") + (quantize_next ? " + quantize " : " ") +
+                         x.table->level)
+                  : keep(std::string("encore f32 add + layer norm ") + x.table->level +
+                         (quantize_next ? " + int8 quantize" : ""));
   s.out = last ? Buffer::kHidden : Buffer::kContext;
   return s;
 }
@@ -335,22 +340,28 @@ void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, std::vect
   steps->push_back(ffn_down);
 }
 
+// An int8 model's blocks kept in f32 (the quality gate's LayerWeights::attention_f32 /
+// ffn_f32) run the f32 steps on the f32 context the norm before them writes (layer 0's
+// attention: the stream itself); the norm after them adds their f32 output.
 void add_pre_norm_layer(Encoder& e, size_t l, Plan* plan) {
   std::vector<Step>* steps = &plan->steps;
-  const LayerContext x = layer_context(e, l, false);  // ModernBERT has no f32 blocks in int8 models (the loader refuses them)
+  const LayerWeights& lw = e.weights->layers[l];
+  const LayerContext xa = layer_context(e, l, lw.attention_f32), xf = layer_context(e, l, lw.ffn_f32);
   const bool last = l + 1 == e.weights->layers.size();
-  add_modernbert_attention(*e.config, x, steps);
-  Step attn_add = pre_norm_step(x, ProfileStep::kAttnResidualNorm, &x.lw->ffn_norm, false, false);
-  if (x.q8) {
+  add_modernbert_attention(*e.config, xa, steps);
+  Step attn_add = pre_norm_step(xa, ProfileStep::kAttnResidualNorm, &lw.ffn_norm, false, false, xf.q8);
+  if (xf.q8) {
     attn_add.quantize_next = true;
     attn_add.next_is_ffn = true;
-    attn_add.next_quant = x.lw->act[fmt::kFfnUpInput];
+    attn_add.next_quant = lw.act[fmt::kFfnUpInput];
   }
   steps->push_back(attn_add);
-  add_modernbert_ffn(*e.config, x, steps);
-  Step ffn_add = pre_norm_step(x, ProfileStep::kFfnResidualNorm,
-                               last ? &e.weights->final_norm : &e.weights->layers[l + 1].attn_norm, true, last);
-  if (x.q8 && !last) {
+  add_modernbert_ffn(*e.config, xf, steps);
+  const bool next_q8 = !last && e.weights->quantized && !e.weights->layers[l + 1].attention_f32;
+  Step ffn_add = pre_norm_step(xf, ProfileStep::kFfnResidualNorm,
+                               last ? &e.weights->final_norm : &e.weights->layers[l + 1].attn_norm, true, last,
+                               next_q8);
+  if (next_q8) {
     ffn_add.quantize_next = true;
     ffn_add.next_quant = e.weights->layers[l + 1].act[fmt::kQkvInput];
   }

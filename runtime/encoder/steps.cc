@@ -369,9 +369,14 @@ Status step_pre_norm_f32(const Encoder& e, const Step& s, const RunShape& r) {
   float* out = static_cast<float*>(buffer_data(b, s.out));
   const bool add = ffn || !s.residual_from_ffn;
   const float eps = e.config->layer_norm_eps;
+  // After an f32 block of an int8 model: the next projection's int8 input as well.
+  const bool quantize = s.quantize_next && (ffn || !s.next_is_ffn);
   parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
     if (add) add_f32((r1 - r0) * H, y + r0 * H, b.hidden + r0 * H);
     layer_norm_f32(r1 - r0, H, b.hidden + r0 * H, s.norm->gamma, s.norm->beta, eps, out + r0 * H);
+    if (quantize) {
+      quantize_f32_qs8((r1 - r0) * H, out + r0 * H, s.next_quant.scale, s.next_quant.zero_point, b.hidden_q + r0 * H);
+    }
   });
   return Status::Ok();
 }

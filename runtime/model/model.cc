@@ -482,7 +482,6 @@ Status check_layer_precision(const fb::Model& m, const EncoderConfig& c, std::ve
                              ", but the file says version ", m.format_version()));
   }
   if (m.quant_mode() != fb::QuantMode::Int8) return invalid_model("layer_precision in a model that is not int8");
-  if (c.is_modernbert()) return unsupported("layer_precision in a ModernBERT model (its blocks run in int8 only)");
   if (lp->size() != static_cast<uint32_t>(c.layer_count)) {
     return invalid_model(cat("layer_precision has ", lp->size(), " entries for ", c.layer_count, " layers"));
   }

@@ -327,7 +327,8 @@ TEST_CASE("calibration methods: the report names each input's method and range")
 // PyTorch float64 goldens: every block f32 leaves only the f16 word embeddings between encore
 // and the reference, and alternating blocks (layer 0 attention f32, its FFN int8, the next
 // layer the other way round) exercise every switch between an f32 and an int8 block.
-std::vector<double> mixed_cosines(const std::string& name, const std::vector<LayerPrecision>& precision) {
+std::vector<double> mixed_cosines(const std::string& name, const std::vector<LayerPrecision>& precision,
+                                  const std::string& prefix = "acc_") {
   auto ck = convert::read_hf_checkpoint(fixture(name));
   REQUIRE(ck.ok());
   TempDir dir;
@@ -346,8 +347,8 @@ std::vector<double> mixed_cosines(const std::string& name, const std::vector<Lay
   INFO(model.status().message());
   REQUIRE(model.ok());
   Run r;
-  run_inputs(*model, fixture(name), "acc_", &r);
-  auto gold = npy(fixture(name) + "/acc_last_hidden_state.npy");
+  run_inputs(*model, fixture(name), prefix, &r);
+  auto gold = npy(fixture(name) + "/" + prefix + "last_hidden_state.npy");
   const int64_t H = r.out.hidden;
   std::vector<double> cos;
   for (int64_t t = 0; t < r.out.batch * r.out.seq_len; ++t) {
@@ -381,6 +382,34 @@ TEST_CASE("mixed precision: f32 blocks inside int8 models of each family compute
     CHECK(*std::min_element(f32.begin(), f32.end()) >= 0.99999);
     CHECK(mean_of(mixed) >= 0.999);
     CHECK(mean_of(f32) > mean_of(int8));
+  }
+}
+
+// ModernBERT's pre-norm layers: an f32 block reads the f32 norm output (layer 0's attention: the
+// stream itself) and the norm after it adds its f32 output; both alternations, so that every
+// switch (embeddings to an f32 or int8 layer 0, f32 to int8 and back, an f32 or int8 last block
+// before the final norm) runs. Goldens: tools/reference/modernbert.py.
+TEST_CASE("mixed precision: f32 blocks inside int8 ModernBERT models compute what the reference does") {
+  for (const char* name : {"modernbert_base", "modernbert_bias_mlm"}) {
+    auto cfg = convert::read_hf_checkpoint(fixture(name));
+    REQUIRE(cfg.ok());
+    const size_t layers = static_cast<size_t>(cfg->config.layer_count);
+    const std::vector<LayerPrecision> all(layers, LayerPrecision{true, true});
+    std::vector<LayerPrecision> even(layers), odd(layers);
+    for (size_t l = 0; l < layers; ++l) {
+      even[l] = LayerPrecision{l % 2 == 0, l % 2 == 1};
+      odd[l] = LayerPrecision{l % 2 == 1, l % 2 == 0};
+    }
+    const std::vector<double> f32 = mixed_cosines(name, all, ""), a = mixed_cosines(name, even, ""),
+                              b = mixed_cosines(name, odd, ""), int8 = mixed_cosines(name, {}, "");
+    MESSAGE(std::string(name) << ": per-token cosine vs PyTorch over " << f32.size()
+            << " tokens, min / mean: every block f32 " << *std::min_element(f32.begin(), f32.end()) << " / "
+            << mean_of(f32) << "; alternating from f32 attention " << mean_of(a) << ", from int8 attention "
+            << mean_of(b) << "; every block int8 " << *std::min_element(int8.begin(), int8.end()) << " / "
+            << mean_of(int8));
+    CHECK(*std::min_element(f32.begin(), f32.end()) >= 0.99999);
+    CHECK(mean_of(a) > mean_of(int8));
+    CHECK(mean_of(b) > mean_of(int8));
   }
 }
 

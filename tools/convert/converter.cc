@@ -414,11 +414,6 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     if (o.quality_gate && o.prune.any()) {
       gr.skipped = "the quality gate does not run with pruning (it would judge the unpruned model)";
       err << "encore-convert: warning: " << gr.skipped << "\n";
-    } else if (o.quality_gate && c.is_modernbert()) {
-      // ModernBERT's step table has no f32 blocks inside an int8 model (rotary and GeGLU run on
-      // int8 codes), so the gate could not keep any; it is not run rather than run for show.
-      gr.skipped = "the quality gate does not run on ModernBERT models yet (their blocks cannot stay f32 inside an int8 model)";
-      err << "encore-convert: warning: " << gr.skipped << "\n";
     } else if (o.quality_gate) {
       GateInputs gi{&ck, f32_model, &data, &md, o.threads, o.calibration, o.max_cosine_drop};
       ENCORE_RETURN_IF_ERROR(run_quality_gate(gi, &gr, out, err));
