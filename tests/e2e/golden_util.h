@@ -46,6 +46,7 @@ inline std::shared_ptr<const Model> convert_fixture(const std::string& name, boo
   o.output = (dir.path / (name + (int8 ? ".int8.encore" : ".f32.encore"))).string();
   o.int8 = int8;
   if (int8) o.calib_path = fixture(name) + "/calib_ids.npy";
+  if (int8 && fs::exists(fixture(name) + "/calib_mask.npy")) o.calib_mask_path = fixture(name) + "/calib_mask.npy";
   std::ostringstream out, err;
   Status st = convert::convert_model(o, out, err);
   INFO(st.message());

@@ -7,14 +7,16 @@
 // changes every output (by up to 5.95 against global attention everywhere, the reference
 // measures). f32: within 1e-4 of the output's scale.
 //
-// int8: per-token cosine mean >= 0.995 and at least PyTorch dynamic int8's on the same tokens
-// (torch_int8_cosine.npy). The issue asks for 0.999, which these fixtures do not reach
-// (measured 0.9966-0.9974 with the integer attention kernels, 0.9959-0.9973 on the paths
-// without them; PyTorch dynamic int8 0.9943-0.9963). A fake-quantization
-// simulation of the reference (per-tensor min/max activations, per-row weights) gives 0.9965
-// too, the GeGLU product entering Wo being the largest single loss (0.99885 alone), and
-// neither 16x more calibration data, percentile clipping nor SmoothQuant-style channel
-// scaling of that input (0.9993 alone at alpha 0.5) closes the gap.
+// int8, as encore-convert writes it by default (the quality gate on; calibration: the fixture's
+// 64 padded rows and their mask): per-token cosine mean >= 0.999, the issue's bound. The gate
+// keeps 3-4 of each fixture's 8-10 blocks in f32 for it (mostly the first layers' FFNs, where
+// the pre-norm stream is still small next to the int8 error). Every block in int8 (gate off):
+// mean >= 0.995 and at least PyTorch dynamic int8's on the same tokens (torch_int8_cosine.npy):
+// measured 0.9966-0.9974, PyTorch 0.9943-0.9963. A fake-quantization simulation of the
+// reference (per-tensor min/max activations, per-row weights) gives 0.9965 as well, the GeGLU
+// product entering Wo the largest single loss (0.99885 alone); neither 16x more calibration
+// data, percentile clipping, SmoothQuant-style channel scaling nor per-token activation scales
+// at the FFN (0.9978-0.9982 in the simulation) reach 0.999 without f32 blocks.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -119,20 +121,36 @@ void check_f32(const std::string& name, const std::string& prefix = "") {
   CHECK(logit_err <= 1e-4f);
 }
 
-void check_int8(const std::string& name, const std::string& prefix = "") {
+double int8_cosine(const std::string& name, const std::string& prefix, bool gate) {
   TempDir tmp;
-  auto model = convert_fixture(name, true, tmp);
-  const std::string dir = fixture(name);
+  convert::ConvertOptions o;
+  o.model_dir = fixture(name);
+  o.output = (tmp.path / "m.encore").string();
+  o.calib_path = fixture(name) + "/calib_ids.npy";
+  o.calib_mask_path = fixture(name) + "/calib_mask.npy";
+  o.quality_gate = gate;
+  std::ostringstream out, err;
+  const Status st = convert::convert_model(o, out, err);
+  INFO(st.message());
+  REQUIRE(st.ok());
+  auto model = Model::load(o.output);
+  REQUIRE(model.ok());
   Run r;
-  run_inputs(model, dir, prefix, &r);
-  const double cos = mean_token_cosine(r, npy(dir + "/" + prefix + "last_hidden_state.npy").floats);
-  MESSAGE(name << " " << prefix << "int8: per-token cosine mean vs PyTorch float " << cos);
-  CHECK(cos >= 0.995);
+  run_inputs(*model, fixture(name), prefix, &r);
+  return mean_token_cosine(r, npy(fixture(name) + "/" + prefix + "last_hidden_state.npy").floats);
+}
+
+void check_int8(const std::string& name, const std::string& prefix = "") {
+  const double gated = int8_cosine(name, prefix, true), plain = int8_cosine(name, prefix, false);
+  MESSAGE(name << " " << prefix << "int8: per-token cosine mean vs PyTorch float " << gated
+          << " (every block int8: " << plain << ")");
+  CHECK(gated >= 0.999);
+  CHECK(plain >= 0.995);
   if (prefix.empty()) {
-    const auto peer = npy(dir + "/torch_int8_cosine.npy").floats;
+    const auto peer = npy(fixture(name) + "/torch_int8_cosine.npy").floats;
     const double p = std::accumulate(peer.begin(), peer.end(), 0.0) / double(peer.size());
     MESSAGE(name << " PyTorch dynamic int8 on the same tokens: mean " << p);
-    CHECK(cos >= p);
+    CHECK(plain >= p);
   }
 }
 
@@ -152,6 +170,7 @@ TEST_CASE("modernbert int8: 160-token sequences") { check_int8("modernbert_base"
 TEST_CASE("modernbert int8: fill-mask encoder") { check_int8("modernbert_bias_mlm"); }
 TEST_CASE("modernbert int8: classifiers' encoders") {
   check_int8("modernbert_cls");
+  check_int8("modernbert_mean");
   check_int8("modernbert_token");
 }
 

@@ -42,6 +42,9 @@ import make_fixtures as mf  # noqa: E402
 
 # Special ids of the tiny vocabularies (ModernBERT's own are 50281 [CLS], 50282 [SEP], 50283 [PAD]).
 CLS, SEP, PAD = 1, 2, 3
+# Calibration rows per fixture: the int8 ranges come from them and the quality gate holds every
+# 4th out, so a fixture needs enough of them for its held-out check to speak for the test inputs.
+CALIB_ROWS = 64
 
 # hidden / heads / layers / ffn (intermediate_size; Wi is twice as wide) / vocab; window: the
 # local_attention total window; every: global_attn_every_n_layers. Layers 0 and 3 of 5 are
@@ -347,8 +350,13 @@ def build(name):
         info["window_effect"] = float((g_hidden - l_hidden)[l_mask.bool()].abs().max())
     cos = mf.token_cosines(torch_dynamic_int8_forward(spec, w, ids.long(), mask), hidden, mask)
     out["torch_int8_cosine.npy"] = cos.to(torch.float32).numpy()
-    c_ids, _ = make_inputs(spec, gen, 16, S, [S] * 16)
+    # Calibration rows like the inputs: lengths from half the sequence to all of it, padded, with
+    # their mask (encore-convert --calib-mask), so that the int8 ranges and the quality gate's
+    # held-out check see padding and short rows as the tests do.
+    c_lengths = [int(x) for x in torch.randint(S // 2, S + 1, (CALIB_ROWS,), generator=gen)]
+    c_ids, c_mask = make_inputs(spec, gen, CALIB_ROWS, S, c_lengths)
     out["calib_ids.npy"] = c_ids.numpy()
+    out["calib_mask.npy"] = c_mask.numpy()
     real = hidden[mask.bool()]
     unit = real / real.norm(dim=-1, keepdim=True)
     off = (unit @ unit.T)[~torch.eye(len(real), dtype=torch.bool)]
