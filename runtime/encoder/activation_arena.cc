@@ -86,6 +86,7 @@ void carve(Carver& c, const EncoderConfig& cfg, BufferSet set, size_t slots, uin
     b->proj_q = c.take<int8_t>(tokens * H);
     b->ffn_q = c.take<int8_t>(tokens * up);
     if (modern && set == BufferSet::kInt8) b->context = c.take<float>(tokens * H);  // the pre-norms' output
+    if (modern) b->row_scales = c.take<float>(tokens);
   }
   if (set != BufferSet::kInt8) {
     b->context = c.take<float>(tokens * H);  // int8 models' attention writes int8 (hidden_q)

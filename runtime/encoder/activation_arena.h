@@ -38,6 +38,7 @@ struct ActivationBuffers {
   int8_t* qkv_q = nullptr;     // [tokens, 3 * hidden]
   int8_t* proj_q = nullptr;    // [tokens, hidden]
   int8_t* ffn_q = nullptr;     // [tokens, intermediate]
+  float* row_scales = nullptr;  // [tokens] int8 ModernBERT: each token's FFN-down input scale
   // Attention probabilities of every layer (only when kept): per layer [batch, heads, seq, seq]
   // for the run's batch and seq, layers one after another.
   float* attention_probs = nullptr;

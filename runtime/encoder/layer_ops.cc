@@ -30,8 +30,12 @@ Status create_f32_layer(const LayerWeights& w, size_t l, LayerOps* ops) {
 // Each int8 projection writes its output in the calibrated scale of the point after it: the fused QKV
 // projection three scales (Q, K, V columns), the others one. The FFN activation becomes a table
 // from ffn_up's output codes to ffn_down's input codes. A block kept in f32 gets f32 operators.
+// With per-token scales at the FFN-down input (row_scales), ffn_down runs on codes of nominal
+// scale 1 without a bias, its output codes relative to the token's scale (the residual step
+// multiplies the token's scale back in and adds the f32 bias), and the GeGLU table gives the
+// product's real value per code instead of a code.
 Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l, const Qs8GemmKernel* own_gemm,
-                        LayerOps* ops) {
+                        bool row_scales, LayerOps* ops) {
   const size_t H = static_cast<size_t>(c.hidden_size), I = static_cast<size_t>(w.ffn_up.out);
   const size_t A = static_cast<size_t>(w.attn_out.in);  // kept heads x head_dim
   const auto& a = w.act;
@@ -67,7 +71,12 @@ Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l,
       scales = uniform.data();
       zero_point = a[s.output].zero_point;
     }
-    auto r = LinearOp::create_qc8(*s.w, a[s.input], scales, zero_point, "", own_gemm);
+    const bool per_token = row_scales && s.input == fmt::kFfnDownInput;
+    LinearWeights unbiased = *s.w;
+    const std::vector<int32_t> zeros(per_token ? s.out : 0, 0);
+    if (per_token) unbiased.bias_i32 = zeros.data();
+    auto r = LinearOp::create_qc8(unbiased, per_token ? ActivationQuant{1.0f, 0} : a[s.input], scales, zero_point, "",
+                                  own_gemm);
     if (!r.ok()) return r.status().with_context(cat("layer ", l, " ", fmt::kLinearNames[i]));
     *s.op = std::move(r).value();
   }
@@ -76,7 +85,7 @@ Status create_qs8_layer(const LayerWeights& w, const EncoderConfig& c, size_t l,
                           a[fmt::kFfnDownInput].scale, a[fmt::kFfnDownInput].zero_point, ops->activation_lut);
   if (c.is_modernbert()) {
     make_geglu_table_qs8(c.activation, a[fmt::kFfnUpOutput].scale, a[fmt::kFfnUpOutput].zero_point,
-                         a[fmt::kFfnDownInput].scale, ops->geglu_table);
+                         row_scales ? 1.0f : a[fmt::kFfnDownInput].scale, ops->geglu_table);
   }
   return Status::Ok();
 }
@@ -116,7 +125,8 @@ Status create_layer_ops(const ModelWeights& w, const EncoderConfig& c, const Qs8
                         std::vector<LayerOps>* layers) {
   layers->resize(w.layers.size());
   for (size_t l = 0; l < w.layers.size(); ++l) {
-    ENCORE_RETURN_IF_ERROR(w.quantized ? create_qs8_layer(w.layers[l], c, l, own_gemm, &(*layers)[l])
+    ENCORE_RETURN_IF_ERROR(w.quantized ? create_qs8_layer(w.layers[l], c, l, own_gemm, w.ffn_down_row_scales,
+                                                          &(*layers)[l])
                                        : create_f32_layer(w.layers[l], l, &(*layers)[l]));
   }
   return Status::Ok();

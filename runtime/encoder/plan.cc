@@ -295,7 +295,7 @@ void add_modernbert_attention(const EncoderConfig& c, const LayerContext& x, std
   steps->push_back(attn_out);
 }
 
-void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, std::vector<Step>* steps) {
+void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, bool row_scales, std::vector<Step>* steps) {
   const uint64_t H = x.H, I = x.I / 2;  // x.I is Wi's width, both halves
   const Buffer in = x.q8 ? Buffer::kHiddenQ : Buffer::kContext;
   const Buffer gated = x.q8 ? Buffer::kHiddenQ : Buffer::kQkvF32;
@@ -316,7 +316,12 @@ void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, std::vect
   act.in = x.buf->ffn;
   act.out = gated;
   act.width = I;
-  if (x.q8) {
+  if (x.q8 && row_scales) {  // two passes: the row's largest product, then its codes
+    act.run = step_geglu_rows_qs8;
+    act.kernel = "encore qs8 geglu table + per-token quantize";
+    act.ops.per_row = 6 * I;
+    act.bytes.per_row = 5 * I;
+  } else if (x.q8) {
     act.run = step_geglu_qs8;
     act.kernel = "encore qs8 geglu table + requantize";
     act.ops.per_row = 3 * I;
@@ -356,11 +361,15 @@ void add_pre_norm_layer(Encoder& e, size_t l, Plan* plan) {
     attn_add.next_quant = lw.act[fmt::kFfnUpInput];
   }
   steps->push_back(attn_add);
-  add_modernbert_ffn(*e.config, xf, steps);
+  add_modernbert_ffn(*e.config, xf, e.weights->ffn_down_row_scales, steps);
   const bool next_q8 = !last && e.weights->quantized && !e.weights->layers[l + 1].attention_f32;
   Step ffn_add = pre_norm_step(xf, ProfileStep::kFfnResidualNorm,
                                last ? &e.weights->final_norm : &e.weights->layers[l + 1].attn_norm, true, last,
                                next_q8);
+  if (xf.q8 && e.weights->ffn_down_row_scales) {
+    ffn_add.row_scaled = true;
+    ffn_add.bias = lw.ffn_down.bias_f32;
+  }
   if (next_q8) {
     ffn_add.quantize_next = true;
     ffn_add.next_quant = e.weights->layers[l + 1].act[fmt::kQkvInput];

@@ -95,6 +95,10 @@ struct Step {
   ActivationQuant residual_quant;
   bool quantize_next = false, next_is_ffn = false;
   ActivationQuant next_quant;
+  // The int8 FFN-down output of a model with per-token scales: residual_quant is relative to
+  // each row's scale (ActivationBuffers::row_scales), and `bias` ([hidden], f32) is added.
+  bool row_scaled = false;
+  const float* bias = nullptr;
   // Observations before and after the step (f32 models with an observer).
   Observation observe[4];
   uint8_t observe_before = 0, observe_after = 0;  // observe[0, before) then [before, before + after)
@@ -144,6 +148,7 @@ Status step_pre_norm_f32(const Encoder& e, const Step& s, const RunShape& r);
 Status step_pre_norm_qs8(const Encoder& e, const Step& s, const RunShape& r);
 Status step_geglu_f32(const Encoder& e, const Step& s, const RunShape& r);
 Status step_geglu_qs8(const Encoder& e, const Step& s, const RunShape& r);
+Status step_geglu_rows_qs8(const Encoder& e, const Step& s, const RunShape& r);
 Status step_pooled_head(const Encoder& e, const Step& s, const RunShape& r);
 Status step_token_head_transformed(const Encoder& e, const Step& s, const RunShape& r);
 

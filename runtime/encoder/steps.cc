@@ -396,7 +396,14 @@ Status step_pre_norm_qs8(const Encoder& e, const Step& s, const RunShape& r) {
   parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
     float* x = b.hidden + r0 * H;
     const size_t n = (r1 - r0) * H;
-    if (add) {
+    if (add && s.row_scaled) {  // the FFN-down output of a model with per-token scales, and its bias
+      for (size_t row = r0; row < r1; ++row) {
+        const int8_t* yr = y + row * H;
+        float* xr = b.hidden + row * H;
+        const float rs = b.row_scales[row] * scale;
+        for (size_t i = 0; i < H; ++i) xr[i] += rs * (static_cast<float>(yr[i]) - zp) + s.bias[i];
+      }
+    } else if (add) {
       const int8_t* yr = y + r0 * H;
       for (size_t i = 0; i < n; ++i) x[i] += scale * (static_cast<float>(yr[i]) - zp);
     }
@@ -419,6 +426,20 @@ Status step_geglu_f32(const Encoder& e, const Step& s, const RunShape& r) {
   const Activation act = e.config->activation;
   parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
     geglu_f32(act, r1 - r0, s.width, x + r0 * 2 * s.width, y + r0 * s.width);
+  });
+  return Status::Ok();
+}
+
+// Per-token scales: the product's codes and each row's scale (the residual step reads it).
+Status step_geglu_rows_qs8(const Encoder& e, const Step& s, const RunShape& r) {
+  const int8_t* x = static_cast<const int8_t*>(buffer_data(*r.b, s.in));
+  int8_t* y = static_cast<int8_t*>(buffer_data(*r.b, s.out));
+  const size_t l = static_cast<size_t>(s.layer);
+  const int32_t x_zp = e.weights->layers[l].act[fmt::kFfnUpOutput].zero_point;
+  const float* table = e.layers[l].geglu_table;
+  float* row_scales = r.b->row_scales;
+  parallel_for(r.pool, r.rows, kRowTile, [&](size_t r0, size_t r1) {
+    geglu_rows_qs8(r1 - r0, s.width, x + r0 * 2 * s.width, x_zp, table, y + r0 * s.width, row_scales + r0);
   });
   return Status::Ok();
 }

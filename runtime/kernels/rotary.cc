@@ -97,6 +97,32 @@ ENCORE_INLINE void geglu_qs8_body(size_t rows, size_t width, const int8_t* x, in
   }
 }
 
+// Two passes over each row's products (the largest |value|, then the codes) rather than one
+// into a float row: no scratch, and the products are a table load and a multiply.
+ENCORE_INLINE void geglu_rows_qs8_body(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point,
+                                       const float* table, int8_t* y, float* row_scale) {
+  const float zx = static_cast<float>(x_zero_point);
+  for (size_t r = 0; r < rows; ++r) {
+    const int8_t* __restrict in = x + r * 2 * width;
+    const int8_t* __restrict gate = in + width;
+    const float* __restrict t = table;
+    int8_t* __restrict out = y + r * width;
+    float largest = 0.0f;
+    for (size_t c = 0; c < width; ++c) {
+      const float v = std::fabs(t[in[c] + 128] * (static_cast<float>(gate[c]) - zx));
+      largest = v > largest ? v : largest;  // NaN is skipped (it quantizes to 0 below)
+    }
+    // A row of zeros keeps scale 1 (codes 0); an infinite product gives an infinite scale, so
+    // the residual turns non-finite as the f32 model's would.
+    const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+    const float inv = 1.0f / scale;
+    for (size_t c = 0; c < width; ++c) {
+      out[c] = internal::saturate_round_qs8(t[in[c] + 128] * (static_cast<float>(gate[c]) - zx) * inv, 0.0f);
+    }
+    row_scale[r] = scale;
+  }
+}
+
 }  // namespace
 
 #define ENCORE_ROTARY_VARIANTS(suffix, attr)                                                                        \
@@ -111,6 +137,10 @@ ENCORE_INLINE void geglu_qs8_body(size_t rows, size_t width, const int8_t* x, in
   attr void internal::geglu_qs8_##suffix(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point,         \
                                          const float* table, int32_t y_zero_point, int8_t* y) {                     \
     geglu_qs8_body(rows, width, x, x_zero_point, table, y_zero_point, y);                                           \
+  }                                                                                                                 \
+  attr void internal::geglu_rows_qs8_##suffix(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point,    \
+                                              const float* table, int8_t* y, float* row_scale) {                    \
+    geglu_rows_qs8_body(rows, width, x, x_zero_point, table, y, row_scale);                                         \
   }
 
 ENCORE_ROTARY_VARIANTS(default, )
@@ -133,6 +163,11 @@ void rotary_qs8(size_t rows, size_t heads, size_t head_dim, int8_t* x, size_t st
 void geglu_qs8(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float table[256],
                int32_t y_zero_point, int8_t* y) {
   internal::kernel_table().geglu_qs8(rows, width, x, x_zero_point, table, y_zero_point, y);
+}
+
+void geglu_rows_qs8(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float table[256], int8_t* y,
+                    float* row_scale) {
+  internal::kernel_table().geglu_rows_qs8(rows, width, x, x_zero_point, table, y, row_scale);
 }
 
 }  // namespace encore

@@ -39,4 +39,11 @@ void make_geglu_table_qs8(Activation act, float x_scale, int32_t x_zero_point, f
 void geglu_qs8(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float table[256],
                int32_t y_zero_point, int8_t* y);
 
+// The same product with a scale per row instead of one for every row (the FFN-down input of
+// models with per-token scales): table as above with y_scale 1 (the product's real value per
+// input code), and for each row row_scale[r] = max |product| / 127 (1 for a row of zeros),
+// y = saturate(round_half_even(product * (1 / row_scale[r]))) with zero point 0.
+void geglu_rows_qs8(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float table[256], int8_t* y,
+                    float* row_scale);
+
 }  // namespace encore

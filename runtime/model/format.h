@@ -27,7 +27,9 @@ constexpr uint32_t kFormatVersionTokenizerJson = 6;
 constexpr uint32_t kFormatVersionMixedPrecision = 7;
 // Version 8: Family ModernBert and its config fields and tensors (ModernBERT models only).
 constexpr uint32_t kFormatVersionModernBert = 8;
-constexpr uint32_t kFormatVersion = kFormatVersionModernBert;  // the newest version this build reads
+// Version 9: Model.ffn_down_row_scales (int8 models whose FFN-down input has per-token scales).
+constexpr uint32_t kFormatVersionRowScales = 9;
+constexpr uint32_t kFormatVersion = kFormatVersionRowScales;  // the newest version this build reads
 constexpr size_t kBufferAlignment = 64;
 constexpr char kFileIdentifier[] = "ENCR";
 

@@ -419,11 +419,17 @@ class TensorResolver {
   const std::unordered_map<std::string, TensorInfo>& by_name_;
 };
 
+// f32_bias: an int8 weight with an f32 bias (the FFN-down of a model with per-token scales
+// there, whose bias cannot be in accumulator units: the input scale changes per token).
 Status resolve_linear(const TensorResolver& r, bool quantized, const std::string& prefix, int64_t out,
-                      int64_t in, internal::LinearWeights* w) {
+                      int64_t in, internal::LinearWeights* w, bool f32_bias = false) {
   w->out = out;
   w->in = in;
   Status st;
+  if (f32_bias && quantized) {
+    w->bias_f32 = r.f32(prefix + ".bias", {out}, &st);
+    ENCORE_RETURN_IF_ERROR(st);
+  }
   if (!quantized) {
     w->weight_f32 = r.f32(prefix + ".weight", {out, in}, &st);
     ENCORE_RETURN_IF_ERROR(st);
@@ -433,6 +439,7 @@ Status resolve_linear(const TensorResolver& r, bool quantized, const std::string
   ENCORE_ASSIGN_OR_RETURN(const TensorInfo* wt, r.get(prefix + ".weight", fb::DType::I8, {out, in}));
   w->weight_i8 = reinterpret_cast<const int8_t*>(wt->data);
   ENCORE_RETURN_IF_ERROR(r.per_row_scales(*wt, prefix + ".weight", out, &w->weight_scales));
+  if (f32_bias) return Status::Ok();
   ENCORE_ASSIGN_OR_RETURN(const TensorInfo* bt, r.get(prefix + ".bias", fb::DType::I32, {out}));
   w->bias_i32 = reinterpret_cast<const int32_t*>(bt->data);
   return Status::Ok();
@@ -515,6 +522,15 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
   TensorResolver r(by_name);
   const int64_t H = c.hidden_size, E = c.embedding_width();
   w->quantized = m.quant_mode() == fb::QuantMode::Int8;
+  w->ffn_down_row_scales = m.ffn_down_row_scales();
+  if (w->ffn_down_row_scales) {
+    if (m.format_version() < format::kFormatVersionRowScales) {
+      return invalid_model(cat("ffn_down_row_scales needs format version ", format::kFormatVersionRowScales,
+                               ", the file says ", m.format_version()));
+    }
+    if (!w->quantized) return invalid_model("ffn_down_row_scales in a model that is not int8");
+    if (!c.is_modernbert()) return unsupported("ffn_down_row_scales in a model that is not ModernBERT");
+  }
   Status st;
 
   if (w->quantized) {
@@ -562,7 +578,7 @@ Status resolve_weights(const fb::Model& m, const EncoderConfig& c,
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, attention_q8, name("qkv"), 3 * A, H, &L.qkv));
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, attention_q8, name("attn_out"), H, A, &L.attn_out));
     ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_up"), c.ffn_up_width(l), H, &L.ffn_up));
-    ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_down"), H, I, &L.ffn_down));
+    ENCORE_RETURN_IF_ERROR(resolve_linear(r, ffn_q8, name("ffn_down"), H, I, &L.ffn_down, w->ffn_down_row_scales));
     for (auto [norm, base] : {std::pair{&L.attn_norm, "attn_norm"}, std::pair{&L.ffn_norm, "ffn_norm"}}) {
       if (c.is_modernbert() && l == 0 && norm == &L.attn_norm) continue;  // nn.Identity in layer 0
       norm->gamma = r.f32(name(base) + ".gamma", {H}, &st);

@@ -49,6 +49,10 @@ struct SentenceDenseWeights {
 
 struct ModelWeights {
   bool quantized = false;
+  // int8: per-token scales at each layer's FFN-down input (format version 9; ModernBERT). Its
+  // ffn_down.output quantization is then relative to the token's scale, and the int8 FFN-down
+  // layers carry an f32 bias, added after the dequantization.
+  bool ffn_down_row_scales = false;
   // Word embeddings [vocab, E]: f32 in f32 models, f16 in int8 models.
   const float* word_f32 = nullptr;
   const uint16_t* word_f16 = nullptr;

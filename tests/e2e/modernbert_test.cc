@@ -7,16 +7,18 @@
 // changes every output (by up to 5.95 against global attention everywhere, the reference
 // measures). f32: within 1e-4 of the output's scale.
 //
-// int8, as encore-convert writes it by default (the quality gate on; calibration: the fixture's
-// 64 padded rows and their mask): per-token cosine mean >= 0.999, the bound. The gate
-// keeps 3-4 of each fixture's 8-10 blocks in f32 for it (mostly the first layers' FFNs, where
-// the pre-norm stream is still small next to the int8 error). Every block in int8 (gate off):
-// mean >= 0.995 and at least PyTorch dynamic int8's on the same tokens (torch_int8_cosine.npy):
-// measured 0.9966-0.9974, PyTorch 0.9943-0.9963. A fake-quantization simulation of the
-// reference (per-tensor min/max activations, per-row weights) gives 0.9965 as well, the GeGLU
-// product entering Wo the largest single loss (0.99885 alone); neither 16x more calibration
-// data, percentile clipping, SmoothQuant-style channel scaling nor per-token activation scales
-// at the FFN (0.9978-0.9982 in the simulation) reach 0.999 without f32 blocks.
+// int8 (calibration: the fixture's 64 padded rows and their mask). encore-convert's default:
+// per-token scales at the FFN-down input (the GeGLU product; format version 9) and the quality
+// gate, whose held-out mean must reach 0.999; on these inputs it lands within a few 1e-4 of its
+// bound (measured 0.99898-0.99937 with 1-3 of 8-10 blocks f32), so the 0.999 here is
+// asked with --max-cosine-drop 0.0005 (0.99961-0.99970, 4-5 blocks f32). Every block int8:
+// >= 0.997 and at least PyTorch dynamic int8's on the same tokens (torch_int8_cosine.npy):
+// measured 0.9979-0.9986 vs PyTorch 0.9943-0.9963; and above the one-static-scale scheme of
+// format version 8 (0.9966-0.9976), which stays readable and is checked too. A
+// fake-quantization simulation of the reference (per-tensor min/max activations, per-row
+// weights) found the GeGLU product the largest single int8 loss (0.99885 alone); neither more
+// calibration data, percentile clipping nor SmoothQuant-style channel scaling reach 0.999
+// without f32 blocks.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -121,36 +123,84 @@ void check_f32(const std::string& name, const std::string& prefix = "") {
   CHECK(logit_err <= 1e-4f);
 }
 
-double int8_cosine(const std::string& name, const std::string& prefix, bool gate) {
+struct Int8Result {
+  double cosine = 0.0;  // mean per-token cosine vs PyTorch float on the PREFIX inputs
+  QualityGateFigures gate;
+  size_t f32_blocks = 0;
+};
+
+// Converted as encore-convert does (per-token scales at the FFN-down input; the quality gate
+// with `drop`, 0: off), or with one static scale there (format version 8, row_scales false).
+Int8Result int8_run(const std::string& name, const std::string& prefix, double drop, bool row_scales = true) {
   TempDir tmp;
-  convert::ConvertOptions o;
-  o.model_dir = fixture(name);
-  o.output = (tmp.path / "m.encore").string();
-  o.calib_path = fixture(name) + "/calib_ids.npy";
-  o.calib_mask_path = fixture(name) + "/calib_mask.npy";
-  o.quality_gate = gate;
-  std::ostringstream out, err;
-  const Status st = convert::convert_model(o, out, err);
-  INFO(st.message());
-  REQUIRE(st.ok());
-  auto model = Model::load(o.output);
-  REQUIRE(model.ok());
+  auto ck = convert::read_hf_checkpoint(fixture(name));
+  REQUIRE(ck.ok());
+  std::shared_ptr<const Model> model;
+  if (row_scales) {
+    convert::ConvertOptions o;
+    o.model_dir = fixture(name);
+    o.output = (tmp.path / "m.encore").string();
+    o.calib_path = fixture(name) + "/calib_ids.npy";
+    o.calib_mask_path = fixture(name) + "/calib_mask.npy";
+    o.quality_gate = drop > 0.0;
+    if (drop > 0.0) o.max_cosine_drop = drop;
+    std::ostringstream out, err;
+    const Status st = convert::convert_model(o, out, err);
+    INFO(st.message());
+    REQUIRE(st.ok());
+    auto m = Model::load(o.output);
+    REQUIRE(m.ok());
+    model = *m;
+  } else {
+    auto f32 = convert_fixture(name, false, tmp);
+    convert::CalibrationSet data;
+    const auto ids = npy(fixture(name) + "/calib_ids.npy"), mask = npy(fixture(name) + "/calib_mask.npy");
+    data.n = ids.shape[0];
+    data.seq = ids.shape[1];
+    data.ids.assign(ids.ints.begin(), ids.ints.end());
+    data.mask.assign(mask.ints.begin(), mask.ints.end());
+    auto ranges = convert::calibrate(f32, data, 1, nullptr);
+    REQUIRE(ranges.ok());
+    std::ostringstream report;
+    auto contents = convert::int8_contents(*ck, *ranges, ModelMetadata{}, report, false);
+    REQUIRE(contents.ok());
+    CHECK(!contents->ffn_down_row_scales);
+    auto bytes = convert::serialize_model(*contents);
+    REQUIRE(bytes.ok());
+    auto m = Model::load_from_memory(std::move(*bytes));
+    REQUIRE(m.ok());
+    model = *m;
+  }
+  Int8Result res;
+  res.gate = model->metadata().quality_gate;
+  for (const LayerPrecision& p : model->metadata().layer_precision) res.f32_blocks += p.attention_f32 + p.ffn_f32;
   Run r;
-  run_inputs(*model, fixture(name), prefix, &r);
-  return mean_token_cosine(r, npy(fixture(name) + "/" + prefix + "last_hidden_state.npy").floats);
+  run_inputs(model, fixture(name), prefix, &r);
+  res.cosine = mean_token_cosine(r, npy(fixture(name) + "/" + prefix + "last_hidden_state.npy").floats);
+  return res;
 }
 
 void check_int8(const std::string& name, const std::string& prefix = "") {
-  const double gated = int8_cosine(name, prefix, true), plain = int8_cosine(name, prefix, false);
-  MESSAGE(name << " " << prefix << "int8: per-token cosine mean vs PyTorch float " << gated
-          << " (every block int8: " << plain << ")");
-  CHECK(gated >= 0.999);
-  CHECK(plain >= 0.995);
+  const Int8Result gated = int8_run(name, prefix, 0.001), strict = int8_run(name, prefix, 0.0005),
+                   plain = int8_run(name, prefix, 0.0), fixed = int8_run(name, prefix, 0.0, false);
+  MESSAGE(name << " " << prefix << "int8, per-token cosine mean vs PyTorch float: quality gate (default) "
+          << gated.cosine << " with " << gated.f32_blocks << " blocks f32 (held out: " << gated.gate.mean_cosine
+          << "); --max-cosine-drop 0.0005 " << strict.cosine << " with " << strict.f32_blocks
+          << "; every block int8 " << plain.cosine << " (one static FFN-down scale, format 8: " << fixed.cosine << ")");
+  // The gate's bound holds on its held-out rows; on other inputs the mean lands within a few
+  // 1e-4 of it, so the 0.999 on these inputs is asked of the 0.0005 bound.
+  CHECK(gated.gate.ran);
+  CHECK(gated.gate.mean_cosine >= 0.999);
+  CHECK(gated.cosine >= 0.9985);
+  CHECK(strict.cosine >= 0.999);
+  CHECK(plain.cosine >= 0.997);
+  CHECK(fixed.cosine >= 0.995);
+  CHECK(plain.cosine > fixed.cosine);  // per-token scales at the FFN-down input pay
   if (prefix.empty()) {
     const auto peer = npy(fixture(name) + "/torch_int8_cosine.npy").floats;
     const double p = std::accumulate(peer.begin(), peer.end(), 0.0) / double(peer.size());
     MESSAGE(name << " PyTorch dynamic int8 on the same tokens: mean " << p);
-    CHECK(plain >= p);
+    CHECK(plain.cosine >= p);
   }
 }
 

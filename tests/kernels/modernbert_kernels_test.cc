@@ -188,5 +188,58 @@ TEST_CASE("geglu_qs8: act(input) * gate requantized through the table, within ha
   }
 }
 
+// Per-token scales: each row's scale is its largest |product| / 127 and its codes the products
+// in that scale, within half a code; a row of zeros (every gate code at the zero point) keeps
+// scale 1 and codes 0, and every path gives the same bits.
+TEST_CASE("geglu_rows_qs8: act(input) * gate quantized with each row's own scale") {
+  const float xs = 0.05f;
+  const int32_t xz = 3;
+  float table[256];
+  make_geglu_table_qs8(Activation::kGeluErf, xs, xz, 1.0f, table);
+  const size_t rows = 4, width = 256;
+  std::vector<int8_t> x(rows * 2 * width);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < width; ++c) {
+      x[r * 2 * width + c] = static_cast<int8_t>(static_cast<int>(c) - 128);
+      // row 0: large gates; rows 1-2: small, differently scaled ones; row 3: the zero point
+      const int gate = r == 3 ? xz : (static_cast<int>(c * 37 + r * 11) % 256 - 128) / (1 + 20 * static_cast<int>(r));
+      x[r * 2 * width + width + c] = static_cast<int8_t>(gate);
+    }
+  }
+  std::vector<int8_t> first;
+  std::vector<float> first_scales;
+  for (const auto& path : test::kernel_paths()) {
+    INFO(path.name);
+    std::vector<int8_t> y(rows * width);
+    std::vector<float> scales(rows);
+    path.table.geglu_rows_qs8(rows, width, x.data(), xz, table, y.data(), scales.data());
+    for (size_t r = 0; r < rows; ++r) {
+      std::vector<double> product(width);
+      double largest = 0.0;
+      for (size_t c = 0; c < width; ++c) {
+        const double a = xs * (x[r * 2 * width + c] - xz), g = xs * (x[r * 2 * width + width + c] - xz);
+        product[c] = 0.5 * a * (1.0 + std::erf(a / std::sqrt(2.0))) * g;
+        largest = std::max(largest, std::fabs(product[c]));
+      }
+      if (r == 3) {
+        CHECK(scales[r] == 1.0f);
+      } else {
+        CHECK(scales[r] == doctest::Approx(largest / 127.0).epsilon(1e-5));
+      }
+      for (size_t c = 0; c < width; ++c) {
+        const double want = r == 3 ? 0.0 : product[c] / (largest / 127.0);
+        CHECK(std::fabs(y[r * width + c] - want) <= 0.5 + 1e-3);
+      }
+    }
+    if (first.empty()) {
+      first = y;
+      first_scales = scales;
+    } else {
+      CHECK(y == first);
+      CHECK(scales == first_scales);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace encore

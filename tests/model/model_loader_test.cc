@@ -88,6 +88,25 @@ TEST_CASE("loader: wrong format version") {
   CHECK(contains(st.message(), "format version 99"));
 }
 
+// Model.ffn_down_row_scales (format version 9) changes what the int8 FFN-down computes: only
+// int8 ModernBERT models have it, and an older version number with it is a corrupt file.
+TEST_CASE("loader: per-token FFN-down scales only in int8 ModernBERT models of version 9") {
+  auto c = good_int8();
+  c.ffn_down_row_scales = true;
+  Status st = load_contents(c);
+  CHECK(st.code() == StatusCode::kUnsupported);
+  CHECK(contains(st.message(), "ffn_down_row_scales in a model that is not ModernBERT"));
+  c.format_version = 8;
+  st = load_contents(c);
+  CHECK(st.code() == StatusCode::kInvalidModel);
+  CHECK(contains(st.message(), "ffn_down_row_scales needs format version 9, the file says 8"));
+  auto f = convert::f32_contents(testing::random_checkpoint(testing::tiny_config(), 2), ModelMetadata{});
+  f.ffn_down_row_scales = true;
+  st = load_contents(f);
+  CHECK(st.code() == StatusCode::kInvalidModel);
+  CHECK(contains(st.message(), "ffn_down_row_scales in a model that is not int8"));
+}
+
 TEST_CASE("loader: every truncation is rejected") {
   auto bytes = convert::serialize_model(good_int8());
   REQUIRE(bytes.ok());

@@ -87,11 +87,17 @@ Result<CalibrationRanges> calibrate(std::shared_ptr<const Model> f32_model, cons
 Result<CalibrationRanges> calibrate(std::shared_ptr<const Model> f32_model, const std::vector<int32_t>& ids,
                                     int64_t n, int64_t seq, int threads, std::ostream* progress);
 
+// The calibration range of a ModernBERT layer's FFN-down output relative to each token's input
+// scale (max |input row| / 127), bias excluded: "layer.N.ffn_down.output" + this suffix.
+constexpr char kPerTokenSuffix[] = ".per_token";
+
 // int8 model contents from the f32 checkpoint and calibrated ranges; appends the per-layer
 // report (SQNR, ranges) to `report`. metadata.layer_precision (empty: every block int8) names
-// the blocks written in f32.
+// the blocks written in f32. ModernBERT models get per-token scales at the FFN-down input
+// (format version 9) unless ffn_down_row_scales is false (one static scale, as version 8).
 Result<ModelContents> int8_contents(const FloatCheckpoint& ck, const CalibrationRanges& ranges,
-                                    const ModelMetadata& metadata, std::ostream& report);
+                                    const ModelMetadata& metadata, std::ostream& report,
+                                    bool ffn_down_row_scales = true);
 
 // The whole conversion: writes options.output atomically (nothing is left behind on error).
 // `out` receives the report, `err` warnings and progress.

@@ -111,6 +111,7 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   const bool mixed = std::any_of(md.layer_precision.begin(), md.layer_precision.end(),
                                 [](const LayerPrecision& p) { return p.attention_f32 || p.ffn_f32; });
   const uint32_t version = m.format_version               ? m.format_version
+                           : m.ffn_down_row_scales      ? format::kFormatVersionRowScales
                            : c.is_modernbert()          ? format::kFormatVersionModernBert
                            : mixed                      ? format::kFormatVersionMixedPrecision
                            : !m.tokenizer.json.empty()  ? format::kFormatVersionTokenizerJson
@@ -135,7 +136,7 @@ std::vector<uint8_t> build_flatbuffer(const ModelContents& m, uint64_t data_star
   }
   auto root = fb::CreateModel(fbb, version, m.quantized ? fb::QuantMode::Int8 : fb::QuantMode::F32,
                               config, fbb.CreateVector(tensors), fbb.CreateVectorOfStructs(buffers),
-                              fbb.CreateVector(acts), tokenizer, metadata, precision, gate);
+                              fbb.CreateVector(acts), tokenizer, metadata, precision, gate, m.ffn_down_row_scales);
   fb::FinishSizePrefixedModelBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }

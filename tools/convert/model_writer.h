@@ -37,6 +37,8 @@ struct ModelContents {
   uint32_t format_version = 0;  // 0: the oldest that fits (1; 2 pruned; 3 other families; 4 sentence-transformers); tests set others
   EncoderConfig config;
   bool quantized = false;
+  // int8: each token's FFN-down input has its own scale (format version 9; ModernBERT).
+  bool ffn_down_row_scales = false;
   std::vector<TensorData> tensors;
   std::vector<ActivationRecord> activations;
   TokenizerInfo tokenizer;
