@@ -155,6 +155,9 @@ int inspect(const std::string& path, bool tensors, bool activations) {
       }
       std::cout << "\n";
     }
+    if (m.ffn_down_row_scales()) {
+      std::cout << "ffn_down input: per-token int8 scales (max |row| / 127), output relative to them, f32 bias\n";
+    }
     const encore::QualityGateFigures& g = md.quality_gate;
     if (g.ran) {
       std::cout << std::fixed << std::setprecision(5) << "quality gate: " << (g.passed ? "passed" : "missed")
