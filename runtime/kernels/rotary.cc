@@ -97,27 +97,51 @@ ENCORE_INLINE void geglu_qs8_body(size_t rows, size_t width, const int8_t* x, in
   }
 }
 
-// Two passes over each row's products (the largest |value|, then the codes) rather than one
-// into a float row: no scratch, and the products are a table load and a multiply.
+// Each row's products go to a float row on the stack (rows up to kGegluRowFloats wide; wider
+// ones compute them again in the second pass) while 16 running maxima, one per lane, find the
+// largest |product| in vector registers (a single running maximum would keep the loop scalar:
+// measured 5.5 ns per element, 27% of a ModernBERT-base int8 run at seq 512).
+constexpr size_t kGegluRowFloats = 4096, kGegluLanes = 16;
+
 ENCORE_INLINE void geglu_rows_qs8_body(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point,
                                        const float* table, int8_t* y, float* row_scale) {
   const float zx = static_cast<float>(x_zero_point);
+  alignas(64) float products[kGegluRowFloats];
+  const bool stored = width <= kGegluRowFloats;
   for (size_t r = 0; r < rows; ++r) {
     const int8_t* __restrict in = x + r * 2 * width;
     const int8_t* __restrict gate = in + width;
     const float* __restrict t = table;
     int8_t* __restrict out = y + r * width;
-    float largest = 0.0f;
-    for (size_t c = 0; c < width; ++c) {
-      const float v = std::fabs(t[in[c] + 128] * (static_cast<float>(gate[c]) - zx));
-      largest = v > largest ? v : largest;  // NaN is skipped (it quantizes to 0 below)
+    float* __restrict p = products;
+    float lanes[kGegluLanes] = {};
+    size_t c = 0;
+    for (; c + kGegluLanes <= width; c += kGegluLanes) {
+      for (size_t j = 0; j < kGegluLanes; ++j) {
+        const float v = t[in[c + j] + 128] * (static_cast<float>(gate[c + j]) - zx);
+        if (stored) p[c + j] = v;
+        const float a = std::fabs(v);
+        lanes[j] = a > lanes[j] ? a : lanes[j];  // NaN is skipped (it quantizes to 0 below)
+      }
     }
+    for (; c < width; ++c) {
+      const float v = t[in[c] + 128] * (static_cast<float>(gate[c]) - zx);
+      if (stored) p[c] = v;
+      const float a = std::fabs(v);
+      lanes[0] = a > lanes[0] ? a : lanes[0];
+    }
+    float largest = 0.0f;
+    for (float l : lanes) largest = l > largest ? l : largest;
     // A row of zeros keeps scale 1 (codes 0); an infinite product gives an infinite scale, so
     // the residual turns non-finite as the f32 model's would.
     const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
     const float inv = 1.0f / scale;
-    for (size_t c = 0; c < width; ++c) {
-      out[c] = internal::saturate_round_qs8(t[in[c] + 128] * (static_cast<float>(gate[c]) - zx) * inv, 0.0f);
+    if (stored) {
+      for (size_t i = 0; i < width; ++i) out[i] = internal::saturate_round_qs8(p[i] * inv, 0.0f);
+    } else {
+      for (size_t i = 0; i < width; ++i) {
+        out[i] = internal::saturate_round_qs8(t[in[i] + 128] * (static_cast<float>(gate[i]) - zx) * inv, 0.0f);
+      }
     }
     row_scale[r] = scale;
   }
