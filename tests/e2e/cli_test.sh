@@ -300,6 +300,16 @@ fails "ids: --prompt" "--prompt applies to text mode" "$tmp/p.npy" "$run" "$tmp/
   --input-ids "$st/input_ids.npy" --prompt query -o "$tmp/p.npy"
 fails "run: sentence_embedding of a plain model" "has no sentence-transformers modules" "$tmp/rs.npy" \
   "$run" "$tmp/rc.encore" --input-ids "$fixtures/roberta_cls/input_ids.npy" --output sentence_embedding -o "$tmp/rs.npy"
+# On ModernBERT (modernbert-embed-base's layout): int8 through the quality gate, then text mode
+# with the prefix in the text and the Matryoshka cut.
+stm="$fixtures/st_modernbert"
+ok "convert a ModernBERT sentence-transformers directory" "$convert" "$stm" -o "$tmp/stm.encore" \
+  --calib "$stm/calib_ids.npy"
+expect_in "$tmp/out" "sentence-transformers: mean pooling, Normalize -> 32 dimensions, max_seq_length 64" \
+  "quality gate: passed"
+ok "text: ModernBERT, --dimensions 16" "$run" "$tmp/stm.encore" --text "search_query: What is TSNE?" --dimensions 16
+[[ "$(embedding_stats "$tmp/out")" == "16 1.00000" ]] ||
+  { echo "FAIL text ModernBERT --dimensions 16: $(embedding_stats "$tmp/out")"; failures=$((failures + 1)); }
 
 # Text models (tools/reference/text_models.py), one per tokenizer kind, converted from each kind
 # of tokenizer file and run through text mode: tokens as the independent tokenizers' golden ids,

@@ -190,6 +190,32 @@ def test_encode_and_sentence_encoder(models, fixtures_dir, encore_run):
     assert encoder.encode([]).shape == (0, model.sentence_dimension)
 
 
+
+def test_sentence_encoder_modernbert(models, fixtures_dir):
+    """A ModernBERT sentence-transformers model in modernbert-embed-base's layout (mean pooling,
+    Normalize, no prompts stored: the texts carry "search_query: "): the PyTorch golden on ids,
+    then SentenceEncoder's prompt and Matryoshka truncation on text."""
+    fixture = os.path.join(fixtures_dir, "st_modernbert")
+    model = encore.Model(models("st_modernbert.f32"))
+    out = model.session().run(load(fixture, "input_ids.npy"), load(fixture, "attention_mask.npy"))
+    golden = load(fixture, "sentence_embedding.npy")
+    assert np.abs(out["sentence_embedding"] - golden).max() <= 1e-4 * max(1.0, np.abs(golden).max())
+    assert model.prompts == {"query": "", "document": ""} and model.default_prompt_name is None
+    encoder = encore.SentenceEncoder(models("st_modernbert.f32"))
+    queries = ["What is TSNE?", "Who is Laurens van der Maaten?"]
+    full = encoder.encode(["search_query: " + q for q in queries])
+    assert full.shape == (2, 32)
+    np.testing.assert_allclose(np.linalg.norm(full, axis=1), 1.0, rtol=1e-5)  # the model's Normalize
+    np.testing.assert_array_equal(encoder.encode(queries, prompt="search_query: "), full)
+    np.testing.assert_array_equal(encoder.encode(queries, prompt_name="query"), encoder.encode(queries))
+    assert not np.array_equal(encoder.encode(queries), full)
+    # Matryoshka (the model card's truncate_dim=256 of 768): the first dimensions, renormalized on request.
+    cut = encore.SentenceEncoder(models("st_modernbert.f32"), truncate_dim=16)
+    np.testing.assert_array_equal(cut.encode(["search_query: " + q for q in queries]), full[:, :16])
+    t = cut.encode(["search_query: " + q for q in queries], normalize_embeddings=True)
+    np.testing.assert_allclose(t, full[:, :16] / np.linalg.norm(full[:, :16], axis=1, keepdims=True),
+                               rtol=1e-6, atol=1e-7)
+
 def test_heads_match_pipeline_goldens(models, fixtures_dir):
     """Token classification, question answering and fill-mask as tools/reference/text_heads.py's
     re-implementation of Hugging Face's pipelines gives them."""

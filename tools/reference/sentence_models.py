@@ -21,6 +21,20 @@ Fixtures:
   st_distil_pool   DistilBERT, four pooling modes at once (max, mean_sqrt_len_tokens,
                    weightedmean, lasttoken: 4 x 32 wide, concatenated), Dense 128->32 identity,
                    Normalize; one input row has a masked position inside it
+  st_modernbert    nomic-ai/modernbert-embed-base's layout: ModernBertModel at path "", mean
+                   pooling, Normalize (listed in modules.json as 2_Normalize; the Hub repository has
+                   no such folder, as git keeps no empty one), sentence_bert_config.json
+                   max_seq_length = max_position_embeddings, config_sentence_transformers.json with
+                   no prompts (the model card writes "search_query: " / "search_document: " into the
+                   texts; the Hub's file, 210 bytes, has no room for them beside __version__ and
+                   the other keys); a tokenizer.json (modernbert_tokenizer) for text mode
+  st_gte_modernbert  Alibaba-NLP/gte-modernbert-base's layout: Transformer and Pooling only
+                   (modules.json of 14 lines, no Normalize), cls pooling (the model card takes
+                   last_hidden_state[:, 0]), no sentence_bert_config.json (sentence-transformers
+                   then uses the model's own limit); ids only
+
+The ModernBERT fixtures' inputs are modernbert.make_inputs' ([CLS] 1 ... [SEP] 2, pads 3, a hole in
+the last row's mask), int32, and they store no last_hidden_state.npy (modernbert_* test that).
 """
 import argparse
 import json
@@ -34,13 +48,21 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import families as fam  # noqa: E402
 import make_fixtures as mf  # noqa: E402
+import modernbert as mb  # noqa: E402
 
 MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
 FLAG_KEYS = {"cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens", "mean": "pooling_mode_mean_tokens",
              "mean_sqrt_len_tokens": "pooling_mode_mean_sqrt_len_tokens",
              "weightedmean": "pooling_mode_weightedmean_tokens", "lasttoken": "pooling_mode_lasttoken"}
 
-# encoder: a families.py-style spec; st: the modules after it.
+# The __version__ stamp of config_sentence_transformers.json (informational; nothing reads it).
+VERSIONS = {"sentence_transformers": "3.0.1", "transformers": "4.41.2", "pytorch": "2.3.0"}
+MODERNBERT_VERSIONS = {"sentence_transformers": "3.3.1", "transformers": "4.48.0", "pytorch": "2.5.1"}
+# st_modernbert's tokenizer.json: bpe_template.json's first merges (see modernbert_tokenizer).
+TOKENIZER_MERGES = 60
+
+# encoder: a families.py-style spec (or modernbert.py's, family "modernbert"); st: the modules
+# after it.
 SPECS = {
     "st_minilm": dict(
         encoder=dict(family="bert", arch="BertModel", hidden=32, heads=4, layers=2, ffn=64, vocab=160, max_tokens=16,
@@ -60,6 +82,29 @@ SPECS = {
         transformer_path="", pooling=("max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"),
         dense=[(32, True, "identity")], normalize=True, max_seq_length=None, prompts={}, default_prompt=None,
         similarity=None, vocab=False, batch=4, seq=16, accuracy_set=24, seed=13, mask_hole=True, calib=64),
+    # ModernBERT encoders: modernbert.py's weights, config.json and forward pass (config_extra:
+    # the Hub's config.json's other keys, none of which changes the outputs: sparse_prediction
+    # acts on masked-LM training with labels, reference_compile on torch.compile); 8-token windows
+    # and sequences of up to 24 tokens, so the local layers' window matters (build() prints how
+    # much). st_modernbert: layers 0 and 3 global (every 3, as the Hub's models), max_seq_length =
+    # max_position_embeddings (8192 / 8192 on the Hub). st_gte_modernbert: layers 0 and 2 global.
+    "st_modernbert": dict(
+        encoder=dict(family="modernbert", arch="ModernBertModel", hidden=32, heads=2, layers=4, ffn=48,
+                     vocab=260 + TOKENIZER_MERGES + 1, window=8, every=3, max_pos=64, dtype="F16"),
+        transformer_path="", pooling=("mean",), dense=[], normalize=True, max_seq_length=64, prompts={},
+        default_prompt=None, similarity="cosine", vocab=False, tokenizer=True, batch=4, seq=24, accuracy_set=24,
+        seed=21, calib=48, versions=MODERNBERT_VERSIONS,
+        config_extra={"_name_or_path": "nomic-ai/modernbert-embed", "reference_compile": None,
+                      "sparse_pred_ignore_index": -100, "sparse_prediction": False,
+                      "transformers_version": "4.48.0.dev0"}),
+    "st_gte_modernbert": dict(
+        encoder=dict(family="modernbert", arch="ModernBertModel", hidden=32, heads=2, layers=3, ffn=32, vocab=160,
+                     window=8, every=2, max_pos=64, dtype="F16"),
+        transformer_path="", pooling=("cls",), dense=[], normalize=False, max_seq_length=None, sbert_config=False,
+        prompts={}, default_prompt=None, similarity="cosine", vocab=False, batch=4, seq=24, accuracy_set=24,
+        seed=22, calib=48, versions=MODERNBERT_VERSIONS,
+        config_extra={"sparse_pred_ignore_index": -100, "sparse_prediction": False,
+                      "transformers_version": "4.48.0"}),
 }
 ACTIVATIONS = {"tanh": "torch.nn.modules.activation.Tanh", "identity": "torch.nn.modules.linear.Identity"}
 
@@ -96,10 +141,33 @@ def pooling(modes, token_embeddings, attention_mask):
     return torch.cat(out, 1)
 
 
+def is_modernbert(enc):
+    return enc["family"] == "modernbert"
+
+
+def encoder_forward(enc, w, ids, mask, types):
+    """last_hidden_state in float64: families.forward, or modernbert.forward (no token types)."""
+    if is_modernbert(enc):
+        return mb.forward(enc, w, ids.long(), mask)[0]
+    return fam.forward(enc, w, ids, mask, types)[0]
+
+
+def encoder_inputs(enc, gen, batch, seq, lengths=None):
+    """A padded batch in the family's ids: families.inputs, or modernbert.make_inputs ([CLS] words
+    [SEP], the first row full length, a hole in the last row's mask; int32 as in the modernbert_*
+    fixtures, no token types)."""
+    if not is_modernbert(enc):
+        return fam.inputs(enc, gen, batch, seq, lengths)
+    if lengths is None:
+        lengths = [seq] + [int(x) for x in torch.randint(seq // 2, seq, (batch - 1,), generator=gen)]
+    ids, mask = mb.make_inputs(enc, gen, batch, seq, lengths)
+    return ids, mask, None
+
+
 def sentence_embedding(spec, w, dense, ids, mask, types):
-    """The modules in order on families.forward's last_hidden_state (float64)."""
+    """The modules in order on the encoder's last_hidden_state (float64)."""
     with torch.no_grad():
-        hidden, _, _ = fam.forward(spec["encoder"], w, ids, mask, types)
+        hidden = encoder_forward(spec["encoder"], w, ids, mask, types)
         x = pooling(spec["pooling"], hidden, mask)
         for (weight, bias), (_, _, act) in zip(dense, spec["dense"]):
             x = x @ weight.T + (bias if bias is not None else 0.0)  # Dense: activation(linear(x))
@@ -111,21 +179,66 @@ def sentence_embedding(spec, w, dense, ids, mask, types):
 
 
 # ---------------------------------------------------------------------------- fixture
+def modernbert_tokenizer(merges):
+    """A tokenizer.json in ModernBERT's layout whose ids fit a tiny model: bpe_template.json (the
+    byte-level BPE of make_text_tokenizer_fixtures.py in ModernBERT's layout: NFC, Split + ByteLevel,
+    TemplateProcessing) cut to its 256-byte alphabet (ids 4-259) and first `merges` merges (their
+    tokens are ids 260, 261, ... in merge order), its special tokens renamed and renumbered to
+    modernbert.py's tiny ids ([UNK] 0, [CLS] 1, [SEP] 2, [PAD] 3, [MASK] last): a single text is
+    [CLS] text [SEP], as ModernBERT's tokenizer makes it. A prefix of a BPE's merges is a BPE."""
+    with open(os.path.join(mf.FIXTURES, "text_tokenizer", "bpe_template.json"), encoding="utf-8") as f:
+        t = json.load(f)
+    keep = 260 + merges
+    rename = {"<unk>": ("[UNK]", 0), "<s>": ("[CLS]", mb.CLS), "</s>": ("[SEP]", mb.SEP),
+              "<pad>": ("[PAD]", mb.PAD), "<mask>": ("[MASK]", keep)}
+    model = t["model"]
+    vocab = {}
+    for token, i in model["vocab"].items():
+        if token in rename:
+            vocab[rename[token][0]] = rename[token][1]
+        elif i < keep:
+            assert i >= 4, token
+            vocab[token] = i
+    assert sorted(vocab.values()) == list(range(keep + 1))
+    model["vocab"] = dict(sorted(vocab.items(), key=lambda kv: kv[1]))
+    model["merges"] = model["merges"][:merges]
+    for a, b in model["merges"]:  # each kept merge joins kept tokens into a kept token
+        assert a in vocab and b in vocab and a + b in vocab, (a, b)
+    for added in t["added_tokens"]:
+        added["content"], added["id"] = rename[added["content"]]
+    t["added_tokens"].sort(key=lambda a: a["id"])
+    (template,) = [p for p in t["post_processor"]["processors"] if p["type"] == "TemplateProcessing"]
+    for piece in template["single"] + template["pair"]:
+        if "SpecialToken" in piece:
+            piece["SpecialToken"]["id"] = rename[piece["SpecialToken"]["id"]][0]
+    template["special_tokens"] = {rename[k][0]: {"id": rename[k][0], "ids": [rename[k][1]], "tokens": [rename[k][0]]}
+                                  for k in template["special_tokens"]}
+    return t
+
+
 def build(name):
     """{relative path: content} of one fixture directory (dicts are JSON, {name: tensor}
     dicts safetensors, numpy arrays .npy, lists of strings text lines)."""
     spec = SPECS[name]
-    enc = dict(spec["encoder"], max_pos=fam.max_positions(spec["encoder"]))
+    modern = is_modernbert(spec["encoder"])
+    enc = dict(spec["encoder"]) if modern else dict(spec["encoder"], max_pos=fam.max_positions(spec["encoder"]))
     spec = dict(spec, encoder=enc)
     gen = torch.Generator().manual_seed(spec["seed"])
-    w = {k: mf.round_to_storage(v, enc["dtype"]) for k, v in fam.make_weights(enc, gen).items()}
+    make_weights = mb.make_weights if modern else fam.make_weights
+    w = {k: mf.round_to_storage(v, enc["dtype"]) for k, v in make_weights(enc, gen).items()}
     files = {}
     tp = spec["transformer_path"]
     at = (lambda f: f"{tp}/{f}") if tp else (lambda f: f)
-    files[at("config.json")] = fam.config_json(enc)
+    torch_dtype = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[enc["dtype"]]
+    if modern:  # with the keys the Hub's config.json has beyond modernbert.py's (none changes the model)
+        files[at("config.json")] = dict(sorted({**mb.config_json(enc, torch_dtype), **spec["config_extra"]}.items()))
+    else:
+        files[at("config.json")] = fam.config_json(enc)
     files[at("model.safetensors")] = (w, enc["dtype"])
-    sbert = {"max_seq_length": spec["max_seq_length"], "do_lower_case": False}
-    files[at("sentence_bert_config.json")] = sbert
+    if spec.get("sbert_config", True):  # gte-modernbert-base has none: the limit is the model's own
+        files[at("sentence_bert_config.json")] = {"max_seq_length": spec["max_seq_length"], "do_lower_case": False}
+    if spec.get("tokenizer"):
+        files[at("tokenizer.json")] = modernbert_tokenizer(TOKENIZER_MERGES)
     if spec["vocab"]:
         files[at("vocab.txt")] = mf.make_vocab(enc["vocab"])
         files[at("tokenizer_config.json")] = {"do_lower_case": True, "model_max_length": 512,
@@ -163,11 +276,12 @@ def build(name):
         files[f"{idx}_Normalize/"] = None  # an empty folder, as Normalize.save leaves it
     files["modules.json"] = modules
     files["config_sentence_transformers.json"] = {
-        "__version__": {"sentence_transformers": "3.0.1", "transformers": "4.41.2", "pytorch": "2.3.0"},
+        "__version__": spec.get("versions", VERSIONS),
         "prompts": spec["prompts"], "default_prompt_name": spec["default_prompt"],
         "similarity_fn_name": spec["similarity"]}
 
-    with_types = fam.FAMILIES[enc["family"]]["types"] and fam.FAMILIES[enc["family"]]["positions"] == "arange"
+    with_types = not modern and fam.FAMILIES[enc["family"]]["types"] and \
+        fam.FAMILIES[enc["family"]]["positions"] == "arange"
 
     def run(prefix, ids, mask, types):
         hidden, emb = sentence_embedding(spec, w, dense, ids, mask, types)
@@ -175,24 +289,33 @@ def build(name):
         files[prefix + "attention_mask.npy"] = mask.numpy()
         if with_types:
             files[prefix + "token_type_ids.npy"] = types.numpy()
-        if not prefix:
+        if not prefix and not modern:  # (the modernbert_* fixtures test ModernBERT's hidden states)
             files["last_hidden_state.npy"] = hidden.to(torch.float32).numpy()
         files[prefix + "sentence_embedding.npy"] = emb.to(torch.float32).numpy()
         return emb
 
-    ids, mask, types = fam.inputs(enc, gen, spec["batch"], spec["seq"])
+    ids, mask, types = encoder_inputs(enc, gen, spec["batch"], spec["seq"])
     if spec.get("mask_hole"):  # a masked position inside a real row: pooling must follow the mask
         n = int(mask[0].sum())
         mask[0, n // 2] = 0
     emb = run("", ids, mask, types)
-    S = enc["max_tokens"]
+    S = spec["seq"] if modern else enc["max_tokens"]
     lengths = [int(x) for x in torch.randint(2, S + 1, (spec["accuracy_set"],), generator=gen)]
-    a_ids, a_mask, a_types = fam.inputs(enc, gen, spec["accuracy_set"], S, lengths)
+    a_ids, a_mask, a_types = encoder_inputs(enc, gen, spec["accuracy_set"], S, lengths)
     run("acc_", a_ids, a_mask, a_types)
-    c_ids, c_mask, c_types = mf.make_inputs(enc, gen, spec.get("calib", 16), S, [S] * spec.get("calib", 16))
-    c_ids, _, _ = fam.to_family(enc, c_ids, c_mask, c_types, gen, pad_inside=False)
+    n = spec.get("calib", 16)
+    if modern:
+        c_ids, _, _ = encoder_inputs(enc, gen, n, S, [S] * n)
+    else:
+        c_ids, c_mask, c_types = mf.make_inputs(enc, gen, n, S, [S] * n)
+        c_ids, _, _ = fam.to_family(enc, c_ids, c_mask, c_types, gen, pad_inside=False)
     files["calib_ids.npy"] = c_ids.numpy()
-    return files, dict(dim=emb.shape[1], norm=float(emb.norm(dim=1).mean()), scale=float(emb.abs().max()))
+    info = dict(dim=emb.shape[1], norm=float(emb.norm(dim=1).mean()), scale=float(emb.abs().max()))
+    if modern:  # the window matters: global attention in every layer changes the embeddings
+        _, everywhere = sentence_embedding(dict(spec, encoder=dict(enc, every=1)), w, dense, a_ids, a_mask, None)
+        acc = torch.from_numpy(files["acc_sentence_embedding.npy"]).double()
+        info["window"] = float((everywhere - acc).abs().max())
+    return files, info
 
 
 def write(files, out_dir):
@@ -261,7 +384,8 @@ def main():
         else:
             write(files, os.path.join(args.out, name))
             print(f"{name}: sentence_embedding {info['dim']} wide, mean norm {info['norm']:.3f}, "
-                  f"max |value| {info['scale']:.3f}")
+                  f"max |value| {info['scale']:.3f}" +
+                  (f"; global attention everywhere changes it by up to {info['window']:.3f}" if "window" in info else ""))
     return 0 if ok else 1
 
 
