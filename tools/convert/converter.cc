@@ -469,8 +469,9 @@ Status convert_model(const ConvertOptions& o, std::ostream& out, std::ostream& e
     ENCORE_ASSIGN_OR_RETURN(CalibrationRanges ranges, calibrate(f32_model, data, o.threads, &err, o.calibration));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out << "  calibration: " << md.calibration << " (" << std::fixed << std::setprecision(1) << secs << " s)\n";
-    out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, position and "
-           "token-type embeddings, attention softmax, pooler, classifier"
+    out << "  kept in f32 (int8 would cost accuracy, or saves nothing): residual stream, LayerNorm, "
+        << (c.is_modernbert() ? "rotary tables, attention softmax, prediction head, classifier"
+                              : "position and token-type embeddings, attention softmax, pooler, classifier")
         << (c.head == HeadKind::kMaskedLm ? ", the fill-mask head (its decoder runs with the f16 word embeddings "
                                             "widened to f32)"
             : c.has_token_head()          ? ", the per-token head"
