@@ -19,6 +19,7 @@ namespace {
     (t).rotary_qs8 = rotary_qs8_##suffix;                                          \
     (t).geglu_qs8 = geglu_qs8_##suffix;                                            \
     (t).geglu_rows_qs8 = geglu_rows_qs8_##suffix;                                  \
+    (t).geglu_erf_f32 = geglu_erf_f32_##suffix;                                    \
     (t).layer_norm = layer_norm_f32_##suffix;                                      \
     (t).layer_norm_name = "encore f32 layer norm " name;                           \
     (t).residual_layer_norm = residual_layer_norm_##suffix;                        \

@@ -48,6 +48,7 @@ using GegluQs8Fn = void (*)(size_t rows, size_t width, const int8_t* x, int32_t 
                             int32_t y_zero_point, int8_t* y);
 using GegluRowsQs8Fn = void (*)(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float* table,
                                 int8_t* y, float* row_scale);
+using GegluErfF32Fn = void (*)(size_t rows, size_t width, const float* x, float* y);
 using LayerNormFn = void (*)(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta, float eps,
                              float* y);
 using ResidualNormFn = void (*)(size_t rows, size_t cols, float* x, const float* gamma, const float* beta, float eps,
@@ -104,6 +105,7 @@ struct KernelTable {
   RotaryQs8Fn rotary_qs8 = nullptr;
   GegluQs8Fn geglu_qs8 = nullptr;
   GegluRowsQs8Fn geglu_rows_qs8 = nullptr;
+  GegluErfF32Fn geglu_erf_f32 = nullptr;
 
   // LayerNorm, and the int8 encoder's residual + LayerNorm + quantize step.
   LayerNormFn layer_norm = nullptr;

@@ -38,6 +38,7 @@ namespace encore::internal {
                           int32_t y_zero_point, int8_t* y);                                                         \
   void geglu_rows_qs8_##suffix(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point, const float* table, \
                                int8_t* y, float* row_scale);                                                        \
+  void geglu_erf_f32_##suffix(size_t rows, size_t width, const float* x, float* y);                                  \
   void layer_norm_f32_##suffix(size_t rows, size_t cols, const float* x, const float* gamma, const float* beta,     \
                                float eps, float* y);                                                                \
   void residual_layer_norm_##suffix(size_t rows, size_t cols, float* x, const float* gamma, const float* beta,      \

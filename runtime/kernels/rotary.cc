@@ -24,6 +24,10 @@ void rotary_tables(size_t positions, size_t head_dim, float theta, float* cos, f
 }
 
 void geglu_f32(Activation act, size_t rows, size_t width, const float* x, float* y) {
+  if (act == Activation::kGeluErf) {
+    internal::kernel_table().geglu_erf_f32(rows, width, x, y);
+    return;
+  }
   for (size_t r = 0; r < rows; ++r) {
     const float* in = x + r * 2 * width;
     float* out = y + r * width;
@@ -97,6 +101,32 @@ ENCORE_INLINE void geglu_qs8_body(size_t rows, size_t width, const int8_t* x, in
   }
 }
 
+// GELU(x) = x / 2 (1 + erf(x / sqrt 2)) with erfc from Abramowitz and Stegun 7.1.26 (absolute
+// error below 1.5e-7): for z = |x| / sqrt 2, erfc(z) = t (a1 + t (a2 + ... a5)) e^(-z^2), t =
+// 1 / (1 + p z), and 1 + erf(x / sqrt 2) is 2 - erfc(z) for x >= 0, erfc(z) below (no
+// cancellation for negative x). Branch-free, so the loop vectorises (std::erf does not: 11 ns
+// per element, 16% of an int8 ModernBERT-base run whose quality gate kept 12 FFNs in f32).
+ENCORE_INLINE float gelu_erf_approx(float x) {
+  const float z = std::fabs(x) * 0.70710678118654752f;
+  const float t = 1.0f / (1.0f + 0.3275911f * z);
+  float poly = 1.061405429f;
+  poly = poly * t - 1.453152027f;
+  poly = poly * t + 1.421413741f;
+  poly = poly * t - 0.284496736f;
+  poly = poly * t + 0.254829592f;
+  const float erfc = poly * t * internal::exp_approx(-z * z);
+  return 0.5f * x * (x >= 0.0f ? 2.0f - erfc : erfc);
+}
+
+ENCORE_INLINE void geglu_erf_f32_body(size_t rows, size_t width, const float* x, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict in = x + r * 2 * width;
+    const float* __restrict gate = in + width;
+    float* __restrict out = y + r * width;
+    for (size_t c = 0; c < width; ++c) out[c] = gelu_erf_approx(in[c]) * gate[c];
+  }
+}
+
 // Each row's products go to a float row on the stack (rows up to kGegluRowFloats wide; wider
 // ones compute them again in the second pass) while 16 running maxima, one per lane, find the
 // largest |product| in vector registers (a single running maximum would keep the loop scalar:
@@ -165,6 +195,9 @@ ENCORE_INLINE void geglu_rows_qs8_body(size_t rows, size_t width, const int8_t* 
   attr void internal::geglu_rows_qs8_##suffix(size_t rows, size_t width, const int8_t* x, int32_t x_zero_point,    \
                                               const float* table, int8_t* y, float* row_scale) {                    \
     geglu_rows_qs8_body(rows, width, x, x_zero_point, table, y, row_scale);                                         \
+  }                                                                                                                 \
+  attr void internal::geglu_erf_f32_##suffix(size_t rows, size_t width, const float* x, float* y) {                \
+    geglu_erf_f32_body(rows, width, x, y);                                                                          \
   }
 
 ENCORE_ROTARY_VARIANTS(default, )
