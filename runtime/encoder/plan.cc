@@ -316,7 +316,7 @@ void add_modernbert_ffn(const EncoderConfig& c, const LayerContext& x, bool row_
   act.in = x.buf->ffn;
   act.out = gated;
   act.width = I;
-  if (x.q8 && row_scales) {  // two passes: the row's largest product, then its codes
+  if (x.q8 && row_scales) {  // the products, the row's largest, then its codes
     act.run = step_geglu_rows_qs8;
     act.kernel = "encore qs8 geglu table + per-token quantize";
     act.ops.per_row = 6 * I;
