@@ -5,14 +5,15 @@
 # arm64); the whole suite runs.
 # a72 / a53: the Raspberry Pi 4 / Pi 3 cores, so XNNPACK's kernels for those cores run
 # (platforms/qemu-run.sh). What differs from the generic leg is the kernels, so these run the
-# tests labelled kernel_paths (kernels, sessions, every end-to-end and int8 accuracy test) but
+# tests labelled kernel_paths (kernels, sessions, every end-to-end and int8 accuracy test, the
+# C API's and encore-serve's comparisons with the C++ API and encore-run) but
 # not the few that repeat the converter's searches over a model many times (below), and none
-# of the suite that does not depend on the core (tokenizers, files, CLI, C API, server,
+# of the suite that does not depend on the core (tokenizers, files, CLI errors, reports,
 # packaging). `all` as third argument runs the whole suite on that core too.
 # A second call for the same architecture reuses the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-arch="${1:?usage: tools/test-arm.sh arm64|armhf [generic|a72|a53]}"
+arch="${1:?usage: tools/test-arm.sh arm64|armhf [generic|a72|a53] [all]}"
 core="${2:-generic}"
 scope="${3:-}"
 [[ -z "$scope" || "$scope" == all ]] || { echo "test-arm: error: unknown third argument '$scope' (all or nothing)" >&2; exit 2; }
