@@ -40,13 +40,8 @@ struct TempDir {
 };
 
 // The fixture converted (int8 calibrated on its calib_ids.npy) and loaded.
-inline std::shared_ptr<const Model> convert_fixture(const std::string& name, bool int8, const TempDir& dir) {
-  convert::ConvertOptions o;
-  o.model_dir = fixture(name);
-  o.output = (dir.path / (name + (int8 ? ".int8.encore" : ".f32.encore"))).string();
-  o.int8 = int8;
-  if (int8) o.calib_path = fixture(name) + "/calib_ids.npy";
-  if (int8 && fs::exists(fixture(name) + "/calib_mask.npy")) o.calib_mask_path = fixture(name) + "/calib_mask.npy";
+// Converts as encore-convert would with these options and loads the result; both must succeed.
+inline std::shared_ptr<const Model> convert_and_load(const convert::ConvertOptions& o) {
   std::ostringstream out, err;
   Status st = convert::convert_model(o, out, err);
   INFO(st.message());
@@ -54,6 +49,16 @@ inline std::shared_ptr<const Model> convert_fixture(const std::string& name, boo
   auto m = Model::load(o.output);
   REQUIRE(m.ok());
   return m.value();
+}
+
+inline std::shared_ptr<const Model> convert_fixture(const std::string& name, bool int8, const TempDir& dir) {
+  convert::ConvertOptions o;
+  o.model_dir = fixture(name);
+  o.output = (dir.path / (name + (int8 ? ".int8.encore" : ".f32.encore"))).string();
+  o.int8 = int8;
+  if (int8) o.calib_path = fixture(name) + "/calib_ids.npy";
+  if (int8 && fs::exists(fixture(name) + "/calib_mask.npy")) o.calib_mask_path = fixture(name) + "/calib_mask.npy";
+  return convert_and_load(o);
 }
 
 // One run on a fixture's inputs (PREFIXinput_ids.npy, attention_mask, and token_type_ids when

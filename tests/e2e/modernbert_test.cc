@@ -144,13 +144,7 @@ Int8Result int8_run(const std::string& name, const std::string& prefix, double d
     o.calib_mask_path = fixture(name) + "/calib_mask.npy";
     o.quality_gate = drop > 0.0;
     if (drop > 0.0) o.max_cosine_drop = drop;
-    std::ostringstream out, err;
-    const Status st = convert::convert_model(o, out, err);
-    INFO(st.message());
-    REQUIRE(st.ok());
-    auto m = Model::load(o.output);
-    REQUIRE(m.ok());
-    model = *m;
+    model = e2e::convert_and_load(o);
   } else {
     auto f32 = convert_fixture(name, false, tmp);
     convert::CalibrationSet data;

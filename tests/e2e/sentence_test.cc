@@ -81,13 +81,7 @@ double check_int8(const std::string& name, double max_cosine_drop = 0, double me
     o.output = (tmp.path / (name + ".int8.encore")).string();
     o.calib_path = fixture(name) + "/calib_ids.npy";
     o.max_cosine_drop = max_cosine_drop;
-    std::ostringstream out, err;
-    Status st = convert::convert_model(o, out, err);
-    INFO(st.message());
-    REQUIRE(st.ok());
-    auto loaded = Model::load(o.output);
-    REQUIRE(loaded.ok());
-    model = loaded.value();
+    model = e2e::convert_and_load(o);
   }
   Run r;
   run_inputs(model, fixture(name), "acc_", &r);

@@ -54,13 +54,7 @@ std::shared_ptr<const Model> convert_with_vocab(const std::string& name, bool in
   o.output = (tmp.path / (name + ".encore")).string();
   o.int8 = int8;
   if (int8) o.calib_path = fixture(name) + "/calib_ids.npy";
-  std::ostringstream out, err;
-  const Status st = convert::convert_model(o, out, err);
-  INFO(st.message());
-  REQUIRE(st.ok());
-  auto m = Model::load(o.output);
-  REQUIRE(m.ok());
-  return m.value();
+  return e2e::convert_and_load(o);
 }
 
 std::unique_ptr<TextEncoder> encoder_for(const std::string& name, bool int8, const TempDir& tmp) {
